@@ -1,0 +1,1 @@
+"""Subcommands of the `composer` command line, one module each."""

@@ -1,0 +1,30 @@
+"""`composer info FILE.mid|FILE.json`: tracks, instruments, notes, duration, tempo."""
+
+from __future__ import annotations
+
+import argparse
+
+from composer.gm import instrument_name
+from composer.loader import load_song
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="describe a MIDI or project file")
+    p.add_argument("file", help="a .mid or .json file")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    song = load_song(args.file)
+    num, den = song.time_signature
+    n_notes = sum(len(t.notes) for t in song.tracks)
+    print(f"{args.file}")
+    print(f"  tempo {song.tempo_bpm:g} BPM, {num}/{den}, {song.duration_s:.2f} s, {len(song.tracks)} tracks, {n_notes} notes")
+    for i, track in enumerate(song.tracks, 1):
+        instrument = "Drum kit" if track.is_drum else instrument_name(track.program)
+        pitches = [n.pitch for n in track.notes]
+        span = f"pitch {min(pitches)}-{max(pitches)}" if pitches else "empty"
+        print(f"  {i:2d}. {track.name:<24.24} {instrument:<28.28} ch {track.channel + 1:2d}  {len(track.notes):6d} notes  {span}")
+    for clip in song.clips:
+        print(f"  audio {clip.name!r} at {clip.start_s:.2f} s, {clip.duration_s:.2f} s")
+    return 0
