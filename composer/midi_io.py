@@ -10,7 +10,7 @@ drums on channel 10. Every problem with a file becomes a `ComposerError`.
 from __future__ import annotations
 
 import io
-from collections import defaultdict
+from collections import defaultdict, deque
 from pathlib import Path
 
 import mido
@@ -57,6 +57,8 @@ def midi_bytes_to_song(data: bytes, name: str | Path = "<midi>") -> Song:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, EOFError):
+        return "the file ends too early, truncated?"
     text = str(exc).strip().splitlines()
     return text[0][:120] if text else type(exc).__name__
 
@@ -64,10 +66,14 @@ def _reason(exc: Exception) -> str:
 def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
     if mid.type == 2:
         raise ComposerError(name, "MIDI type 2 (independent sequences) is not supported")
+    if mid.type not in (0, 1):
+        raise ComposerError(name, f"unknown MIDI file type {mid.type}, expected 0 or 1")
     if len(mid.tracks) > MAX_TRACKS:
         raise ComposerError(name, f"{len(mid.tracks)} tracks, at most {MAX_TRACKS} are supported")
-    if mid.ticks_per_beat <= 0:
-        raise ComposerError(name, f"invalid division {mid.ticks_per_beat} ticks per beat")
+    if mid.ticks_per_beat < 0:  # mido reads the top bit of the division as a sign
+        raise ComposerError(name, "SMPTE time division (frames per second) is not supported")
+    if mid.ticks_per_beat == 0:
+        raise ComposerError(name, "invalid division 0 ticks per beat")
 
     # Tempo map from every track (type 1 keeps it in track 0, but not all files do).
     tempo_events: list[tuple[int, int]] = []
@@ -82,6 +88,9 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
                     raise ComposerError(name, f"absurd tempo {bpm:.3g} BPM at tick {tick}")
                 tempo_events.append((tick, msg.tempo))
             elif msg.type == "time_signature" and time_signature is None:
+                if not (1 <= msg.numerator <= 64 and 1 <= msg.denominator <= 64):
+                    meter = f"{msg.numerator}/{msg.denominator}"[:24]
+                    raise ComposerError(name, f"absurd time signature {meter} at tick {tick}")
                 time_signature = (msg.numerator, msg.denominator)
     tempo_events.sort()
     to_seconds = _tick_to_seconds(tempo_events, mid.ticks_per_beat)
@@ -90,16 +99,17 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
     # Notes by (track index, channel); a type 0 file's channels become tracks.
     notes: dict[tuple[int, int], list[Note]] = defaultdict(list)
     programs: dict[tuple[int, int], int] = {}
+    first_channel: dict[int, int] = {}  # an MTrk with channel messages but no notes stays, empty
     names: dict[int, str] = {}
     n_notes = 0
     for index, track in enumerate(mid.tracks):
         tick = 0
-        sounding: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
+        sounding: dict[tuple[int, int], deque[tuple[float, int]]] = defaultdict(deque)
         pedal_down: dict[int, bool] = defaultdict(bool)
         held_by_pedal: dict[int, list[tuple[int, float, int]]] = defaultdict(list)
         channel_program: dict[int, int] = {}
 
-        def close(channel: int, pitch: int, start_s: float, velocity: int, end_s: float) -> None:
+        def close(channel: int, pitch: int, start_s: float, velocity: int, end_s: float, index: int = index) -> None:
             nonlocal n_notes
             if end_s > start_s:
                 notes[(index, channel)].append(Note(pitch, velocity, start_s, end_s))
@@ -110,24 +120,28 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
         for msg in track:
             tick += msg.time
             if msg.type == "track_name" and msg.name.strip():
-                names[index] = msg.name.strip()
+                names[index] = _decode_name(msg.name.strip())
             if msg.is_meta or not hasattr(msg, "channel"):
                 continue
             t_s = to_seconds(tick)
             if t_s > MAX_DURATION_S:
                 raise ComposerError(name, f"event at {t_s:.0f} s, longer than {MAX_DURATION_S:.0f} s")
             ch = msg.channel
+            first_channel.setdefault(index, ch)
             if msg.type == "program_change":
                 channel_program[ch] = msg.program
                 programs.setdefault((index, ch), msg.program)
             elif msg.type == "note_on" and msg.velocity > 0:
+                for held in [h for h in held_by_pedal[ch] if h[0] == msg.note]:  # a re-struck key ends its old note
+                    held_by_pedal[ch].remove(held)
+                    close(ch, held[0], held[1], held[2], t_s)
                 sounding[(ch, msg.note)].append((t_s, msg.velocity))
                 programs.setdefault((index, ch), channel_program.get(ch, 0))
             elif msg.type in ("note_off", "note_on"):
                 stack = sounding.get((ch, msg.note))
                 if not stack:
                     continue
-                start_s, velocity = stack.pop(0)
+                start_s, velocity = stack.popleft()
                 if pedal_down[ch] and ch != DRUM_CHANNEL:
                     held_by_pedal[ch].append((msg.note, start_s, velocity))
                 else:
@@ -139,6 +153,8 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
                         close(ch, pitch, start_s, velocity, t_s)
                 pedal_down[ch] = down
         end_s = to_seconds(tick)
+        if end_s > MAX_DURATION_S:
+            raise ComposerError(name, f"track ends at {end_s:.0f} s, longer than {MAX_DURATION_S:.0f} s")
         for (ch, pitch), stack in sounding.items():
             for start_s, velocity in stack:
                 close(ch, pitch, start_s, velocity, max(end_s, start_s + 0.1))
@@ -147,6 +163,9 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
                 close(ch, pitch, start_s, velocity, end_s)
 
     song = Song(tempo_bpm=round(60e6 / first_tempo, 3), time_signature=time_signature or (4, 4))
+    for index, ch in first_channel.items():
+        if not any(key[0] == index for key in notes):
+            notes[(index, ch)] = []
     for (index, ch), track_notes in sorted(notes.items()):
         is_drum = ch == DRUM_CHANNEL
         program = programs.get((index, ch), 0)
@@ -155,6 +174,19 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
         track.sort()
         song.tracks.append(track)
     return song
+
+
+def _decode_name(name: str) -> str:
+    """Names are bytes in the file; mido reads them as latin-1, many writers (and we) use UTF-8."""
+    try:
+        return name.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return name
+
+
+def _encode_name(name: str) -> str:
+    """The UTF-8 bytes of `name` as the latin-1 string mido writes byte for byte."""
+    return name.encode("utf-8").decode("latin-1")
 
 
 def _tick_to_seconds(tempo_events: list[tuple[int, int]], ticks_per_beat: int):
@@ -210,11 +242,15 @@ def song_to_midi(song: Song) -> mido.MidiFile:
             events.append((on, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
         events.sort(key=lambda e: (e[0], e[1]))
         out = mido.MidiTrack()
-        out.append(mido.MetaMessage("track_name", name=track.name, time=0))
+        out.append(mido.MetaMessage("track_name", name=_encode_name(track.name), time=0))
         if not track.is_drum:
-            out.append(mido.Message("program_change", channel=channel, program=track.program, time=0))
-        out.append(mido.Message("control_change", channel=channel, control=7, value=round(track.volume * 127), time=0))
-        out.append(mido.Message("control_change", channel=channel, control=10, value=round((track.pan + 1) * 63.5), time=0))
+            out.append(
+                mido.Message("program_change", channel=channel, program=min(max(int(track.program), 0), 127), time=0)
+            )
+        volume = min(max(round(track.volume * 127), 0), 127)  # the mixer allows gains above 1
+        pan = min(max(round((track.pan + 1) * 63.5), 0), 127)
+        out.append(mido.Message("control_change", channel=channel, control=7, value=volume, time=0))
+        out.append(mido.Message("control_change", channel=channel, control=10, value=pan, time=0))
         last = 0
         for tick, _, msg in events:
             out.append(msg.copy(time=tick - last))
