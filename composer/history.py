@@ -1,0 +1,133 @@
+"""Undo and redo as snapshots of the Song.
+
+Every edit, an AI edit included, is one step:
+
+    with history.edit(song, "transpose"):
+        ...change song in place...
+
+records the song as it was before, only if the edit changed something.
+`undo(song)` / `redo(song)` restore a snapshot *into the same Song object*, so
+whoever holds a reference to it (the audio engine, the widgets) sees the
+change. Audio clip samples are shared between snapshots, never copied: they
+are treated as immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+from composer.song import Note, Song, Track
+
+
+def snapshot(song: Song) -> Song:
+    """A copy of `song` that later edits of `song` do not touch."""
+    return Song(
+        tempo_bpm=song.tempo_bpm,
+        time_signature=tuple(song.time_signature),
+        tracks=[_copy_track(t) for t in song.tracks],
+        clips=[replace(c) for c in song.clips],
+    )
+
+
+def restore(song: Song, snap: Song) -> None:
+    """Make `song` equal to `snap` in place (copying, so `snap` stays untouched)."""
+    fresh = snapshot(snap)
+    song.tempo_bpm = fresh.tempo_bpm
+    song.time_signature = fresh.time_signature
+    song.tracks = fresh.tracks
+    song.clips = fresh.clips
+
+
+def same(a: Song, b: Song) -> bool:
+    """Whether two songs hold the same music (clip samples compared by identity)."""
+    if (a.tempo_bpm, tuple(a.time_signature)) != (b.tempo_bpm, tuple(b.time_signature)):
+        return False
+    if a.tracks != b.tracks or len(a.clips) != len(b.clips):
+        return False
+    for x, y in zip(a.clips, b.clips, strict=True):
+        if x.samples is not y.samples or replace(x, samples=None) != replace(y, samples=None):
+            return False
+    return True
+
+
+def _copy_track(track: Track) -> Track:
+    return replace(track, notes=[Note(n.pitch, n.velocity, n.start_s, n.end_s) for n in track.notes])
+
+
+@dataclass
+class Step:
+    label: str
+    before: Song
+
+
+class History:
+    """Undo/redo stacks of song snapshots, at most `limit` steps deep."""
+
+    def __init__(self, limit: int = 500) -> None:
+        self.limit = limit
+        self._undo: list[Step] = []
+        self._redo: list[Step] = []
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_label(self) -> str | None:
+        return self._undo[-1].label if self._undo else None
+
+    @property
+    def redo_label(self) -> str | None:
+        return self._redo[-1].label if self._redo else None
+
+    def __len__(self) -> int:
+        return len(self._undo)
+
+    def record(self, before: Song, label: str) -> None:
+        """Push a snapshot taken before an edit; clears the redo stack."""
+        self._undo.append(Step(label, before))
+        del self._undo[: -self.limit]
+        self._redo.clear()
+
+    @contextmanager
+    def edit(self, song: Song, label: str) -> Iterator[Song]:
+        """Record one undo step around an in-place edit of `song`, if it changed anything.
+
+        If the block raises, the song is put back as it was and nothing is recorded.
+        """
+        before = snapshot(song)
+        try:
+            yield song
+        except BaseException:
+            restore(song, before)
+            raise
+        if not same(before, song):
+            self.record(before, label)
+
+    def undo(self, song: Song) -> str | None:
+        """Put `song` back as it was before the last edit; returns that edit's label (None: nothing to undo)."""
+        if not self._undo:
+            return None
+        step = self._undo.pop()
+        self._redo.append(Step(step.label, snapshot(song)))
+        restore(song, step.before)
+        return step.label
+
+    def redo(self, song: Song) -> str | None:
+        """Apply the last undone edit again; returns its label (None: nothing to redo)."""
+        if not self._redo:
+            return None
+        step = self._redo.pop()
+        self._undo.append(Step(step.label, snapshot(song)))
+        restore(song, step.before)
+        return step.label
+
+    def clear(self) -> None:
+        self._undo.clear()
+        self._redo.clear()
