@@ -17,7 +17,7 @@ import soundfile as sf
 
 from composer.atomic import atomic_write, atomic_write_text
 from composer.errors import ComposerError
-from composer.song import AudioClip, Note, Song, Track
+from composer.song import MAX_TEMPO_BPM, MIN_TEMPO_BPM, AudioClip, Note, Song, Track
 
 SCHEMA_VERSION = 1
 
@@ -71,7 +71,9 @@ def save_project(song: Song, path: str | Path) -> None:
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", clip.name).strip("-")[:40] or "clip"
         wav = clip_dir / f"{i:02d}-{slug}.wav"
         samples = np.asarray(clip.samples, dtype=np.float32)
-        atomic_write(wav, lambda tmp, s=samples, sr=clip.sample_rate: sf.write(tmp, s, sr, format="WAV", subtype="FLOAT"))
+        atomic_write(
+            wav, lambda tmp, s=samples, sr=clip.sample_rate: sf.write(tmp, s, sr, format="WAV", subtype="FLOAT")
+        )
         clip_paths.append(str(wav.relative_to(path.parent)) if wav.is_relative_to(path.parent) else str(wav))
     text = json.dumps(song_to_dict(song, clip_paths), indent=1)
     atomic_write_text(path, text)
@@ -85,39 +87,65 @@ def load_project(path: str | Path) -> Song:
         raise ComposerError(path, "no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ComposerError(path, f"not a project file (invalid JSON: {exc})") from None
+    except RecursionError:
+        raise ComposerError(path, "not a project file (JSON nested too deeply)") from None
+    except IsADirectoryError:
+        raise ComposerError(path, "is a directory, expected a project file") from None
     except OSError as exc:
         raise ComposerError(path, f"cannot read: {exc.strerror}") from None
     try:
         return _from_dict(data, path)
     except ComposerError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
         raise ComposerError(path, f"not a valid project file ({type(exc).__name__}: {exc})") from None
 
 
 def _finite(value: object, what: str, lo: float, hi: float) -> float:
-    number = float(value)  # type: ignore[arg-type]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} {value!r:.40} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{what} {str(value)[:12]}... is far too large") from None
     if not math.isfinite(number) or not lo <= number <= hi:
         raise ValueError(f"{what} {value!r} outside {lo}..{hi}")
     return number
 
 
+def _optional(value: object, kind: type, what: str):
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{what} {value!r:.40} is not {kind.__name__} or null")
+
+
 def _from_dict(data: dict, path: Path) -> Song:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ComposerError(path, "not a project file (no schema_version)")
-    if data["schema_version"] > SCHEMA_VERSION:
-        raise ComposerError(path, f"schema version {data['schema_version']} is newer than this app's {SCHEMA_VERSION}")
+    version = data["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ComposerError(path, f"schema_version {version!r:.40} is not a version number")
+    if version > SCHEMA_VERSION:
+        raise ComposerError(path, f"schema version {version} is newer than this app's {SCHEMA_VERSION}")
     num, den = data.get("time_signature", [4, 4])
+    num, den = (
+        int(_finite(num, "time signature numerator", 1, 64)),
+        int(_finite(den, "time signature denominator", 1, 64)),
+    )
+    if den & (den - 1):
+        raise ValueError(f"time signature denominator {den} is not a power of two")
     song = Song(
-        tempo_bpm=_finite(data.get("tempo_bpm", 120.0), "tempo", 10, 1000),
-        time_signature=(int(num), int(den)),
+        tempo_bpm=_finite(data.get("tempo_bpm", 120.0), "tempo", MIN_TEMPO_BPM, MAX_TEMPO_BPM),
+        time_signature=(num, den),
     )
     for t in data.get("tracks", []):
         notes = []
         for pitch, velocity, start_s, end_s in t.get("notes", []):
             start = _finite(start_s, "note start", 0, 1e6)
             end = _finite(end_s, "note end", start, 1e6)
-            notes.append(Note(int(_finite(pitch, "pitch", 0, 127)), int(_finite(velocity, "velocity", 1, 127)), start, end))
+            notes.append(
+                Note(int(_finite(pitch, "pitch", 0, 127)), int(_finite(velocity, "velocity", 1, 127)), start, end)
+            )
         song.tracks.append(
             Track(
                 name=str(t.get("name", "Track")),
@@ -135,12 +163,12 @@ def _from_dict(data: dict, path: Path) -> Song:
     for c in data.get("clips", []):
         clip = AudioClip(
             name=str(c.get("name", "Audio")),
-            path=c.get("path"),
             start_s=_finite(c.get("start_s", 0.0), "clip start", 0, 1e6),
             gain=_finite(c.get("gain", 1.0), "clip gain", 0, 16),
             mute=bool(c.get("mute", False)),
-            prompt=c.get("prompt"),
-            seed=c.get("seed"),
+            prompt=_optional(c.get("prompt"), str, "clip prompt"),
+            seed=_optional(c.get("seed"), int, "clip seed"),
+            path=_optional(c.get("path"), str, "clip path"),
         )
         if clip.path:
             wav = Path(clip.path) if Path(clip.path).is_absolute() else path.parent / clip.path

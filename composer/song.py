@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from zero
+MIN_TEMPO_BPM = 6.0  # the range the MIDI reader accepts, so every song read can be saved
+MAX_TEMPO_BPM = 1000.0
 
 
 @dataclass
