@@ -1,0 +1,238 @@
+"""MIDI ports through mido's rtmidi backend: ALSA first, JACK as the fallback.
+
+    api = midi_api()                        # MidiApi("LINUX_ALSA"|"UNIX_JACK", backend) or None
+    ports = list_ports()                    # MidiPorts(api_name, inputs, outputs, problem)
+    port = MidiInput("Keystation", on_message=print)   # by name, name prefix or index
+    port.check()                            # False (and one line to `report`) if it vanished
+    port.rescan()                           # reopens it once it is back
+
+The API is chosen by trying each in turn (ALSA fails at once where there is
+no sequencer, JACK where no server runs), through `mido.Backend` objects, never
+mido's global `set_backend`. Messages arrive on rtmidi's callback thread and
+go straight to `on_message(msg, time_s)`, where `time_s` is `time.perf_counter()`
+at arrival; the receiver must be thread-safe (Engine.live_* and Recorder are).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import mido
+
+from composer.errors import ComposerError
+
+API_ORDER = ("LINUX_ALSA", "UNIX_JACK")
+API_LABELS = {"LINUX_ALSA": "ALSA", "UNIX_JACK": "JACK", "MACOSX_CORE": "CoreMIDI", "WINDOWS_MM": "WinMM"}
+
+MessageHandler = Callable[[mido.Message, float], None]
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence what C libraries (ALSA, libjack) print on fd 2 while probing."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@dataclass
+class MidiApi:
+    name: str  # rtmidi API name as mido spells it: "LINUX_ALSA", "UNIX_JACK"
+    backend: mido.Backend
+
+    @property
+    def label(self) -> str:
+        return API_LABELS.get(self.name, self.name)
+
+
+@dataclass
+class MidiPorts:
+    api: str | None  # label of the API in use, None when none works
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    problem: str = ""  # why no API works
+
+
+def _backend(api_name: str) -> mido.Backend:
+    return mido.Backend(f"mido.backends.rtmidi/{api_name}", load=True)
+
+
+def midi_api(preferred: str | None = None) -> tuple[MidiApi | None, str]:
+    """The first rtmidi API that works (ALSA, then JACK), and the reasons the others failed."""
+    order = (preferred,) if preferred else API_ORDER
+    problems = []
+    for api_name in order:
+        try:
+            backend = _backend(api_name)
+            with quiet_stderr():
+                backend.get_input_names()
+            return MidiApi(api_name, backend), ""
+        except Exception as exc:  # rtmidi raises SystemError, ValueError (API not compiled in)
+            problems.append(f"{API_LABELS.get(api_name, api_name)}: {_one_line(exc)}")
+    return None, "; ".join(problems)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text.split(": ", 1)[-1] if "::" in text else (text or type(exc).__name__)
+
+
+def list_ports(preferred: str | None = None) -> MidiPorts:
+    api, problem = midi_api(preferred)
+    if api is None:
+        return MidiPorts(None, problem=problem)
+    with quiet_stderr():
+        return MidiPorts(api.label, api.backend.get_input_names(), api.backend.get_output_names())
+
+
+def resolve_port(names: list[str], wanted: str | int | None, kind: str = "input") -> str:
+    """Pick a port by index, exact name or unique name prefix/substring; ComposerError if none."""
+    if not names:
+        raise ComposerError(None, f"no MIDI {kind} port")
+    if wanted is None:
+        return names[0]
+    text = str(wanted)
+    if text.isdigit():
+        index = int(text)
+        if index < len(names):
+            return names[index]
+    if text in names:
+        return text
+    matches = [n for n in names if n.startswith(text)] or [n for n in names if text.lower() in n.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(f"{i}: {n}" for i, n in enumerate(names))
+    problem = "matches several" if matches else "no such"
+    raise ComposerError(str(wanted), f"{problem} MIDI {kind} port (ports: {known})")
+
+
+class MidiInput:
+    """A MIDI input port that reports messages to `on_message(msg, time_s)` from rtmidi's thread.
+
+    `wanted` is a name, a name prefix, an index or None (the first port).
+    If the port disappears (device unplugged, JACK client gone) `check()`
+    says so once through `report` and the session goes on; `rescan()` reopens it.
+    """
+
+    def __init__(
+        self,
+        wanted: str | int | None,
+        on_message: MessageHandler,
+        api: MidiApi | None = None,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        if api is None:
+            api, problem = midi_api()
+            if api is None:
+                raise ComposerError(None, f"no MIDI input ({problem})")
+        self.api = api
+        self.on_message = on_message
+        self.report = report
+        self.wanted = wanted
+        self.messages = 0
+        self._lock = threading.Lock()
+        self._port = None
+        with quiet_stderr():
+            names = api.backend.get_input_names()
+        self.name = resolve_port(names, wanted)
+        self._open()
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None
+
+    def _deliver(self, msg: mido.Message) -> None:
+        self.messages += 1
+        self.on_message(msg, time.perf_counter())
+
+    def _open(self) -> None:
+        with quiet_stderr():
+            self._port = self.api.backend.open_input(self.name, callback=self._deliver)
+
+    def check(self) -> bool:
+        """True while the port is there; on loss, close it and report one line."""
+        with self._lock:
+            if self._port is None:
+                return False
+            with quiet_stderr():
+                names = self.api.backend.get_input_names()
+            if self.name in names:
+                return True
+            self._close_port()
+        self.report(f"MIDI input {self.name!r} is gone; still running, it reopens when it is back")
+        return False
+
+    def rescan(self) -> bool:
+        """Reopen the port if it came back (same name); True when open afterwards."""
+        with self._lock:
+            if self._port is not None:
+                return True
+            with quiet_stderr():
+                names = self.api.backend.get_input_names()
+            if self.name not in names:
+                return False
+            try:
+                self._open()
+            except OSError:
+                return False
+        self.report(f"MIDI input {self.name!r} is back ({self.api.label})")
+        return True
+
+    def _close_port(self) -> None:
+        if self._port is not None:
+            port, self._port = self._port, None
+            port.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_port()
+
+    def __enter__(self) -> MidiInput:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class MidiOutput:
+    """A MIDI output port (by name, prefix, index or None) with a locked `send`."""
+
+    def __init__(self, wanted: str | int | None, api: MidiApi | None = None) -> None:
+        if api is None:
+            api, problem = midi_api()
+            if api is None:
+                raise ComposerError(None, f"no MIDI output ({problem})")
+        self.api = api
+        with quiet_stderr():
+            self.name = resolve_port(api.backend.get_output_names(), wanted, "output")
+            self._port = api.backend.open_output(self.name)
+        self._lock = threading.Lock()
+
+    def send(self, msg: mido.Message) -> None:
+        with self._lock:
+            self._port.send(msg)
+
+    def close(self) -> None:
+        with self._lock:
+            self._port.close()
+
+    def __enter__(self) -> MidiOutput:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
