@@ -63,6 +63,8 @@ def bin_to_velocity(velocity_bin: int) -> int:
 
 def describe(token: int) -> str:
     """A readable name for one id, for logs and debugging."""
+    if token < 0 or token >= VOCAB_SIZE:
+        return f"INVALID_{token}"
     if token in (PAD, BOS, EOS):
         return ("PAD", "BOS", "EOS")[token]
     if token < NOTE_ON_OFFSET:
@@ -73,9 +75,7 @@ def describe(token: int) -> str:
         return f"NOTE_OFF_{token - NOTE_OFF_OFFSET}"
     if token < VELOCITY_OFFSET:
         return f"TIME_SHIFT_{token - TIME_SHIFT_OFFSET + 1}"
-    if token < VOCAB_SIZE:
-        return f"VELOCITY_{token - VELOCITY_OFFSET}"
-    return f"INVALID_{token}"
+    return f"VELOCITY_{token - VELOCITY_OFFSET}"
 
 
 def quantize(notes: Iterable[Note], max_note_s: float = DEFAULT_MAX_NOTE_S) -> list[Note]:
@@ -165,8 +165,9 @@ class StreamDecoder:
         self.step = 0
         self.start_s = start_s
         self.cap_steps = round(max_note_s / STEP_S)
-        self.velocity = 64
+        self.velocity = bin_to_velocity(velocity_to_bin(64))  # a velocity the tokens can hold
         self.sounding: dict[int, int] = {}  # pitch -> onset step
+        self.releasing: set[int] = set()  # NOTE_OFF in the note's own step: it ends one step later
         self.ended = False
 
     @property
@@ -193,10 +194,16 @@ class StreamDecoder:
             events.append(NoteEvent(True, pitch, self.velocity, self.time_s))
         elif NOTE_OFF_OFFSET <= token < TIME_SHIFT_OFFSET:
             pitch = token - NOTE_OFF_OFFSET
-            if self.sounding.pop(pitch, None) is not None:
+            if self.sounding.get(pitch) == self.step:
+                self.releasing.add(pitch)  # no zero-length notes: every note is at least one step
+            elif self.sounding.pop(pitch, None) is not None:
                 events.append(NoteEvent(False, pitch, 0, self.time_s))
         elif TIME_SHIFT_OFFSET <= token < VELOCITY_OFFSET:
             new_step = self.step + token - TIME_SHIFT_OFFSET + 1
+            for pitch in sorted(self.releasing):
+                events.append(NoteEvent(False, pitch, 0, self._at(self.step + 1)))
+                del self.sounding[pitch]
+            self.releasing.clear()
             for pitch, onset in sorted(self.sounding.items(), key=lambda kv: kv[1]):
                 if onset + self.cap_steps <= new_step:
                     events.append(NoteEvent(False, pitch, 0, self._at(onset + self.cap_steps)))
@@ -212,6 +219,7 @@ class StreamDecoder:
         for pitch, onset in sorted(self.sounding.items(), key=lambda kv: kv[1]):
             events.append(NoteEvent(False, pitch, 0, self._at(max(self.step, onset + 1))))
         self.sounding.clear()
+        self.releasing.clear()
         self.ended = True
         return events
 
