@@ -89,7 +89,8 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
                 tempo_events.append((tick, msg.tempo))
             elif msg.type == "time_signature" and time_signature is None:
                 if not (1 <= msg.numerator <= 64 and 1 <= msg.denominator <= 64):
-                    meter = f"{msg.numerator}/{msg.denominator}"[:24]
+                    den = msg.denominator if msg.denominator <= 1024 else f"2^{msg.denominator.bit_length() - 1}"
+                    meter = f"{msg.numerator}/{den}"
                     raise ComposerError(name, f"absurd time signature {meter} at tick {tick}")
                 time_signature = (msg.numerator, msg.denominator)
     tempo_events.sort()
