@@ -134,5 +134,21 @@ def paste_notes(track: Track, clipboard: Iterable[Note], at_s: float) -> list[No
     return pasted
 
 
+def set_tempo(song: Song, tempo_bpm: float, keep_beats: bool = True) -> None:
+    """Change the tempo; with `keep_beats` every note and clip stays on its beat (times rescale)."""
+    if not 10.0 <= tempo_bpm <= 1000.0:
+        raise ValueError("tempo must be between 10 and 1000 BPM")
+    scale = song.tempo_bpm / tempo_bpm if keep_beats else 1.0
+    song.tempo_bpm = float(tempo_bpm)
+    if scale == 1.0:
+        return
+    for track in song.tracks:
+        for n in track.notes:
+            n.start_s *= scale
+            n.end_s *= scale
+    for clip in song.clips:
+        clip.start_s *= scale
+
+
 def _clamp(value: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, value))

@@ -102,3 +102,13 @@ def test_note_at():
     _, track = make_song()
     assert edit.note_at(track, 64, 0.7) is track.notes[1]
     assert edit.note_at(track, 64, 1.0) is None
+
+
+def test_set_tempo_keeps_notes_on_their_beats():
+    song, track = make_song()  # 120 BPM: note 2 starts on beat 1
+    edit.set_tempo(song, 60.0)
+    assert song.tempo_bpm == 60.0
+    assert song.s_to_beats(track.notes[1].start_s) == pytest.approx(1.0)
+    assert track.notes[1].end_s == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="tempo"):
+        edit.set_tempo(song, 0.0)

@@ -1,0 +1,100 @@
+"""The Textual studio that `composer` (no arguments) opens.
+
+The app owns the song, its undo history, the transport (engine or silent
+clock) and autosave; the screens and widgets in tui/screens and tui/widgets
+show and edit it. Heavy parts (the audio engine, the model) load lazily so the
+first frame comes fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from composer.errors import ComposerError
+from composer.history import History
+from composer.song import Song, Track
+from tui.autosave import Autosave
+from tui.keymap import load_keymap
+from tui.playback import SilentClock
+from tui.screens.main import MainScreen
+from tui.screens.restore import RestoreScreen
+
+AUTOSAVE_EVERY_S = 30.0
+
+
+class ComposerApp(App):
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    TITLE = "composer"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit")]
+
+    def __init__(self, song: Song | None = None, autosave_every_s: float = AUTOSAVE_EVERY_S) -> None:
+        super().__init__()
+        self.song = song if song is not None else Song(tracks=[Track(name="Track 1")])
+        self.history = History()
+        self.project_path: str | None = None
+        self.dirty = False
+        self.autosave = Autosave()
+        self.autosave_every_s = autosave_every_s
+        self.playback = SilentClock(self.song, "the audio engine is not built yet")
+        self.theme = os.environ.get("COMPOSER_THEME", "textual-dark")
+
+    def on_mount(self) -> None:
+        try:
+            self.set_keymap(load_keymap())
+        except ComposerError as exc:
+            self.notify(f"Keys not remapped: {exc}", severity="error", timeout=10)
+        crashed = self.autosave.crashed_session()
+        try:
+            self.autosave.begin_session()
+        except (OSError, ComposerError) as exc:
+            self.notify(f"Autosave unavailable: {exc}", severity="warning", timeout=10)
+        self.push_screen(MainScreen())
+        if crashed:
+            self.push_screen(RestoreScreen(self.autosave.path), self._restore_answer)
+        self.set_interval(self.autosave_every_s, self.autosave_now)
+
+    def _restore_answer(self, restore_it: bool | None) -> None:
+        if not restore_it:
+            return
+        try:
+            restored = self.autosave.load()
+        except ComposerError as exc:
+            self.notify(f"Autosave not restored: {exc}", severity="error", timeout=10)
+            return
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            with screen.edit("restore autosave"):
+                from composer.history import restore
+
+                restore(self.song, restored)
+            screen.say(f"Restored the autosave ({sum(len(t.notes) for t in self.song.tracks)} notes)")
+
+    def autosave_now(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.autosave.save(self.song)
+        except (OSError, ComposerError) as exc:
+            self.notify(f"Autosave failed: {exc}", severity="error")
+            return
+        self.dirty = False
+
+    async def action_quit(self) -> None:
+        self.finish_session()
+        self.exit()
+
+    def finish_session(self) -> None:
+        self.playback.close()
+        try:
+            self.autosave.end_session(self.song)
+        except (OSError, ComposerError) as exc:
+            self.notify(f"Autosave on exit failed: {exc}", severity="error")
+
+
+def run_app() -> int:
+    ComposerApp().run()
+    return 0

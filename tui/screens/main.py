@@ -1,0 +1,554 @@
+"""The studio's main screen: transport, tracks, piano roll, status bar.
+
+Every key is a binding from tui.keymap; each action here is a thin call into
+composer.edit wrapped in one undo step (`self.edit(label)`), followed by a
+redraw. The song lives on the app; this screen only holds view state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+
+from composer import edit
+from composer.errors import ComposerError
+from composer.gm import instrument_name
+from composer.history import restore
+from composer.loader import load_song
+from composer.midi_io import read_midi
+from composer.project import save_project
+from composer.song import DRUM_CHANNEL, Note, Song, Track
+from tui.keymap import bindings
+from tui.screens.help import HelpScreen
+from tui.screens.instrument_picker import DRUM_KIT, InstrumentPicker
+from tui.screens.prompt import PromptScreen
+from tui.widgets.piano_roll import PianoRoll, note_name
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.tracks_panel import TracksPanel
+from tui.widgets.transport_bar import TransportBar, bars_beats
+
+GRIDS = ((1.0, "1/4"), (0.5, "1/8"), (1 / 3, "1/8T"), (0.25, "1/16"), (0.125, "1/32"), (2.0, "1/2"), (4.0, "1/1"))
+STRENGTHS = (1.0, 0.75, 0.5, 0.25)
+PLAYHEAD_FPS = 30
+
+
+class MainScreen(Screen):
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+    BINDINGS = bindings()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strength = 1.0
+        self.note_beats = 1.0
+        self.clipboard: list[Note] = []
+        self._play_timer = None
+
+    # ----- layout -----
+
+    @property
+    def song(self) -> Song:
+        return self.app.song
+
+    def compose(self) -> ComposeResult:
+        yield TransportBar(self.song, id="transport")
+        with Horizontal(id="body"):
+            yield TracksPanel(self.song, id="tracks")
+            with Vertical(id="editor"):
+                yield PianoRoll(self.song, id="roll")
+        yield StatusBar(id="status")
+
+    @property
+    def roll(self) -> PianoRoll:
+        return self.query_one("#roll", PianoRoll)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    def on_mount(self) -> None:
+        self.roll.focus()
+        self._play_timer = self.set_interval(1 / PLAYHEAD_FPS, self._follow_playhead, pause=True)
+        self.refresh_all()
+
+    def refresh_all(self, message: str | None = None, error: bool = False) -> None:
+        """Redraw everything that shows the song, after any change."""
+        song = self.song
+        roll = self.roll
+        if song.tracks:
+            roll.track_index = max(0, min(roll.track_index, len(song.tracks) - 1))
+        for widget in (roll,):
+            widget.song = song
+        roll.notes_changed()
+        tracks = self.query_one("#tracks", TracksPanel)
+        tracks.song = song
+        tracks.selected = roll.track_index
+        tracks.refresh()
+        transport = self.query_one("#transport", TransportBar)
+        transport.song = song
+        transport.playing = self.app.playback.playing
+        transport.metronome = self.app.playback.metronome
+        transport.loop_s = roll.loop_s
+        transport.refresh()
+        if message is not None:
+            self.status.say(message, error)
+        self.update_state()
+
+    def update_state(self) -> None:
+        roll = self.roll
+        grid = next((name for beats, name in GRIDS if abs(beats - roll.grid_beats) < 1e-9), f"{roll.grid_beats:g}")
+        track = roll.track
+        name = track.name if track else "no track"
+        self.status.state = (
+            f"{name} · {note_name(roll.cursor_pitch)} {bars_beats(self.song, roll.cursor_s).strip()}"
+            f" · grid {grid} · quantize {round(self.strength * 100)}% · note {self.note_beats:g} beat"
+        )
+        self.status.sound = self.app.playback.describe()
+
+    def say(self, message: str, error: bool = False) -> None:
+        self.status.say(message, error)
+        if error:
+            self.app.bell()
+
+    # ----- one undo step per edit -----
+
+    @contextmanager
+    def edit(self, label: str) -> Iterator[Song]:
+        with self.app.history.edit(self.song, label) as song:
+            yield song
+        self.app.dirty = True
+        self.refresh_all(label)
+
+    def targets(self) -> list[Note]:
+        """The selected notes, or the note under the cursor."""
+        roll, track = self.roll, self.roll.track
+        if track is None:
+            return []
+        region = roll.selection()
+        if region is not None:
+            return edit.select(track, region)
+        note = edit.note_at(track, roll.cursor_pitch, roll.cursor_s + 1e-6)
+        return [note] if note else []
+
+    def require_targets(self) -> list[Note]:
+        notes = self.targets()
+        if not notes:
+            self.say("No note selected: put the cursor on a note or select with shift+arrows.")
+        return notes
+
+    def require_track(self) -> Track | None:
+        track = self.roll.track
+        if track is None:
+            self.say("No track yet: press N to add one.")
+        return track
+
+    # ----- transport -----
+
+    def action_play(self) -> None:
+        playback = self.app.playback
+        if playback.playing:
+            playback.stop()
+            self._play_timer.pause()
+            self.say(f"Stopped at {bars_beats(self.song, playback.position_s).strip()}")
+        else:
+            playback.play()
+            self._play_timer.resume()
+            self.say("Playing")
+        self.refresh_all()
+
+    def _follow_playhead(self) -> None:
+        position_s = self.app.playback.position_s
+        self.roll.playhead_s = position_s
+        self.query_one("#transport", TransportBar).position_s = position_s
+        self.status.sound = self.app.playback.describe()
+
+    def action_rewind(self) -> None:
+        self.app.playback.seek(0.0)
+        self.roll.playhead_s = 0.0
+        self.query_one("#transport", TransportBar).position_s = 0.0
+        self.say("Back to the start")
+
+    @work
+    async def action_tempo(self) -> None:
+        answer = await self.app.push_screen_wait(
+            PromptScreen("Tempo (BPM)", f"{self.song.tempo_bpm:g}", "10 to 1000; notes keep their beats")
+        )
+        if answer is None:
+            return
+        try:
+            tempo_bpm = float(answer)
+            with self.edit(f"tempo {tempo_bpm:g} BPM"):
+                edit.set_tempo(self.song, tempo_bpm)
+        except ValueError:
+            self.say(f"Tempo {answer!r} is not a number between 10 and 1000", error=True)
+
+    @work
+    async def action_meter(self) -> None:
+        num, den = self.song.time_signature
+        answer = await self.app.push_screen_wait(PromptScreen("Time signature", f"{num}/{den}", "like 4/4, 3/4, 6/8"))
+        if answer is None:
+            return
+        try:
+            top, bottom = (int(x) for x in answer.split("/"))
+            if not 1 <= top <= 32 or bottom not in (1, 2, 4, 8, 16, 32):
+                raise ValueError
+        except ValueError:
+            self.say(f"Time signature {answer!r}: expected N/D with N 1-32 and D 1, 2, 4, 8, 16 or 32", error=True)
+            return
+        with self.edit(f"time signature {top}/{bottom}"):
+            self.song.time_signature = (top, bottom)
+
+    def action_metronome(self) -> None:
+        playback = self.app.playback
+        playback.metronome = not playback.metronome
+        self.refresh_all(f"Metronome {'on' if playback.metronome else 'off'}")
+
+    def action_loop(self) -> None:
+        roll, playback = self.roll, self.app.playback
+        if roll.loop_s is not None:
+            roll.loop_s = None
+            playback.clear_loop()
+            self.refresh_all("Loop off")
+            return
+        region = roll.selection()
+        if region is not None:
+            start_s, end_s = region.start_s, region.end_s
+        else:
+            bar = self.song.beats_per_bar
+            start_beat = (roll.cursor_beat // bar) * bar
+            start_s, end_s = self.song.beats_to_s(start_beat), self.song.beats_to_s(start_beat + 4 * bar)
+        roll.loop_s = (start_s, end_s)
+        playback.set_loop(start_s, end_s)
+        self.refresh_all(f"Loop {bars_beats(self.song, start_s).strip()} – {bars_beats(self.song, end_s).strip()}")
+
+    # ----- tracks -----
+
+    def action_select_track(self, index: int) -> None:
+        if 0 <= index < len(self.song.tracks):
+            self.roll.track_index = index
+            self.roll.anchor = None
+            self.refresh_all(f"Track {index + 1}: {self.song.tracks[index].name}")
+
+    def action_track(self, step: int) -> None:
+        if self.song.tracks:
+            self.action_select_track((self.roll.track_index + step) % len(self.song.tracks))
+
+    def action_add_track(self) -> None:
+        used = {t.channel for t in self.song.tracks}
+        channel = next((c for c in range(16) if c != DRUM_CHANNEL and c not in used), 0)
+        with self.edit("add track"):
+            self.song.tracks.append(Track(name=f"Track {len(self.song.tracks) + 1}", channel=channel))
+        self.action_select_track(len(self.song.tracks) - 1)
+
+    def action_remove_track(self) -> None:
+        track = self.require_track()
+        if track is not None:
+            with self.edit(f"remove track {track.name}"):
+                del self.song.tracks[self.roll.track_index]
+
+    @work
+    async def action_rename_track(self) -> None:
+        track = self.require_track()
+        if track is None:
+            return
+        name = await self.app.push_screen_wait(PromptScreen("Track name", track.name))
+        if name is not None and name.strip():
+            with self.edit(f"rename track to {name.strip()}"):
+                track.name = name.strip()[:64]
+
+    def action_move_track(self, step: int) -> None:
+        i = self.roll.track_index
+        j = i + step
+        if self.require_track() is None or not 0 <= j < len(self.song.tracks):
+            return
+        with self.edit("reorder tracks"):
+            tracks = self.song.tracks
+            tracks[i], tracks[j] = tracks[j], tracks[i]
+        self.action_select_track(j)
+
+    @work
+    async def action_instrument(self) -> None:
+        track = self.require_track()
+        if track is None:
+            return
+        program = await self.app.push_screen_wait(InstrumentPicker(DRUM_KIT if track.is_drum else track.program))
+        if program is None:
+            return
+        with self.edit("instrument"):
+            if program == DRUM_KIT:
+                track.is_drum, track.channel = True, DRUM_CHANNEL
+            else:
+                if track.is_drum:
+                    track.channel = 0
+                track.is_drum, track.program = False, program
+        self.say(f"{track.name}: {'Drum kit' if track.is_drum else instrument_name(track.program)}")
+
+    def action_mute(self) -> None:
+        track = self.require_track()
+        if track is not None:
+            with self.edit("mute" if not track.mute else "unmute"):
+                track.mute = not track.mute
+
+    def action_solo(self) -> None:
+        track = self.require_track()
+        if track is not None:
+            with self.edit("solo" if not track.solo else "unsolo"):
+                track.solo = not track.solo
+
+    def action_volume(self, delta: float) -> None:
+        track = self.require_track()
+        if track is not None:
+            with self.edit("volume"):
+                track.volume = round(max(0.0, min(1.0, track.volume + delta)), 3)
+
+    def action_pan(self, delta: float) -> None:
+        track = self.require_track()
+        if track is not None:
+            with self.edit("pan"):
+                track.pan = round(max(-1.0, min(1.0, track.pan + delta)), 3)
+
+    # ----- cursor, selection, view -----
+
+    def action_cursor(self, steps: int, semitones: int) -> None:
+        self.roll.move_cursor(steps, semitones)
+        self.update_state()
+
+    def action_extend(self, steps: int, semitones: int) -> None:
+        self.roll.move_cursor(steps, semitones, extend=True)
+        n = len(self.targets())
+        self.say(f"{n} note{'s' if n != 1 else ''} selected")
+        self.update_state()
+
+    def action_select_all(self) -> None:
+        track = self.require_track()
+        if track is None:
+            return
+        roll = self.roll
+        end_beat = self.song.s_to_beats(track.end_s)
+        roll.anchor = (0.0, 0)
+        roll.set_cursor(max(0.0, end_beat), 127)
+        roll.refresh()
+        self.say(f"{len(track.notes)} notes selected")
+
+    def action_select_none(self) -> None:
+        self.roll.anchor = None
+        self.roll.refresh()
+        self.say("Selection cleared")
+
+    def action_zoom_time(self, factor: float) -> None:
+        self.roll.zoom_time(factor)
+        self.say(f"Zoom: {self.roll.cols_per_beat:g} columns per beat")
+
+    def action_zoom_pitch(self, delta: int) -> None:
+        self.roll.zoom_pitch(delta)
+        self.say(f"Zoom: {self.roll.rows_per_pitch} rows per semitone")
+
+    def action_grid(self) -> None:
+        beats = [b for b, _ in GRIDS]
+        i = min(range(len(beats)), key=lambda k: abs(beats[k] - self.roll.grid_beats))
+        self.roll.grid_beats = beats[(i + 1) % len(beats)]
+        self.roll.refresh()
+        self.update_state()
+        self.say(f"Grid {GRIDS[(i + 1) % len(GRIDS)][1]}")
+
+    # ----- editing -----
+
+    def action_toggle_note(self) -> None:
+        track = self.require_track()
+        if track is None:
+            return
+        roll = self.roll
+        cell = edit.Region(
+            roll.cursor_s,
+            self.song.beats_to_s(roll.cursor_beat + roll.grid_beats),
+            roll.cursor_pitch,
+            roll.cursor_pitch,
+        )
+        existing = next(iter(edit.select(track, cell)), None)
+        if existing is not None:
+            with self.edit(f"delete {note_name(existing.pitch)}"):
+                edit.delete_notes(track, [existing])
+            return
+        with self.edit(f"add {note_name(roll.cursor_pitch)}"):
+            edit.add_note(track, roll.cursor_pitch, roll.cursor_s, self.song.beats_to_s(self.note_beats))
+
+    @on(PianoRoll.CellClicked, "#roll")
+    def cell_clicked(self, event: PianoRoll.CellClicked) -> None:
+        if event.chain == 2:
+            self.action_toggle_note()
+        self.update_state()
+
+    def action_delete(self) -> None:
+        track, notes = self.roll.track, self.require_targets()
+        if track is not None and notes:
+            with self.edit(f"delete {len(notes)} note{'s' if len(notes) > 1 else ''}"):
+                edit.delete_notes(track, notes)
+
+    def action_move(self, steps: int) -> None:
+        track, notes = self.roll.track, self.require_targets()
+        if track is None or not notes:
+            return
+        with self.edit("move notes"):
+            delta_s, _ = edit.move_notes(track, notes, self.song.beats_to_s(steps * self.roll.grid_beats))
+        self.roll.shift_selection(self.song.s_to_beats(delta_s), 0)
+
+    def action_transpose(self, semitones: int) -> None:
+        track, notes = self.roll.track, self.require_targets()
+        if track is None or not notes:
+            return
+        with self.edit(f"transpose {semitones:+d}"):
+            applied = edit.transpose(track, notes, semitones)
+        self.roll.shift_selection(0.0, applied)
+
+    def action_resize(self, steps: int) -> None:
+        notes = self.require_targets()
+        if not notes:
+            return
+        with self.edit("lengthen notes" if steps > 0 else "shorten notes"):
+            edit.resize_notes(notes, self.song.beats_to_s(steps * self.roll.grid_beats))
+        self.note_beats = round(self.song.s_to_beats(notes[-1].duration_s), 4)
+        self.update_state()
+
+    def action_velocity(self, delta: int) -> None:
+        notes = self.require_targets()
+        if notes:
+            with self.edit(f"velocity {delta:+d}"):
+                edit.change_velocity(notes, delta)
+            self.say(f"Velocity {', '.join(str(n.velocity) for n in notes[:8])}{'…' if len(notes) > 8 else ''}")
+
+    def action_quantize(self) -> None:
+        track, notes = self.roll.track, self.require_targets()
+        if track is not None and notes:
+            with self.edit(f"quantize {len(notes)} notes at {round(self.strength * 100)}%"):
+                edit.quantize(self.song, track, notes, self.roll.grid_beats, self.strength)
+
+    def action_strength(self) -> None:
+        i = STRENGTHS.index(self.strength) if self.strength in STRENGTHS else 0
+        self.strength = STRENGTHS[(i + 1) % len(STRENGTHS)]
+        self.update_state()
+        self.say(f"Quantize strength {round(self.strength * 100)}%")
+
+    def action_copy(self) -> bool:
+        notes = self.require_targets()
+        if not notes:
+            return False
+        region = self.roll.selection()
+        origin_s = region.start_s if region is not None else notes[0].start_s
+        self.clipboard = edit.copy_notes(notes, origin_s)
+        self.say(f"Copied {len(notes)} note{'s' if len(notes) > 1 else ''}")
+        return True
+
+    def action_cut(self) -> None:
+        if self.action_copy():
+            count = len(self.clipboard)
+            self.action_delete()
+            self.say(f"Cut {count} note{'s' if count > 1 else ''}")
+
+    def action_paste(self) -> None:
+        track = self.require_track()
+        if track is None:
+            return
+        if not self.clipboard:
+            self.say("Nothing to paste: copy notes first (ctrl+c or y)")
+            return
+        with self.edit(f"paste {len(self.clipboard)} notes"):
+            edit.paste_notes(track, self.clipboard, self.roll.cursor_s)
+
+    def action_undo(self) -> None:
+        label = self.app.history.undo(self.song)
+        self.roll.anchor = None
+        self.app.dirty = True
+        self.refresh_all(f"Undid {label}" if label else "Nothing to undo")
+
+    def action_redo(self) -> None:
+        label = self.app.history.redo(self.song)
+        self.app.dirty = True
+        self.refresh_all(f"Redid {label}" if label else "Nothing to redo")
+
+    # ----- files -----
+
+    def action_new_song(self) -> None:
+        with self.edit("new song"):
+            restore(self.song, Song(tracks=[Track(name="Track 1")]))
+        self.app.project_path = None
+        self.roll.track_index = 0
+        self.refresh_all("New song (ctrl+z brings the old one back)")
+
+    @work
+    async def action_open(self) -> None:
+        path = await self.app.push_screen_wait(
+            PromptScreen("Open a project (.json) or MIDI file (.mid)", self.app.project_path or "", "")
+        )
+        if path:
+            self.load_file(Path(path).expanduser(), merge=False)
+
+    @work
+    async def action_import_midi(self) -> None:
+        path = await self.app.push_screen_wait(PromptScreen("Import the tracks of a MIDI file", "", ""))
+        if path:
+            self.load_file(Path(path).expanduser(), merge=True)
+
+    @work(thread=True, exclusive=True, group="files")
+    def load_file(self, path: Path, merge: bool) -> None:
+        """Read in a thread; the song changes only once the file was read whole."""
+        try:
+            loaded = read_midi(path) if merge else load_song(path)
+        except ComposerError as exc:
+            self.app.call_from_thread(self.say, str(exc), True)
+            return
+        self.app.call_from_thread(self._apply_loaded, path, loaded, merge)
+
+    def _apply_loaded(self, path: Path, loaded: Song, merge: bool) -> None:
+        if merge:
+            with self.edit(f"import {path.name}"):
+                self.song.tracks.extend(loaded.tracks)
+            return
+        with self.edit(f"open {path.name}"):
+            restore(self.song, loaded)
+        self.roll.track_index, self.roll.anchor = 0, None
+        self.roll.set_cursor(0.0, self.roll.cursor_pitch)
+        if path.suffix.lower() == ".json":
+            self.app.project_path = str(path)
+        self.refresh_all(f"Opened {path} ({sum(len(t.notes) for t in self.song.tracks)} notes)")
+
+    def action_save(self) -> None:
+        if self.app.project_path:
+            self.save_file(Path(self.app.project_path))
+        else:
+            self.action_save_as()
+
+    @work
+    async def action_save_as(self) -> None:
+        path = await self.app.push_screen_wait(
+            PromptScreen("Save the project as (.json)", self.app.project_path or "song.json", "")
+        )
+        if path:
+            path = Path(path).expanduser()
+            self.save_file(path if path.suffix.lower() == ".json" else path.with_suffix(".json"))
+
+    def save_file(self, path: Path) -> None:
+        try:
+            save_project(self.song, path)
+        except (ComposerError, OSError) as exc:
+            self.say(f"Not saved: {exc}", error=True)
+            return
+        self.app.project_path = str(path)
+        self.app.dirty = False
+        self.say(f"Saved {path}")
+
+    def action_export(self) -> None:
+        from tui.screens.export import ExportScreen
+
+        self.app.push_screen(ExportScreen(self.song, self.app.project_path))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_toggle_dark(self) -> None:
+        self.app.theme = "textual-light" if self.app.theme == "textual-dark" else "textual-dark"
+        self.say(f"Theme {self.app.theme}")
