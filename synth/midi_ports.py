@@ -147,10 +147,26 @@ class MidiInput:
         self.messages = 0
         self._lock = threading.Lock()
         self._port = None
+        self._virtual = False
         with quiet_stderr():
             names = api.backend.get_input_names()
         self.name = resolve_port(names, wanted)
         self._open()
+
+    @classmethod
+    def virtual(
+        cls, name: str, on_message: MessageHandler, api: MidiApi, report: Callable[[str], None] = print
+    ) -> MidiInput:
+        """A virtual input port named `name` that other programs connect to (ALSA and JACK only)."""
+        self = cls.__new__(cls)
+        self.api, self.on_message, self.report, self.wanted = api, on_message, report, name
+        self.messages = 0
+        self._lock = threading.Lock()
+        with quiet_stderr():
+            self._port = api.backend.open_input(name, virtual=True, callback=self._deliver)
+        self.name = self._port.name
+        self._virtual = True
+        return self
 
     @property
     def is_open(self) -> bool:
@@ -169,6 +185,8 @@ class MidiInput:
         with self._lock:
             if self._port is None:
                 return False
+            if self._virtual:
+                return True  # our own port cannot be unplugged
             with quiet_stderr():
                 names = self.api.backend.get_input_names()
             if self.name in names:
