@@ -16,6 +16,9 @@ from composer.errors import ComposerError
 COMMAND_MODULES = (
     "tui.commands.info",
     "tui.commands.corpus",
+    "tui.commands.devices",
+    "tui.commands.play",
+    "tui.commands.live",
 )
 
 
