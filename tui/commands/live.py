@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from composer.errors import ComposerError
     from composer.song import Song, Track
     from synth.audio_out import AudioOutput, default_output_device
-    from synth.engine import Engine
     from synth.live import LiveSession
     from synth.midi_ports import MidiInput, list_ports, midi_api
     from synth.recorder import Recorder, write_take
@@ -46,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if record is not None and not (record.parent if str(record.parent) else Path(".")).is_dir():
         raise ComposerError(record, f"folder {record.parent} does not exist")
     default_output_device()  # no device: one line, exit 2
+    from synth.engine import Engine
 
     api, problem = midi_api()
     if api is None:
