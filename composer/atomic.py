@@ -13,13 +13,20 @@ from composer.errors import ComposerError
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp_path)`, fsync, then rename onto `path`.
 
-    On any failure the temporary file is removed and `path` is untouched.
+    On any failure the temporary file is removed and `path` is untouched. An
+    operating-system failure (a folder in the way, no permission, disk full)
+    becomes a ComposerError naming `path`.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ComposerError(path, f"folder {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=directory)
+    if path.is_dir():
+        raise ComposerError(path, "is a directory, expected a file name")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=directory)
+    except OSError as exc:
+        raise ComposerError(path, f"cannot write: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -27,6 +34,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ComposerError(path, f"cannot write: {exc.strerror or exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -25,12 +25,15 @@ MAX_DURATION_S = 6 * 3600.0
 MAX_NOTES = 2_000_000
 MIN_TEMPO_US = 60_000  # 1000 BPM
 MAX_TEMPO_US = 10_000_000  # 6 BPM
+MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest real MIDI files are a few MB
 
 
 def read_midi(path: str | Path) -> Song:
     """Load a MIDI file into a Song; raises ComposerError naming the file."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise ComposerError(path, f"{path.stat().st_size} bytes, too large for a MIDI file")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ComposerError(path, "no such file") from None

@@ -113,6 +113,15 @@ def test_directory(tmp_path, suffix):
     assert info.value.path == str(path)
 
 
+def test_huge_file_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.mid"
+    with open(path, "wb") as handle:  # sparse: no disk space used
+        handle.write(header(0, 1))
+        handle.truncate(200 * 1024 * 1024)
+    with pytest.raises(ComposerError, match="too large"):
+        load_song(path)
+
+
 def test_bytes_without_a_path_still_name_a_source():
     with pytest.raises(ComposerError, match="<midi>"):
         midi_bytes_to_song(b"garbage")

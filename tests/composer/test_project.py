@@ -128,6 +128,25 @@ def test_interrupted_project_save_keeps_the_old_project(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 
+def test_write_onto_a_directory_is_a_composer_error(tmp_path):
+    (tmp_path / "taken.mid").mkdir()
+    with pytest.raises(ComposerError, match="is a directory"):
+        write_midi(Song(), tmp_path / "taken.mid")
+    with pytest.raises(ComposerError, match="is a directory"):
+        save_project(Song(), tmp_path / "taken.mid")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken.mid"]
+
+
+def test_os_failure_while_writing_is_a_composer_error_and_leaves_nothing(tmp_path):
+    def fail(tmp):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(ComposerError, match="No space left on device") as info:
+        atomic_write(tmp_path / "out.wav", fail)
+    assert info.value.path == str(tmp_path / "out.wav")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_into_a_missing_folder_is_a_composer_error(tmp_path):
     with pytest.raises(ComposerError, match="does not exist"):
         save_project(Song(), tmp_path / "nope" / "p.json")
