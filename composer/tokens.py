@@ -213,15 +213,19 @@ class StreamDecoder:
             self.velocity = bin_to_velocity(token - VELOCITY_OFFSET)
         return events
 
-    def finish(self) -> list[NoteEvent]:
-        """Close every sounding note at the current time (at least one step long)."""
+    def finish_at(self, time_s: float) -> list[NoteEvent]:
+        """Close every sounding note at `time_s` (or one step after its onset)."""
+        step = round((time_s - self.start_s) / STEP_S)
         events = []
         for pitch, onset in sorted(self.sounding.items(), key=lambda kv: kv[1]):
-            events.append(NoteEvent(False, pitch, 0, self._at(max(self.step, onset + 1))))
+            events.append(NoteEvent(False, pitch, 0, self._at(max(step, onset + 1))))
         self.sounding.clear()
-        self.releasing.clear()
         self.ended = True
         return events
+
+    def finish(self) -> list[NoteEvent]:
+        """Close every sounding note at the current time (at least one step long)."""
+        return self.finish_at(self.time_s)
 
 
 def events_to_notes(events: Iterable[NoteEvent]) -> list[Note]:

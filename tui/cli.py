@@ -16,6 +16,8 @@ from composer.errors import ComposerError
 COMMAND_MODULES = (
     "tui.commands.info",
     "tui.commands.corpus",
+    "tui.commands.train",
+    "tui.commands.generate",
     "tui.commands.devices",
     "tui.commands.play",
     "tui.commands.live",

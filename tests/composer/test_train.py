@@ -1,0 +1,121 @@
+"""Training: loss goes down, checkpoints, resume, export, and DDP under torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from composer.checkpoint import load_transformer
+from composer.dataset import TokenCorpus, stretch_time, transpose
+from composer.model import TransformerConfig
+from composer.tokens import NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE, note_on, time_shift
+from composer.train import TrainConfig, train
+
+TINY = dict(vocab_size=VOCAB_SIZE, max_len=64, n_layer=2, n_head=2, d_model=32, d_ff=64, dropout=0.0)
+
+
+def read_log(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_splits_are_by_piece_and_batches_are_well_formed(tiny_corpus):
+    summary = json.loads((tiny_corpus / "summary.json").read_text())
+    assert sum(summary["pieces_per_split"].values()) == 40
+    corpus = TokenCorpus(tiny_corpus, "train")
+    batch = corpus.random_batch(np.random.default_rng(0), 8, 64)
+    assert batch.shape == (8, 65) and batch.max() < VOCAB_SIZE
+    style_ids = set(batch[:, 0].tolist())
+    assert all(s < NOTE_ON_OFFSET for s in style_ids)
+
+
+def test_augmentation_keeps_tokens_valid():
+    window = np.array([note_on(120), time_shift(100), note_on(3), time_shift(10)])
+    assert transpose(window, 6)[0] == note_on(126)
+    up = transpose(window, 10)  # clamped to +7, the most that keeps pitch 120 in range
+    assert up[0] == note_on(127) and up[2] == note_on(10)
+    down = transpose(window, -5)
+    assert down[2] == note_on(0)
+    stretched = stretch_time(window, 1.05, np.random.default_rng(0))
+    shifts = stretched[[1, 3]] - TIME_SHIFT_OFFSET + 1
+    assert shifts[0] == 100 and shifts[1] in (10, 11)
+
+
+def test_training_learns_checkpoints_and_resumes(tiny_corpus, tmp_path):
+    torch.set_num_threads(1)
+    out = tmp_path / "run"
+    tc = TrainConfig(
+        data_dir=str(tiny_corpus),
+        out_dir=str(out),
+        steps=60,
+        batch_size=8,
+        lr=3e-3,
+        warmup_steps=5,
+        eval_every=30,
+        eval_tokens=3000,
+        progress=False,
+    )
+    summary = train(tc, TransformerConfig(**TINY))
+    log = read_log(out / "log.jsonl")
+    valid = [e["valid_nll"] for e in log if "valid_nll" in e]
+    assert valid[-1] < np.log(VOCAB_SIZE) - 2.0  # far below the uniform 5.98 nats
+    assert summary["best_valid_nll"] == pytest.approx(min(valid), abs=1e-3)
+    assert (out / "best.safetensors").exists()
+    model, extra = load_transformer(out / "last.safetensors")
+    assert extra["step"] == 60
+
+    resumed = train(TrainConfig(**{**tc.__dict__, "steps": 70, "resume": True}), TransformerConfig(**TINY))
+    assert resumed["step"] == 70
+    steps = [e["step"] for e in read_log(out / "log.jsonl") if "loss" in e]
+    assert steps[-1] == 70 and 60 not in steps[steps.index(60) + 1 :]
+
+
+@pytest.mark.slow
+def test_torchrun_two_gloo_ranks_end_with_identical_weights(tiny_corpus, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29533",
+        "-m",
+        "tui.cli",
+        "train",
+        "transformer",
+        "--data",
+        str(tiny_corpus),
+        "--out",
+        str(out),
+        "--steps",
+        "8",
+        "--batch-size",
+        "4",
+        "--context",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--d-model",
+        "16",
+        "--d-ff",
+        "32",
+        "--eval-every",
+        "4",
+        "--eval-tokens",
+        "500",
+        "--threads",
+        "1",
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    end = [e for e in read_log(out / "log.jsonl") if e.get("event") == "end"][-1]
+    start = [e for e in read_log(out / "log.jsonl") if e.get("event") == "start"][-1]
+    assert start["world"] == 2
+    checksums = end["rank_checksums"]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
