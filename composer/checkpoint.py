@@ -69,7 +69,7 @@ def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tu
     state = {}
     with safe_open(str(path), framework="pt") as f:
         for name, ref in expected.items():
-            if name not in f.keys():
+            if name not in f:
                 raise ComposerError(path, f"tensor {name} missing for this config")
             tensor = f.get_tensor(name)
             if tuple(tensor.shape) != tuple(ref.shape):
@@ -85,4 +85,4 @@ def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tu
 def load_tensors(path: str | Path, prefix: str) -> dict[str, torch.Tensor]:
     """Extra tensors stored under `prefix` (e.g. optimizer state for resume)."""
     with safe_open(str(path), framework="pt") as f:
-        return {k[len(prefix) :]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+        return {k[len(prefix) :]: f.get_tensor(k) for k in f if k.startswith(prefix)}

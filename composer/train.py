@@ -139,7 +139,7 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
         model.load_state_dict(loaded.state_dict())
         state = opt.state_dict()
         moments = load_tensors(last_path, "opt.")
-        for i, p in enumerate(_opt_params(opt)):
+        for i, _p in enumerate(_opt_params(opt)):
             if f"{i}.exp_avg" in moments:
                 state["state"][i] = {
                     "step": torch.tensor(float(extra["step"])),

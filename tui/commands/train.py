@@ -85,7 +85,8 @@ def run_transformer(args: argparse.Namespace) -> int:
     summary = train(tc, mc)
     if "best_valid_nll" in summary:
         print(
-            f"done: {summary['step']} steps in {summary['elapsed_s']} s, best valid NLL {summary['best_valid_nll']} nats/token"
+            f"done: {summary['step']} steps in {summary['elapsed_s']} s, "
+            f"best valid NLL {summary['best_valid_nll']} nats/token"
         )
     if args.export is not None and "best_valid_nll" in summary:
         model, extra = load_transformer(Path(args.out) / "best.safetensors")
