@@ -170,10 +170,15 @@ def _to_song(mid: mido.MidiFile, name: str | Path) -> Song:
     for index, ch in first_channel.items():
         if not any(key[0] == index for key in notes):
             notes[(index, ch)] = []
+    channels_in = defaultdict(int)
+    for index, _ in notes:
+        channels_in[index] += 1
     for (index, ch), track_notes in sorted(notes.items()):
         is_drum = ch == DRUM_CHANNEL
         program = programs.get((index, ch), 0)
         base = names.get(index) or ("Drums" if is_drum else f"Track {len(song.tracks) + 1}")
+        if index in names and channels_in[index] > 1:  # one MTrk split by channel: tell them apart
+            base = f"{base} ({'drums' if is_drum else f'ch {ch + 1}'})"
         track = Track(name=base, program=program, is_drum=is_drum, channel=ch, notes=track_notes)
         track.sort()
         song.tracks.append(track)

@@ -58,6 +58,21 @@ def test_repeated_notes_re_strike():
     assert [(n.start_s, n.end_s) for n in back.tracks[0].notes] == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5)]
 
 
+def test_type0_without_a_name_gets_numbered_tracks_and_drums():
+    mid = mido.MidiFile(type=0)
+    mid.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.Message("note_on", channel=1, note=60, velocity=80),
+                mido.Message("note_on", channel=9, note=36, velocity=80),
+                mido.Message("note_off", channel=1, note=60, time=480),
+                mido.Message("note_off", channel=9, note=36),
+            ]
+        )
+    )
+    assert [t.name for t in midi_bytes_to_song(_save(mid)).tracks] == ["Track 1", "Drums"]
+
+
 def test_unicode_track_names_survive(tmp_path):
     song = Song(tracks=[Track(name="ピアノ — Flöte", notes=[Note(60, 80, 0.0, 1.0)])])
     write_midi(song, tmp_path / "u.mid")
@@ -100,10 +115,10 @@ def test_type0_channels_become_tracks():
     t.append(mido.Message("note_off", channel=3, note=40, time=96))
     mid.tracks.append(t)
     song = midi_bytes_to_song(_save(mid))
-    assert [(tr.channel, tr.program, tr.is_drum, len(tr.notes)) for tr in song.tracks] == [
-        (0, 40, False, 1),
-        (3, 32, False, 1),
-        (9, 0, True, 1),
+    assert [(tr.name, tr.channel, tr.program, tr.is_drum, len(tr.notes)) for tr in song.tracks] == [
+        ("All in one (ch 1)", 0, 40, False, 1),
+        ("All in one (ch 4)", 3, 32, False, 1),
+        ("All in one (drums)", 9, 0, True, 1),
     ]
     by_channel = {tr.channel: tr.notes[0] for tr in song.tracks}
     assert by_channel[9].end_s == pytest.approx(0.125)  # 24 ticks at 96 per beat, 120 BPM
