@@ -113,6 +113,15 @@ def test_directory(tmp_path, suffix):
     assert info.value.path == str(path)
 
 
+def test_corrupt_clip_wav_is_named(tmp_path):
+    (tmp_path / "clip.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    (tmp_path / "p.json").write_text(_project(clips=[{"name": "c", "path": "clip.wav"}]))
+    with pytest.raises(ComposerError) as info:
+        load_song(tmp_path / "p.json")
+    assert info.value.path == str(tmp_path / "clip.wav")
+    assert "audio clip cannot be read" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_huge_file_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.mid"
     with open(path, "wb") as handle:  # sparse: no disk space used
