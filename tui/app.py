@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 from textual.app import App
-from textual.binding import Binding
 
 from composer.errors import ComposerError
 from composer.history import History
 from composer.song import Song, Track
 from tui.autosave import Autosave
 from tui.keymap import load_keymap
+from tui.palette import StudioCommands
 from tui.playback import SilentClock
 from tui.screens.main import MainScreen
 from tui.screens.restore import RestoreScreen
@@ -29,7 +29,7 @@ AUTOSAVE_EVERY_S = 30.0
 class ComposerApp(App):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     TITLE = "composer"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit")]
+    COMMANDS = App.COMMANDS | {StudioCommands}
 
     def __init__(self, song: Song | None = None, autosave_every_s: float = AUTOSAVE_EVERY_S) -> None:
         super().__init__()

@@ -107,6 +107,8 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("export", "ctrl+e", "export", "Export MIDI, WAV or stems", FILES, show=True),
     KeyAction("help", "question_mark,f1", "help", "Show every key", APP, show=True),
     KeyAction("theme", "ctrl+l", "toggle_dark", "Light / dark theme", APP),
+    KeyAction("palette", "ctrl+p", "app.command_palette", "Find any action by name", APP),
+    KeyAction("quit", "ctrl+q", "app.quit", "Quit (the song is autosaved)", APP, show=True),
 )
 
 

@@ -47,7 +47,8 @@ class InstrumentPicker(ModalScreen[int | None]):
         programs = search_programs(query)
         items = [Option(f"{p:>3}  {GM_PROGRAM_NAMES[p]}  [dim]{family_name(p)}[/]", id=str(p)) for p in programs]
         if all(w in "drum kit percussion drums" for w in query.lower().split()):
-            items.append(Option("  —  Drum kit  [dim]channel 10[/]", id=str(DRUM_KIT)))
+            drums = Option("  —  Drum kit  [dim]channel 10[/]", id=str(DRUM_KIT))
+            items.insert(0 if query.strip() else len(items), drums)
         options.add_options(items)
         if items:
             ids = [o.id for o in items]
