@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     song = load_song(args.file)
     default_output_device()  # no device: one line, exit 2, before any work
     from synth.engine import Engine
+
     engine = Engine(song, sample_rate=args.sample_rate, block_frames=args.block_frames)
     end_s = song.duration_s + TAIL_S
     output = AudioOutput(engine.render_block, sample_rate=args.sample_rate, block_frames=args.block_frames)
