@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from textual import work
 from textual.app import App
 
 from composer.errors import ComposerError
@@ -19,7 +20,7 @@ from composer.song import Song, Track
 from tui.autosave import Autosave
 from tui.keymap import load_keymap
 from tui.palette import StudioCommands
-from tui.playback import SilentClock
+from tui.playback import EnginePlayback, SilentClock, open_engine
 from tui.screens.main import MainScreen
 from tui.screens.restore import RestoreScreen
 
@@ -31,7 +32,9 @@ class ComposerApp(App):
     TITLE = "composer"
     COMMANDS = App.COMMANDS | {StudioCommands}
 
-    def __init__(self, song: Song | None = None, autosave_every_s: float = AUTOSAVE_EVERY_S) -> None:
+    def __init__(
+        self, song: Song | None = None, autosave_every_s: float = AUTOSAVE_EVERY_S, sound: bool = True
+    ) -> None:
         super().__init__()
         self.song = song if song is not None else Song(tracks=[Track(name="Track 1")])
         self.history = History()
@@ -39,7 +42,9 @@ class ComposerApp(App):
         self.dirty = False
         self.autosave = Autosave()
         self.autosave_every_s = autosave_every_s
-        self.playback = SilentClock(self.song, "the audio engine is not built yet")
+        self.sound = sound
+        reason = "opening the audio device…" if sound else "sound off for this run"
+        self.playback: SilentClock | EnginePlayback = SilentClock(self.song, reason)
         self.theme = os.environ.get("COMPOSER_THEME", "textual-dark")
 
     def on_mount(self) -> None:
@@ -56,6 +61,25 @@ class ComposerApp(App):
         if crashed:
             self.push_screen(RestoreScreen(self.autosave.path), self._restore_answer)
         self.set_interval(self.autosave_every_s, self.autosave_now)
+        if self.sound:
+            self.open_sound()
+
+    @work(thread=True, exclusive=True, group="sound")
+    def open_sound(self) -> None:
+        """Open the engine and the device off the event loop (PortAudio can take a while)."""
+        playback = open_engine(self.song)
+        self.call_from_thread(self._sound_ready, playback)
+
+    def _sound_ready(self, playback: SilentClock | EnginePlayback) -> None:
+        old = self.playback
+        if old.loop_s is not None:
+            playback.set_loop(*old.loop_s)
+        playback.metronome = old.metronome
+        playback.seek(old.position_s)
+        self.playback = playback
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.update_state()
 
     def _restore_answer(self, restore_it: bool | None) -> None:
         if not restore_it:
@@ -96,5 +120,6 @@ class ComposerApp(App):
 
 
 def run_app() -> int:
+    """The `composer` command with no arguments."""
     ComposerApp().run()
     return 0

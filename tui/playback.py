@@ -67,8 +67,94 @@ class SilentClock:
     def live_note_off(self, track_index: int, pitch: int) -> None:
         """No sound to stop."""
 
+    def notes_changed(self) -> None:
+        """Nothing scheduled ahead, nothing to refresh."""
+
     def describe(self) -> str:
         return f"no sound: {self.reason}"
 
     def close(self) -> None:
         self.stop()
+
+
+class EnginePlayback:
+    """The audio engine (synth.engine) playing through the sound card (synth.audio_out)."""
+
+    def __init__(self, engine, output) -> None:
+        self.engine = engine
+        self.output = output
+
+    @property
+    def playing(self) -> bool:
+        return self.engine.playing
+
+    @property
+    def position_s(self) -> float:
+        return self.engine.position_s
+
+    @property
+    def metronome(self) -> bool:
+        return self.engine.metronome
+
+    @metronome.setter
+    def metronome(self, on: bool) -> None:
+        self.engine.metronome = on
+
+    @property
+    def loop_s(self) -> tuple[float, float] | None:
+        return self.engine.loop
+
+    def play(self) -> None:
+        self.engine.play()
+
+    def stop(self) -> None:
+        self.engine.stop()
+
+    def seek(self, position_s: float) -> None:
+        self.engine.seek(position_s)
+
+    def set_loop(self, start_s: float, end_s: float) -> None:
+        self.engine.set_loop(start_s, end_s)
+
+    def clear_loop(self) -> None:
+        self.engine.clear_loop()
+
+    def live_note_on(self, track_index: int, pitch: int, velocity: int) -> None:
+        self.engine.live_note_on(track_index, pitch, velocity)
+
+    def live_note_off(self, track_index: int, pitch: int) -> None:
+        self.engine.live_note_off(track_index, pitch)
+
+    def notes_changed(self) -> None:
+        self.engine.notes_changed()
+
+    def describe(self) -> str:
+        out = self.output
+        if out.render_error is not None:
+            return f"no sound: render failed ({out.render_error})"
+        latency_ms = (out.ahead_latency_s + out.output_latency_s) * 1000
+        return (
+            f"♪ {out.device_name[:24]} · dsp · load {self.engine.render_load:.0%}"
+            f" · underflows {out.underflows + out.underruns} · {latency_ms:.0f} ms"
+        )
+
+    def close(self) -> None:
+        self.engine.stop()
+        self.output.close()
+
+
+def open_engine(song: Song, sample_rate: int = 48000, block_frames: int = 256) -> EnginePlayback | SilentClock:
+    """The engine on the default output device, or a silent clock saying why there is no sound."""
+    try:
+        from synth.audio_out import AudioOutput
+        from synth.engine import Engine
+    except ImportError as exc:
+        return SilentClock(song, f"audio engine not available ({exc})")
+    engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames)
+    output = AudioOutput(engine.render_block, sample_rate=sample_rate, block_frames=block_frames)
+    try:
+        output.start()
+    except Exception as exc:  # NoAudioDevice, or PortAudio failing in its own way
+        output.close()
+        return SilentClock(song, str(exc))
+    return EnginePlayback(engine, output)

@@ -41,7 +41,7 @@ def pitches(app: ComposerApp, track: int = 0) -> list[int]:
 
 @run_async
 async def test_add_note_then_undo_and_redo():
-    app = ComposerApp()
+    app = ComposerApp(sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("up", "up", "enter")
         assert [(n.pitch, n.start_s) for n in app.song.tracks[0].notes] == [(62, 0.0)]
@@ -55,7 +55,7 @@ async def test_add_note_then_undo_and_redo():
 
 @run_async
 async def test_selection_transpose_move_resize_velocity_each_one_undo_step():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         before = snapshot(app.song)
         # select from beat 0 to the cell at beat 1 (grid 1/16: 4 steps), pitches 60..64: the first two notes
@@ -77,7 +77,7 @@ async def test_selection_transpose_move_resize_velocity_each_one_undo_step():
 @run_async
 async def test_quantize_with_strength_and_grid():
     song = Song(tempo_bpm=120.0, tracks=[Track(notes=[Note(60, 80, 0.1, 0.4)])])
-    app = ComposerApp(song)
+    app = ComposerApp(song, sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+a", "Q")  # strength 100% -> 75%
         await pilot.press("g")  # 1/16 -> 1/32
@@ -91,7 +91,7 @@ async def test_quantize_with_strength_and_grid():
 
 @run_async
 async def test_copy_paste_cut_delete():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+a", "ctrl+c", "escape")
         roll = app.screen.roll
@@ -112,7 +112,7 @@ async def test_copy_paste_cut_delete():
 
 @run_async
 async def test_edit_without_a_note_says_why():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("down", "plus")
         assert pitches(app) == [60, 64, 67]
@@ -122,7 +122,7 @@ async def test_edit_without_a_note_says_why():
 
 @run_async
 async def test_tracks_add_rename_instrument_mute_solo_mix_reorder_remove():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("N")
         assert len(app.song.tracks) == 2 and app.screen.roll.track_index == 1
@@ -149,7 +149,7 @@ async def test_tracks_add_rename_instrument_mute_solo_mix_reorder_remove():
 
 @run_async
 async def test_drum_kit_from_picker():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("i")
         await pilot.pause()
@@ -160,7 +160,7 @@ async def test_drum_kit_from_picker():
 
 @run_async
 async def test_tempo_keeps_beats_and_bad_tempo_is_a_message():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("t")
         await pilot.pause()
@@ -183,7 +183,7 @@ async def test_tempo_keeps_beats_and_bad_tempo_is_a_message():
 
 @run_async
 async def test_transport_play_stop_metronome_loop():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         assert app.playback.playing
@@ -204,7 +204,7 @@ async def test_transport_play_stop_metronome_loop():
 
 @run_async
 async def test_mouse_click_moves_cursor_and_double_click_adds():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         roll = app.screen.roll
         top = roll.top_pitch
@@ -216,7 +216,7 @@ async def test_mouse_click_moves_cursor_and_double_click_adds():
 
 @run_async
 async def test_zoom_and_scroll_follow_cursor():
-    app = ComposerApp(three_notes())
+    app = ComposerApp(three_notes(), sound=False)
     async with app.run_test(size=SIZE) as pilot:
         roll = app.screen.roll
         await pilot.press("right_square_bracket")

@@ -81,28 +81,31 @@ class ExportScreen(ModalScreen[None]):
                 write_midi(self.song, path)
                 done = f"Wrote {path}"
             else:
-                done = self._render(kind, path, progress)
+                done = self._render_audio(kind, path, progress)
         except (ComposerError, OSError, ValueError) as exc:
             self.app.call_from_thread(self._finish, f"Not exported: {exc}", True)
             return
         self.app.call_from_thread(progress.update, total=1, progress=1)
         self.app.call_from_thread(self._finish, done, False)
 
-    def _render(self, kind: str, path: Path, progress: ProgressBar) -> str:
+    def _render_audio(self, kind: str, path: Path, progress: ProgressBar) -> str:
         render = importlib.import_module("synth.render")
         sample_rate = 48000
+        total_s = max(self.song.duration_s, 0.1) * (1 if kind == "fmt-wav" else max(1, len(self.song.tracks)))
+        self.app.call_from_thread(progress.update, total=total_s, progress=0)
+
+        def report(seconds: float) -> None:
+            self.app.call_from_thread(progress.update, progress=min(seconds, total_s))
+
         if kind == "fmt-wav":
-            self.app.call_from_thread(progress.update, total=None)
-            audio = render.render_song(self.song, sample_rate)
+            audio = render.render_song(self.song, sample_rate, progress=report)
             render.write_wav(path, audio, sample_rate, 16)
             return f"Wrote {path} ({len(audio) / sample_rate:.1f} s)"
-        stems = render.render_stems(self.song)
+        stems = render.render_stems(self.song, sample_rate, progress=report)
         path.mkdir(parents=True, exist_ok=True)
-        self.app.call_from_thread(progress.update, total=len(stems), progress=0)
         for i, (name, audio) in enumerate(stems.items()):
             safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(name)) or f"track{i + 1}"
             render.write_wav(path / f"{i + 1:02d}-{safe}.wav", audio, sample_rate, 16)
-            self.app.call_from_thread(progress.advance, 1)
         return f"Wrote {len(stems)} stems to {path}/"
 
     def _finish(self, message: str, error: bool) -> None:

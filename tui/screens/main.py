@@ -122,6 +122,7 @@ class MainScreen(Screen):
         with self.app.history.edit(self.song, label) as song:
             yield song
         self.app.dirty = True
+        self.app.playback.notes_changed()
         self.refresh_all(label)
 
     def targets(self) -> list[Note]:
@@ -461,12 +462,14 @@ class MainScreen(Screen):
 
     def action_undo(self) -> None:
         label = self.app.history.undo(self.song)
+        self.app.playback.notes_changed()
         self.roll.anchor = None
         self.app.dirty = True
         self.refresh_all(f"Undid {label}" if label else "Nothing to undo")
 
     def action_redo(self) -> None:
         label = self.app.history.redo(self.song)
+        self.app.playback.notes_changed()
         self.app.dirty = True
         self.refresh_all(f"Redid {label}" if label else "Nothing to redo")
 
