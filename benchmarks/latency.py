@@ -98,6 +98,8 @@ def measure(period_frames: int, n_notes: int, ahead_blocks: int) -> dict:
                 pitch = 60 + i % 12
                 wait_for(lambda: probe.silent_blocks > 4, 5.0)
                 time.sleep(rng.uniform(0.0, 2 * period_frames / SAMPLE_RATE))  # random phase in the period
+                with probe.lock:
+                    probe.onset_frame = None  # so the previous note's onset is never taken for this one
                 kbd.send_message([0x90, pitch, 100])
                 if not wait_for(lambda: probe.onset_frame is not None, 1.0):
                     missed += 1

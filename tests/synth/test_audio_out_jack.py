@@ -88,3 +88,22 @@ def test_a_failing_renderer_is_reported_and_the_callback_plays_silence(jack_serv
         time.sleep(0.3)
     assert isinstance(out.render_error, RuntimeError)
     assert out.underruns > 0
+
+
+def test_composer_play_plays_a_song_to_the_end(jack_server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from composer.midi_io import write_midi
+    from composer.song import Note, Song, Track
+
+    song_path = tmp_path / "short.mid"
+    write_midi(Song(tracks=[Track(notes=[Note(60, 100, 0.0, 0.3), Note(67, 100, 0.3, 0.6)])]), song_path)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "play", str(song_path)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"playing {song_path} on system")
+    assert "done (" in run.stdout
