@@ -40,6 +40,22 @@ def restore(song: Song, snap: Song) -> None:
     song.clips = fresh.clips
 
 
+def swap(song: Song, new: Song) -> Song:
+    """Put `new`'s contents into `song` without copying; returns the old contents, detached.
+
+    O(1) whatever the size of the song: used for undo, redo and opening files,
+    where the incoming contents are owned by no one else.
+    """
+    old = Song(song.tempo_bpm, song.time_signature, song.tracks, song.clips)
+    song.tempo_bpm, song.time_signature, song.tracks, song.clips = (
+        new.tempo_bpm,
+        new.time_signature,
+        new.tracks,
+        new.clips,
+    )
+    return old
+
+
 def same(a: Song, b: Song) -> bool:
     """Whether two songs hold the same music (clip samples compared by identity)."""
     if (a.tempo_bpm, tuple(a.time_signature)) != (b.tempo_bpm, tuple(b.time_signature)):
@@ -110,13 +126,19 @@ class History:
         if not same(before, song):
             self.record(before, label)
 
+    def replace(self, song: Song, new: Song, label: str) -> None:
+        """Replace the song's contents with `new` (taken over, not copied) as one undo step."""
+        self.record(swap(song, new), label)
+
     def undo(self, song: Song) -> str | None:
-        """Put `song` back as it was before the last edit; returns that edit's label (None: nothing to undo)."""
+        """Put `song` back as it was before the last edit; returns that edit's label (None: nothing to undo).
+
+        Snapshots change hands instead of being copied, so undo costs O(1) in the song's size.
+        """
         if not self._undo:
             return None
         step = self._undo.pop()
-        self._redo.append(Step(step.label, snapshot(song)))
-        restore(song, step.before)
+        self._redo.append(Step(step.label, swap(song, step.before)))
         return step.label
 
     def redo(self, song: Song) -> str | None:
@@ -124,8 +146,7 @@ class History:
         if not self._redo:
             return None
         step = self._redo.pop()
-        self._undo.append(Step(step.label, snapshot(song)))
-        restore(song, step.before)
+        self._undo.append(Step(step.label, swap(song, step.before)))
         return step.label
 
     def clear(self) -> None:

@@ -9,6 +9,7 @@ first frame comes fast.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from textual import work
@@ -25,6 +26,7 @@ from tui.screens.main import MainScreen
 from tui.screens.restore import RestoreScreen
 
 AUTOSAVE_EVERY_S = 30.0
+SWITCH_INTERVAL_S = 0.001
 
 
 class ComposerApp(App):
@@ -48,6 +50,9 @@ class ComposerApp(App):
         self.theme = os.environ.get("COMPOSER_THEME", "textual-dark")
 
     def on_mount(self) -> None:
+        # Worker threads (file loading, rendering, generation) run Python code that holds the GIL;
+        # a short switch interval hands it back to the event loop often enough to keep frames coming.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             self.set_keymap(load_keymap())
         except ComposerError as exc:

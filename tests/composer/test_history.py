@@ -70,3 +70,28 @@ def test_snapshots_share_clip_samples_but_not_notes():
 def test_undo_nothing_returns_none():
     song = make_song()
     assert History().undo(song) is None and History().redo(song) is None
+
+
+def test_replace_is_one_step_and_undo_redo_hand_over_without_copies():
+    song = make_song()
+    history = History()
+    new = Song(tempo_bpm=90.0, tracks=[Track(name="b")])
+    new_tracks = new.tracks
+    history.replace(song, new, "open")
+    assert song.tracks is new_tracks and song.tempo_bpm == 90.0
+    history.undo(song)
+    assert song.tracks[0].name == "a"
+    history.redo(song)
+    assert song.tracks is new_tracks  # handed back, not copied
+
+
+def test_undo_then_edit_then_undo_keeps_snapshots_independent():
+    song = make_song()
+    history = History()
+    with history.edit(song, "add"):
+        edit.add_note(song.tracks[0], 70, 1.0, 0.5)
+    history.undo(song)
+    with history.edit(song, "transpose"):
+        edit.transpose(song.tracks[0], song.tracks[0].notes, 2)
+    history.undo(song)
+    assert [n.pitch for n in song.tracks[0].notes] == [60]

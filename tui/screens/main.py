@@ -511,8 +511,9 @@ class MainScreen(Screen):
             with self.edit(f"import {path.name}"):
                 self.song.tracks.extend(loaded.tracks)
             return
-        with self.edit(f"open {path.name}"):
-            restore(self.song, loaded)
+        self.app.history.replace(self.song, loaded, f"open {path.name}")
+        self.app.dirty = True
+        self.app.playback.notes_changed()
         self.roll.track_index, self.roll.anchor = 0, None
         self.roll.set_cursor(0.0, self.roll.cursor_pitch)
         if path.suffix.lower() == ".json":

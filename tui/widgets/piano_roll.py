@@ -12,6 +12,7 @@ rows per pitch when zoomed in). Column width is `1 / cols_per_beat` beats.
 
 from __future__ import annotations
 
+import bisect
 import math
 from pathlib import Path
 
@@ -90,6 +91,9 @@ class PianoRoll(Widget, can_focus=True):
         self._version = 0
         self._index: dict[int, list[tuple[float, float, int]]] = {}
         self._index_key: tuple | None = None
+        self._starts: list[float] = []
+        self._longest_s = 0.0
+        self._starts_key: tuple | None = None
 
     # ----- model access -----
 
@@ -223,20 +227,32 @@ class PianoRoll(Widget, can_focus=True):
 
     def _note_index(self) -> dict[int, list[tuple[float, float, int]]]:
         """pitch -> [(start_beat, end_beat, kind)], kind 0 note, 1 selected, 2 ghost."""
-        key = (self._version, self.track_index, self.anchor, self.selection(), len(self.ghost_notes))
+        region = self.selection()
+        lo_s = self.song.beats_to_s(self.left_beat)
+        hi_s = self.song.beats_to_s(self.left_beat + self.visible_beats)
+        track = self.track
+        key = (self._version, self.track_index, id(track), region, len(self.ghost_notes), lo_s, hi_s)
         if key == self._index_key:
             return self._index
         index: dict[int, list[tuple[float, float, int]]] = {}
-        track = self.track
-        region = self.selection()
         to_beats = self.song.s_to_beats
-        for n in track.notes if track else ():
+        for n in self._visible_notes(track, lo_s, hi_s) if track else ():
             kind = 1 if region is not None and region.contains(n) else 0
             index.setdefault(n.pitch, []).append((to_beats(n.start_s), to_beats(n.end_s), kind))
         for n in self.ghost_notes:
             index.setdefault(n.pitch, []).append((to_beats(n.start_s), to_beats(n.end_s), 2))
         self._index, self._index_key = index, key
         return index
+
+    def _visible_notes(self, track: Track, lo_s: float, hi_s: float) -> list[Note]:
+        """Notes sounding in [lo_s, hi_s): a bisect on the sorted starts, not a scan of the track."""
+        if self._starts_key != (self._version, id(track), id(track.notes), len(track.notes)):
+            self._starts = [n.start_s for n in track.notes]
+            self._longest_s = max((n.duration_s for n in track.notes), default=0.0)
+            self._starts_key = (self._version, id(track), id(track.notes), len(track.notes))
+        first = bisect.bisect_left(self._starts, lo_s - self._longest_s)
+        last = bisect.bisect_left(self._starts, hi_s)
+        return [n for n in track.notes[first:last] if n.end_s > lo_s]
 
     def _col(self, beat: float) -> int:
         return math.floor((beat - self.left_beat) * self.cols_per_beat + 1e-9)

@@ -1,0 +1,36 @@
+"""SVG snapshots of the studio at 120x40 (no clock-dependent text: sound is off, the song is fixed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from composer.song import Note, Song, Track
+from tui.app import ComposerApp
+
+SIZE = (120, 40)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPOSER_HOME", str(tmp_path))
+    monkeypatch.delenv("COMPOSER_THEME", raising=False)
+
+
+def demo_song() -> Song:
+    melody = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72]
+    lead = Track(name="Lead", program=73, notes=[Note(p, 90, i * 0.25, i * 0.25 + 0.2) for i, p in enumerate(melody)])
+    bass = Track(name="Bass", program=33, channel=1, notes=[Note(36, 100, i * 1.0, i * 1.0 + 0.9) for i in range(6)])
+    return Song(tempo_bpm=120.0, tracks=[lead, bass])
+
+
+def test_main_screen(snap_compare):
+    assert snap_compare(ComposerApp(demo_song(), sound=False), terminal_size=SIZE)
+
+
+def test_main_screen_with_selection(snap_compare):
+    keys = ["shift+right"] * 7 + ["shift+up"] * 4 + ["plus"]
+    assert snap_compare(ComposerApp(demo_song(), sound=False), press=keys, terminal_size=SIZE)
+
+
+def test_help_overlay(snap_compare):
+    assert snap_compare(ComposerApp(demo_song(), sound=False), press=["question_mark"], terminal_size=SIZE)
