@@ -14,6 +14,7 @@ Messages on every channel go to the one track the session plays.
 from __future__ import annotations
 
 import threading
+import time
 
 import mido
 
@@ -43,7 +44,9 @@ class LiveSession:
             self.last_note_on_s = time_s
         recorder = self.recorder
         if recorder is not None:
-            recorder.handle(msg)
+            # song time of the event: now, less how long ago it happened on the driver's clock
+            ago_s = 0.0 if time_s is None else max(time.perf_counter() - time_s, 0.0)
+            recorder.handle(msg, recorder.now_s() - ago_s)
 
     def _play(self, msg: mido.Message) -> None:
         track = self.track_index

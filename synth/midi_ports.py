@@ -9,8 +9,11 @@
 The API is chosen by trying each in turn (ALSA fails at once where there is
 no sequencer, JACK where no server runs), through `mido.Backend` objects, never
 mido's global `set_backend`. Messages arrive on rtmidi's callback thread and
-go straight to `on_message(msg, time_s)`, where `time_s` is `time.perf_counter()`
-at arrival; the receiver must be thread-safe (Engine.live_* and Recorder are).
+go straight to `on_message(msg, time_s)`, where `time_s` is on the
+`time.perf_counter()` clock: the arrival of the first message, then the
+driver's own spacing between messages (so a burst delivered late after a stall
+keeps its timing). Ports are listed through mido and opened with rtmidi
+directly, for those driver timestamps. The receiver must be thread-safe (Engine.live_* and Recorder are).
 """
 
 from __future__ import annotations
@@ -162,9 +165,8 @@ class MidiInput:
         self.api, self.on_message, self.report, self.wanted = api, on_message, report, name
         self.messages = 0
         self._lock = threading.Lock()
-        with quiet_stderr():
-            self._port = api.backend.open_input(name, virtual=True, callback=self._deliver)
-        self.name = self._port.name
+        self.name = name
+        self._open(virtual=True)
         self._virtual = True
         return self
 
@@ -172,13 +174,36 @@ class MidiInput:
     def is_open(self) -> bool:
         return self._port is not None
 
-    def _deliver(self, msg: mido.Message) -> None:
+    def _deliver(self, event: tuple[list[int], float], _data=None) -> None:
+        # rtmidi's delta time comes from the driver (JACK frame time), so a burst delivered late
+        # after a stall keeps its real spacing; the clock never runs ahead of the wall clock.
+        data, delta_s = event
+        now = time.perf_counter()
+        self._clock_s = now if self._clock_s is None else min(self._clock_s + delta_s, now)
+        try:
+            msg = mido.Message.from_bytes(data)
+        except ValueError:
+            return  # not a channel message we understand
         self.messages += 1
-        self.on_message(msg, time.perf_counter())
+        self.on_message(msg, self._clock_s)
 
-    def _open(self) -> None:
+    def _open(self, virtual: bool = False) -> None:
+        import rtmidi
+
         with quiet_stderr():
-            self._port = self.api.backend.open_input(self.name, callback=self._deliver)
+            rt = rtmidi.MidiIn(rtapi=getattr(rtmidi, f"API_{self.api.name}"))
+            try:
+                if virtual:
+                    rt.open_virtual_port(self.name)
+                else:
+                    rt.open_port(rt.get_ports().index(self.name))
+            except (ValueError, rtmidi.RtMidiError) as exc:
+                rt.delete()
+                raise OSError(str(exc)) from None
+        rt.ignore_types(sysex=True, timing=True, active_sense=True)
+        self._clock_s = None
+        rt.set_callback(self._deliver)
+        self._port = rt
 
     def check(self) -> bool:
         """True while the port is there; on loss, close it and report one line."""
@@ -214,7 +239,9 @@ class MidiInput:
     def _close_port(self) -> None:
         if self._port is not None:
             port, self._port = self._port, None
-            port.close()
+            port.cancel_callback()
+            port.close_port()
+            port.delete()
 
     def close(self) -> None:
         with self._lock:
