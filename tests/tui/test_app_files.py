@@ -195,3 +195,10 @@ async def test_export_wav_through_the_renderer(tmp_path):
         audio, sample_rate = sf.read(out)
         assert sample_rate == 48000 and audio.shape[1] == 2 and abs(audio).max() > 0.01
         assert app.screen.query_one("#export-progress").percentage == 1.0
+
+
+def test_ai_panel_says_why_ai_is_unavailable(tmp_path):
+    from tui.widgets.ai_panel import ai_status
+
+    ready, line = ai_status(tmp_path / "a" / "b" / "models" / "transformer" / "model.safetensors")
+    assert not ready and line.startswith("AI unavailable: no weights") and "\n" not in line

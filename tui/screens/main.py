@@ -28,6 +28,7 @@ from tui.keymap import bindings
 from tui.screens.help import HelpScreen
 from tui.screens.instrument_picker import DRUM_KIT, InstrumentPicker
 from tui.screens.prompt import PromptScreen
+from tui.widgets.ai_panel import AIPanel
 from tui.widgets.piano_roll import PianoRoll, note_name
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.tracks_panel import TracksPanel
@@ -61,6 +62,7 @@ class MainScreen(Screen):
             yield TracksPanel(self.song, id="tracks")
             with Vertical(id="editor"):
                 yield PianoRoll(self.song, id="roll")
+                yield AIPanel(id="ai")
         yield StatusBar(id="status")
 
     @property

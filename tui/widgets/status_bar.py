@@ -28,6 +28,7 @@ class StatusBar(Widget):
         table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         table.add_column(justify="right", no_wrap=True)
         left = Text.from_markup(f"[b red]{escape(self.message)}[/]" if self.is_error else escape(self.message))
-        right = Text.from_markup(f"{escape(self.state)}  [dim]│[/] {escape(self.sound)}")
+        sound = self.sound if len(self.sound) <= 44 else self.sound[:43] + "…"
+        right = Text.from_markup(f"{escape(self.state)}  [dim]│[/] {escape(sound)}")
         table.add_row(left, right)
         return table
