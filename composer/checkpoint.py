@@ -68,8 +68,9 @@ def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tu
     expected = {k: v for k, v in model.state_dict().items() if k not in TIED}
     state = {}
     with safe_open(str(path), framework="pt") as f:
+        stored_names = set(f.keys())  # noqa: SIM118 (safe_open is not iterable)
         for name, ref in expected.items():
-            if name not in f:
+            if name not in stored_names:
                 raise ComposerError(path, f"tensor {name} missing for this config")
             tensor = f.get_tensor(name)
             if tuple(tensor.shape) != tuple(ref.shape):
@@ -85,4 +86,4 @@ def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tu
 def load_tensors(path: str | Path, prefix: str) -> dict[str, torch.Tensor]:
     """Extra tensors stored under `prefix` (e.g. optimizer state for resume)."""
     with safe_open(str(path), framework="pt") as f:
-        return {k[len(prefix) :]: f.get_tensor(k) for k in f if k.startswith(prefix)}
+        return {k[len(prefix) :]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}  # noqa: SIM118

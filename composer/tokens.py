@@ -220,6 +220,7 @@ class StreamDecoder:
         for pitch, onset in sorted(self.sounding.items(), key=lambda kv: kv[1]):
             events.append(NoteEvent(False, pitch, 0, self._at(max(step, onset + 1))))
         self.sounding.clear()
+        self.releasing.clear()
         self.ended = True
         return events
 
