@@ -1,19 +1,30 @@
 """DspSynth: the numpy synth, no weights, always there.
 
 Every GM program gets a `synth.patches.Patch`; channel 10 gets the GM drum
-kit. All voices of one synth are rendered together as (voices, frames)
-arrays, so a block costs a fixed number of numpy calls, not a Python loop
-over voices or samples.
+kit. All voices of one synth are rendered together as (voices, parts,
+frames) arrays, so a block costs a fixed number of numpy calls, never a
+Python loop over voices or samples.
 
-Exactness: a voice is a set of absolute sample times (note-on, note-off,
-steal) plus closed-form envelopes (`synth.envelope`), wavetable phases kept
-per voice and layer across blocks, and noise read by age from fixed tables.
-Events land on their frame offset, and cutting the same events into blocks
-of 64 or 1024 frames gives the same samples (to float rounding).
+How a block is made:
+- A voice is absolute sample times (note-on, note-off, steal) and constants.
+  Its phase is f0 * (B(t) - B(note-on)) plus vibrato or a pitch sweep, where
+  B is the synth's running sum of the pitch-bend ratio; its envelopes are
+  closed forms of its age (`synth.envelope`). No per-voice signal state is
+  carried from block to block.
+- Phases and envelopes are evaluated on a control grid every CONTROL_FRAMES
+  samples of absolute time and interpolated linearly in between (both are
+  smooth, the error is far below -80 dB). The grid does not move with the
+  block boundaries, so blocks of 64 or 1024 frames give the same samples.
+  What must be exact to the sample is applied per sample: the start of a
+  note, the start of its release, a steal's fade, the end of its tail.
+- A part reads a single-cycle wavetable (`synth.tables`) or, for noise, a
+  long filtered-noise table by the voice's age. Both live in one flat bank,
+  so all parts of all voices are one `take`.
 
 Voices: at most `max_voices` sound at once. A note-on beyond that steals the
-voice that is released the longest (else the oldest); the stolen voice fades
-out over 5 ms to avoid a click, and is counted in `active_voices` until then.
+voice that is released the longest (else the oldest and quietest); the
+stolen voice fades out over 5 ms to avoid a click and is counted in
+`active_voices` until then.
 """
 
 from __future__ import annotations
@@ -23,15 +34,18 @@ import math
 import numpy as np
 
 from synth.base import Synth
-from synth.envelope import TAIL_TAUS, adsr, adsr_at, release_factor
+from synth.envelope import TAIL_TAUS, level_at, levels, shape
 from synth.patches import DRUM_CHOKES, Patch, drum_patch, program_patch
-from synth.tables import NOISE_SIZE, TABLE_SIZE, harmonic_table, noise_bank, noise_index
+from synth.tables import NOISE_KINDS, NOISE_SIZE, TABLE_SIZE, harmonic_table, noise_bank, noise_index
 
 VOICE_GAIN = 0.22  # one voice at full velocity peaks near this; the mixer and limiter do the rest
 STEAL_FADE_S = 0.005
 VIBRATO_RAMP_S = 0.3
-DRUM_LAYERS = 3
+DRUM_LAYERS = 2
+CONTROL_FRAMES = 16  # the control grid's step, samples
 NEVER = np.iinfo(np.int64).max // 4
+# Adding 1.5 * 2**23 to a float32 in [0, 2**22) leaves round(x) in the low bits of its int32 view.
+_MAGIC = 1.5 * 2**23
 
 _NOTE_ON, _NOTE_OFF, _CC, _BEND = range(4)
 
@@ -56,23 +70,36 @@ class DspSynth(Synth):
             raise ValueError(f"sample_rate must be 1000..384000 Hz, not {sample_rate}")
         if max_voices < 1:
             raise ValueError(f"max_voices must be at least 1, not {max_voices}")
+        if not is_drum and not 0 <= int(program) < 128:
+            raise ValueError(f"GM program must be 0-127, not {program}")
         self.sample_rate = int(sample_rate)
         self.program = int(program)
         self.is_drum = bool(is_drum)
         self.max_voices = int(max_voices)
         self.patch: Patch | None = None if is_drum else program_patch(self.program)
         self.n_layers = DRUM_LAYERS if is_drum else len(self.patch.layers)
-        self._noise = noise_bank(self.sample_rate).reshape(-1)
-        # Wavetable bank: row 0 is silence (unused layers); rows are added as pitches are first played.
-        self._bank = np.zeros((8, TABLE_SIZE), dtype=np.float32)
-        self._n_rows = 1
+        self.has_noise = is_drum or self.patch.noise is not None
+        self.n_parts = self.n_layers + self.has_noise  # the noise, if any, is the last part
+        # One flat bank: the noise tables this synth can use, silence, then wavetables as pitches are played.
+        kinds = NOISE_KINDS if is_drum else ((self.patch.noise.kind,) if self.has_noise else ())
+        noise = noise_bank(self.sample_rate)
+        self._noise_rows = {kind: i * NOISE_SIZE for i, kind in enumerate(kinds)}
+        silence = NOISE_SIZE if self.has_noise else TABLE_SIZE  # noise is read that far
+        self._silence_row = len(kinds) * NOISE_SIZE
+        self._bank_used = self._silence_row + silence
+        self._bank = np.concatenate(
+            [noise[noise_index(k)] for k in kinds] + [np.zeros(silence + 8 * TABLE_SIZE, np.float32)]
+        )
         self._rows: dict[tuple[int, int], int] = {}
         self._alloc_voices(2 * self.max_voices)  # room for the voices fading out after a steal
         self._events: list[tuple[int, int, int, float, float]] = []
         self._seq = 0
         self._notes_started = 0
         self._clock = 0  # samples rendered so far
-        self._ramp = np.arange(0, dtype=np.int64)
+        self._bend_cycles = 0.0  # B(clock): running sum of the bend ratio
+        self._ramp = np.arange(0, dtype=np.int32)
+        self._grid_weights = np.zeros(0, np.float32)
+        self._grid_offsets: dict[tuple[int, int], np.ndarray] = {}
         self._reset_controllers()
 
     # ---- the Synth interface -------------------------------------------------------------------------
@@ -81,21 +108,24 @@ class DspSynth(Synth):
         if velocity <= 0:
             self.note_off(pitch, frame_offset)
             return
-        self._push(frame_offset, _NOTE_ON, pitch, min(int(velocity), 127))
+        self._push(frame_offset, _NOTE_ON, min(max(int(pitch), 0), 127), min(int(velocity), 127))
 
     def note_off(self, pitch: int, frame_offset: int = 0) -> None:
-        self._push(frame_offset, _NOTE_OFF, pitch, 0)
+        self._push(frame_offset, _NOTE_OFF, int(pitch), 0)
 
     def control_change(self, controller: int, value: int, frame_offset: int = 0) -> None:
-        self._push(frame_offset, _CC, controller, value)
+        self._push(frame_offset, _CC, int(controller), int(value))
 
     def pitch_bend(self, semitones: float, frame_offset: int = 0) -> None:
+        if not math.isfinite(semitones):
+            raise ValueError(f"pitch bend must be a finite number of semitones, not {semitones}")
         self._push(frame_offset, _BEND, float(semitones), 0)
 
     def reset(self) -> None:
         self._m = 0
         self._events.clear()
         self._reset_controllers()
+        self._refresh_bounds()
 
     @property
     def active_voices(self) -> int:
@@ -105,18 +135,19 @@ class DspSynth(Synth):
         n = int(n_frames)
         if n <= 0:
             return np.zeros(0, dtype=np.float32)
-        if self._ramp.size < n + 1:
-            self._ramp = np.arange(n + 1, dtype=np.int64)
+        if self._ramp.size < n:
+            self._ramp = np.arange(n, dtype=np.int32)
         t0 = self._clock
-        bend_segments, gain_segments = self._apply_events(n)
-        out = (
-            self._render_voices(t0, n, self._phase_increments(bend_segments, n)) if self._m else np.zeros(n, np.float32)
-        )
-        if gain_segments or self._gain != 1.0:
-            out *= self._piecewise(gain_segments, self._gain_start, n, np.float32)
+        bends, gains = self._apply_events(n) if self._events else ([], [])
+        out = self._render_voices(t0, n, bends) if self._m else np.zeros(n, np.float32)
+        self._bend_cycles = self._bend_at(bends, n)
+        self._bend_start = self._bend_ratio
+        if gains or self._gain != 1.0:
+            out *= self._piecewise(gains, self._gain_start, n)
         self._gain_start = self._gain
         self._clock += n
-        self._drop_finished()
+        if self._m and self._next_end <= self._clock:
+            self._remove(self.end[: self._m] > self._clock)
         return out
 
     # ---- events --------------------------------------------------------------------------------------
@@ -126,9 +157,7 @@ class DspSynth(Synth):
         self._seq += 1
 
     def _apply_events(self, n: int) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-        """Apply this block's events in time order; later ones wait. Returns bend and gain changes."""
-        if not self._events:
-            return [], []
+        """Apply this block's events in time order (later ones wait). Returns bend and gain changes."""
         self._events.sort()
         now_events = [e for e in self._events if e[0] < n]
         self._events = [(o - n, s, k, a, b) for o, s, k, a, b in self._events if o >= n]
@@ -137,7 +166,7 @@ class DspSynth(Synth):
         for offset, _, kind, a, b in now_events:
             now = self._clock + offset
             if kind == _NOTE_ON:
-                self._start_voice(int(a), int(b), now)
+                self._start_voice(int(a), int(b), now, self._bend_at(bends, offset))
             elif kind == _NOTE_OFF:
                 self._key_up(int(a), now)
             elif kind == _BEND:
@@ -145,9 +174,20 @@ class DspSynth(Synth):
                 bends.append((offset, self._bend_ratio))
             else:
                 self._controller(int(a), int(b), now)
-                if int(a) in (7, 11):
+                if int(a) in (7, 11, 121):
                     gains.append((offset, self._gain))
+        self._refresh_bounds()
         return bends, gains
+
+    def _bend_at(self, bends: list[tuple[int, float]], offset: float) -> float:
+        """B at `offset` frames into this block, from B at its start and the bends before `offset`."""
+        cycles, ratio, last = self._bend_cycles, self._bend_start, 0
+        for at, new in bends:
+            if at >= offset:
+                break
+            cycles += ratio * (at - last)
+            ratio, last = new, at
+        return cycles + ratio * (offset - last)
 
     def _controller(self, controller: int, value: int, now: int) -> None:
         value = min(max(value, 0), 127)
@@ -155,7 +195,7 @@ class DspSynth(Synth):
             down = value >= 64
             if self._pedal and not down:
                 m = self._m
-                for i in np.flatnonzero(self.sustained[:m] & (self.rel[:m] == NEVER)):
+                for i in np.flatnonzero(self.sustained[:m]):
                     self._release(i, now)
                 self.sustained[:m] = False
             self._pedal = down
@@ -169,93 +209,106 @@ class DspSynth(Synth):
             for i in range(self._m):
                 self._kill(i, now)
         elif controller == 121:  # reset all controllers
-            self._mod, self._volume, self._expression, self._bend_ratio = 0.0, 1.0, 1.0, 1.0
+            self._mod, self._volume, self._expression = 0.0, 1.0, 1.0
             self._controller(64, 0, now)
         elif controller == 123:  # all notes off
             self._controller(64, 0, now)
-            for i in np.flatnonzero(self.rel[: self._m] == NEVER):
-                self._release(i, now)
+            for i in np.flatnonzero(self.key_down[: self._m]):
+                self.key_down[i] = False
+                if not self.is_drum:
+                    self._release(i, now)
         self._gain = self._volume * self._expression
 
     def _reset_controllers(self) -> None:
         self._pedal = False
         self._mod = 0.0
-        self._volume = 1.0
-        self._expression = 1.0
-        self._gain = 1.0
-        self._gain_start = 1.0
-        self._bend_ratio = 1.0
-        self._bend_start = 1.0
+        self._volume = self._expression = self._gain = self._gain_start = 1.0
+        self._bend_ratio = self._bend_start = 1.0
 
     # ---- voices --------------------------------------------------------------------------------------
 
     def _alloc_voices(self, capacity: int) -> None:
-        g = self.n_layers
+        g, k = self.n_layers, self.n_parts
         self._m = 0
         self.pitch = np.zeros(capacity, np.int64)
         self.on = np.zeros(capacity, np.int64)
         self.rel = np.zeros(capacity, np.int64)
         self.kill = np.zeros(capacity, np.int64)
-        self.end = np.zeros(capacity, np.int64)
+        self.end = np.zeros(capacity, np.int64)  # silent from here on: the voice is dropped
+        self.last_event = np.zeros(capacity, np.int64)  # the latest of note-on, release, steal
+        self.attack_end = np.zeros(capacity, np.int64)  # every part's attack is over
         self.key_down = np.zeros(capacity, bool)
         self.sustained = np.zeros(capacity, bool)
         self.f0 = np.zeros(capacity, np.float64)  # cycles per sample
-        self.phase = np.zeros((capacity, g), np.float64)  # cycles, per layer
-        self.ratio = np.ones((capacity, g), np.float64)
-        self.row = np.zeros((capacity, g), np.int64)  # offset of the layer's table in the flat bank
-        self.attack = np.ones((capacity, g), np.float32)
-        self.inv_decay = np.zeros((capacity, g), np.float32)
-        self.sustain = np.zeros((capacity, g), np.float32)
-        self.gain = np.zeros((capacity, g), np.float32)
-        self.inv_release = np.ones(capacity, np.float32)
-        self.noise_row = np.zeros(capacity, np.int64)
-        self.noise_seed = np.zeros(capacity, np.int64)
-        self.noise_gain = np.zeros(capacity, np.float32)
-        self.noise_attack = np.ones(capacity, np.float32)
-        self.noise_inv_decay = np.zeros(capacity, np.float32)
-        self.noise_sustain = np.zeros(capacity, np.float32)
-        self.vib_index = np.zeros(capacity, np.float32)  # phase-modulation depth in cycles
-        self.vib_rate = np.zeros(capacity, np.float64)  # cycles per sample
-        self.vib_delay = np.zeros(capacity, np.float32)
-        self.sweep_index = np.zeros(capacity, np.float32)  # cycles gained by the pitch sweep
-        self.sweep_inv = np.zeros(capacity, np.float32)
+        self.bend_on = np.zeros(capacity, np.float64)  # B at note-on
+        self.ratio_n = np.ones((capacity, g), np.float64)  # layer frequency ratio * TABLE_SIZE
+        self.row = np.zeros((capacity, k), np.int32)  # offset of each part's table in the bank
+        self.noise_start = np.zeros(capacity, np.int64)  # noise table position at sample 0
+        self.attack = np.ones((capacity, k), np.float64)  # samples
+        self.inv_decay = np.zeros((capacity, k), np.float64)
+        self.neg_inv_decay = np.zeros((capacity, k), np.float64)
+        self.env_a = np.zeros((capacity, k), np.float64)
+        self.env_b = np.zeros((capacity, k), np.float64)
+        self.log_a_hold = np.zeros((capacity, k), np.float64)  # log(a) + attack * inv_decay
+        self.rel_age = np.zeros(capacity, np.float64)  # samples from note-on to release (or NEVER)
+        self.inv_release = np.ones(capacity, np.float64)
+        self.vib_index = np.zeros(capacity, np.float64)  # phase-modulation depth, cycles
+        self.vib_rate = np.zeros(capacity, np.float64)  # radians per sample
+        self.vib_delay = np.zeros(capacity, np.float64)
+        self.sweep_index = np.zeros(capacity, np.float64)  # cycles gained by the pitch sweep
+        self.sweep_inv = np.zeros(capacity, np.float64)
         self._fields = [v for v in vars(self).values() if isinstance(v, np.ndarray) and v.shape[:1] == (capacity,)]
+        self._refresh_bounds()
+
+    def _refresh_bounds(self) -> None:
+        """Python-side summaries of the voices, so a quiet block skips work without asking numpy."""
+        m = self._m
+        self._attack_until = int(self.attack_end[:m].max()) if m else 0
+        self._exact_until = int(self.last_event[:m].max()) if m else 0
+        self._next_end = int(self.end[:m].min()) if m else NEVER
+        self._any_released = bool(m) and bool((self.rel[:m] < NEVER).any())
+        self._any_killed = bool(m) and bool((self.kill[:m] < NEVER).any())
+        self._has_vibrato = bool(m) and bool(self.vib_index[:m].any())
+        self._has_sweep = bool(m) and bool(self.sweep_index[:m].any())
+        self._floored = bool(m) and bool((self.env_b[:m] < 0).any())
 
     def _table_row(self, key: int, layer_index: int, amps: np.ndarray) -> int:
-        """Offset in the flat bank of the table for (key, layer), built on first use."""
+        """Offset in the bank of the wavetable for (key, layer), built on first use."""
         row = self._rows.get((key, layer_index))
         if row is None:
-            if self._n_rows == len(self._bank):
-                self._bank = np.concatenate([self._bank, np.zeros_like(self._bank)])
-            row = self._n_rows
-            self._bank[row] = harmonic_table(amps)
-            self._n_rows += 1
+            if self._bank_used + TABLE_SIZE > self._bank.size:
+                self._bank = np.concatenate([self._bank, np.zeros(self._bank.size, np.float32)])
+            row = self._bank_used
+            self._bank[row : row + TABLE_SIZE] = harmonic_table(amps)
+            self._bank_used += TABLE_SIZE
             self._rows[(key, layer_index)] = row
-        return row * TABLE_SIZE
+        return row
 
     def _free_slot(self, now: int) -> int:
         """Index for a new voice, stealing one if `max_voices` are sounding."""
         m = self._m
         live = np.flatnonzero(self.kill[:m] == NEVER)
         if live.size >= self.max_voices:
-            # Released voices first, the longest released; then the oldest, quietest by its envelope.
+            # Released voices first, the longest released; then the oldest, the quietest of those.
             released = live[self.rel[live] <= now]
             if released.size:
                 victim = released[np.argmin(self.rel[released])]
             else:
                 oldest = live[self.on[live] == self.on[live].min()]
-                levels = [
-                    adsr_at(now - self.on[i], self.attack[i, 0], self.inv_decay[i, 0], self.sustain[i, 0])
+                loudness = [
+                    level_at(
+                        now - self.on[i], self.attack[i, 0], self.inv_decay[i, 0], self.env_a[i, 0], self.env_b[i, 0]
+                    )
                     for i in oldest
                 ]
-                victim = oldest[int(np.argmin(levels))]
+                victim = oldest[int(np.argmin(loudness))]
             self._kill(int(victim), now)
         if m == len(self.on):  # too many fading voices: drop the one that started fading first
             self._remove(np.arange(m) != int(np.argmin(self.kill[:m])))
         self._m += 1
         return self._m - 1
 
-    def _start_voice(self, pitch: int, velocity: int, now: int) -> None:
+    def _start_voice(self, pitch: int, velocity: int, now: int, bend_cycles: float) -> None:
         patch = drum_patch(pitch) if self.is_drum else self.patch
         # A re-struck key damps its previous voice; a closed hi-hat chokes the open one.
         m = self._m
@@ -270,51 +323,63 @@ class DspSynth(Synth):
         vel = velocity / 127.0
         amp = VOICE_GAIN * patch.level * vel**patch.velocity_curve
         self.pitch[i], self.on[i], self.rel[i], self.kill[i] = pitch, now, NEVER, NEVER
+        self.last_event[i], self.rel_age[i] = now, NEVER
         self.key_down[i], self.sustained[i] = True, False
         self.f0[i] = f0_hz / sr
-        self.phase[i] = 0.0
+        self.bend_on[i] = bend_cycles
         keytrack = f0_hz / 261.63
-        ends = []
+        ends = []  # when each part that dies away on its own is silent, samples after note-on
+        parts = [(layer.gain * vel**layer.velocity_bright, layer) for layer in patch.layers]
         for g in range(self.n_layers):
-            if g >= len(patch.layers):
-                self.row[i, g], self.gain[i, g], self.ratio[i, g] = 0, 0.0, 1.0
-                self.attack[i, g], self.inv_decay[i, g], self.sustain[i, g] = 1.0, 0.0, 0.0
+            gain, layer = parts[g] if g < len(parts) else (0.0, None)
+            if layer is None or gain == 0.0:
+                self.row[i, g], self.ratio_n[i, g] = self._silence_row, TABLE_SIZE
+                self._set_envelope(i, g, 0.0, 1.0, 0.0, 1.0)
                 continue
-            layer = patch.layers[g]
-            amps = layer.amplitudes(f0_hz, sr)
-            norm = math.sqrt(float(np.sum(np.asarray(layer.harmonics) ** 2))) or 1.0
-            self.row[i, g] = self._table_row(pitch, g, amps / norm)
-            self.ratio[i, g] = layer.ratio
-            self.gain[i, g] = amp * layer.gain * vel**layer.velocity_bright
-            self.attack[i, g] = max(layer.attack_s * sr, 1.0)
+            raw = np.asarray(layer.harmonics, dtype=np.float64)
+            norm = math.sqrt(float(np.sum(raw**2))) or 1.0
+            self.row[i, g] = self._table_row(pitch, g, layer.amplitudes(f0_hz, sr) / norm)
+            self.ratio_n[i, g] = layer.ratio * TABLE_SIZE
             decay = layer.decay_s * sr * keytrack ** (-layer.decay_keytrack)
-            self.inv_decay[i, g] = 1.0 / decay if decay > 0 else 0.0
-            self.sustain[i, g] = layer.sustain
-            if layer.gain > 0:
-                ends.append(self.attack[i, g] + TAIL_TAUS * decay)
-        noise = patch.noise
-        if noise is not None and noise.gain > 0:
-            self.noise_row[i] = noise_index(noise.kind) * NOISE_SIZE
-            self.noise_seed[i] = (pitch * 7919 + self._notes_started * 104729) % NOISE_SIZE
-            self.noise_gain[i] = amp * noise.gain
-            self.noise_attack[i] = max(noise.attack_s * sr, 1.0)
-            self.noise_inv_decay[i] = 1.0 / (noise.decay_s * sr) if noise.decay_s > 0 else 0.0
-            self.noise_sustain[i] = noise.sustain
-            ends.append(self.noise_attack[i] + TAIL_TAUS * noise.decay_s * sr)
-        else:
-            self.noise_gain[i] = 0.0
+            ends.append(self._set_envelope(i, g, amp * gain, layer.attack_s * sr, decay, layer.sustain))
+        if self.has_noise:
+            noise = patch.noise
+            if noise is None or noise.gain == 0.0:
+                self.row[i, -1] = self._silence_row
+                self._set_envelope(i, -1, 0.0, 1.0, 0.0, 1.0)
+            else:
+                self.row[i, -1] = self._noise_rows[noise.kind]
+                self.noise_start[i] = (pitch * 7919 + self._notes_started * 104729) % NOISE_SIZE - now
+                decay = noise.decay_s * sr
+                ends.append(self._set_envelope(i, -1, amp * noise.gain, noise.attack_s * sr, decay, noise.sustain))
         self._notes_started += 1
+        self.attack_end[i] = now + math.ceil(self.attack[i].max())
         depth = patch.vibrato_depth + 0.01 * self._mod
         rate_hz = patch.vibrato_hz if patch.vibrato_depth > 0 else 5.5
-        self.vib_rate[i] = rate_hz / sr
-        self.vib_index[i] = self.f0[i] * depth / (2 * math.pi * self.vib_rate[i]) if depth > 0 else 0.0
+        self.vib_rate[i] = 2 * math.pi * rate_hz / sr
+        self.vib_index[i] = f0_hz * depth / rate_hz / (2 * math.pi)
         self.vib_delay[i] = (patch.vibrato_delay_s if patch.vibrato_depth > 0 else 0.0) * sr
         sweep_samples = patch.sweep_s * sr
         self.sweep_index[i] = self.f0[i] * patch.sweep * sweep_samples
         self.sweep_inv[i] = 1.0 / sweep_samples if sweep_samples > 0 else 0.0
         self.inv_release[i] = 1.0 / max(patch.release_s * sr, 1.0)
         # A patch that dies away on its own has a known end; a sustained one ends after its release.
-        self.end[i] = now + math.ceil(max(ends)) + 1 if patch.percussive and ends else NEVER
+        silent_after = max(ends, default=math.inf)
+        self.end[i] = NEVER if math.isinf(silent_after) else now + math.ceil(silent_after)
+
+    def _set_envelope(self, i: int, part: int, gain: float, attack: float, decay: float, sustain: float) -> float:
+        """Store one part's envelope; returns samples until it is silent on its own (inf if it sustains)."""
+        attack = max(attack, 1.0)
+        inv_decay = 1.0 / decay if decay > 0 else 0.0
+        a, b = shape(gain, sustain)
+        self.attack[i, part] = attack
+        self.inv_decay[i, part], self.neg_inv_decay[i, part] = inv_decay, -inv_decay
+        self.env_a[i, part], self.env_b[i, part] = a, b
+        self.log_a_hold[i, part] = (math.log(a) if a > 0 else -math.inf) + attack * inv_decay
+        if gain == 0.0:
+            return 0.0
+        # A sustain-0 part is zero from the grid point after its floored decay reaches zero.
+        return attack + TAIL_TAUS * decay + CONTROL_FRAMES if sustain == 0.0 and decay > 0 else math.inf
 
     def _key_up(self, pitch: int, now: int) -> None:
         m = self._m
@@ -330,13 +395,15 @@ class DspSynth(Synth):
     def _release(self, i: int, now: int) -> None:
         if self.rel[i] != NEVER:
             return
-        self.rel[i] = now
-        self.end[i] = min(self.end[i], now + math.ceil(TAIL_TAUS / self.inv_release[i]) + 1)
+        self.rel[i] = self.last_event[i] = now
+        self.rel_age[i] = now - self.on[i]
+        # The release is exp(-t / tau): below -60 dB after TAIL_TAUS time constants, where the voice is cut.
+        self.end[i] = min(self.end[i], now + math.ceil(TAIL_TAUS / self.inv_release[i]))
 
     def _kill(self, i: int, now: int) -> None:
         if self.kill[i] != NEVER:
             return
-        self.kill[i] = now
+        self.kill[i] = self.last_event[i] = now
         self.end[i] = min(self.end[i], now + math.ceil(STEAL_FADE_S * self.sample_rate))
 
     def _remove(self, keep: np.ndarray) -> None:
@@ -346,18 +413,14 @@ class DspSynth(Synth):
         for field in self._fields:
             field[:k] = field[:m][keep]
         self._m = k
-
-    def _drop_finished(self) -> None:
-        m = self._m
-        if m and (self.end[:m] <= self._clock).any():
-            self._remove(self.end[:m] > self._clock)
+        self._refresh_bounds()
 
     # ---- signal --------------------------------------------------------------------------------------
 
     @staticmethod
-    def _piecewise(changes: list[tuple[int, float]], start_value: float, n: int, dtype) -> np.ndarray:
-        """A curve of n values, `start_value` until each (offset, value) change."""
-        curve = np.empty(n, dtype)
+    def _piecewise(changes: list[tuple[int, float]], start_value: float, n: int) -> np.ndarray:
+        """A float32 curve of n values, `start_value` until each (offset, value) change."""
+        curve = np.empty(n, np.float32)
         value, last = start_value, 0
         for offset, new in changes:
             curve[last:offset] = value
@@ -365,94 +428,142 @@ class DspSynth(Synth):
         curve[last:] = value
         return curve
 
-    def _phase_increments(self, bends: list[tuple[int, float]], n: int) -> np.ndarray:
-        """Exclusive running sum of the pitch-bend ratio, float64 (n+1,): cycles per unit f0."""
-        start = self._bend_start
-        self._bend_start = self._bend_ratio
-        if not bends:
-            return self._ramp[: n + 1] * start
-        cum = np.empty(n + 1, np.float64)
-        cum[0] = 0.0
-        np.cumsum(self._piecewise(bends, start, n, np.float64), out=cum[1:])
-        return cum
+    def _offsets(self, lead: int, segments: int) -> np.ndarray:
+        """Grid points as frame offsets from the block start: -lead, -lead + cf, ... (float64, cached)."""
+        offsets = self._grid_offsets.get((lead, segments))
+        if offsets is None:
+            cf = CONTROL_FRAMES
+            offsets = np.arange(-lead, segments * cf - lead + 1, cf, dtype=np.float64)
+            offsets.flags.writeable = False
+            if len(self._grid_offsets) > 256:
+                self._grid_offsets.clear()
+            self._grid_offsets[(lead, segments)] = offsets
+        return offsets
 
-    def _phase_modulation(self, age: np.ndarray, m: int) -> np.ndarray | None:
-        """Vibrato and pitch sweeps as phase offsets in cycles, float32 (m, n), or None."""
-        vib = self.vib_index[:m]
-        sweep = self.sweep_index[:m]
-        has_vib, has_sweep = bool(vib.any()), bool(sweep.any())
-        if not (has_vib or has_sweep):
-            return None
-        pm = np.zeros(age.shape, np.float32)
-        positive_age = np.maximum(age, 0.0)
-        if has_vib:
-            # index * ramp * (1 - cos(2 pi rate age)): FM vibrato of depth `vibrato_depth`, starting at 0.
-            cycles = age * self.vib_rate[:m, None].astype(np.float32)
-            cycles -= np.floor(cycles)
-            wobble = np.cos(cycles * np.float32(2 * math.pi))
+    def _grid_bend(self, offsets: np.ndarray, bends: list[tuple[int, float]]) -> np.ndarray:
+        """B at grid points given as frame offsets from the block start (may be < 0 or > n)."""
+        cycles = self._bend_cycles + self._bend_start * offsets
+        for at, ratio in bends:
+            later = offsets > at
+            cycles[later] = self._bend_at(bends, at) + ratio * (offsets[later] - at)
+        return cycles
+
+    def _phase_modulation(self, age: np.ndarray, m: int) -> np.ndarray:
+        """Vibrato and pitch sweep as phase offsets in cycles at the grid, float64 (m, T)."""
+        pm = np.zeros(age.shape)
+        if self._has_vibrato:
+            # index * ramp * (1 - cos(rate * age)): FM vibrato of the patch's depth, starting from 0.
+            wobble = np.cos(age * self.vib_rate[:m, None])
             np.subtract(1.0, wobble, out=wobble)
-            ramp = (age - self.vib_delay[:m, None]) * np.float32(1.0 / (VIBRATO_RAMP_S * self.sample_rate))
+            ramp = (age - self.vib_delay[:m, None]) * (1.0 / (VIBRATO_RAMP_S * self.sample_rate))
             np.clip(ramp, 0.0, 1.0, out=ramp)
             wobble *= ramp
-            wobble *= vib[:, None]
+            wobble *= self.vib_index[:m, None]
             pm += wobble
-        if has_sweep:
+        if self._has_sweep:
             # f(t) = f0 (1 + sweep e^(-t/tau)) integrates to f0 sweep tau (1 - e^(-t/tau)).
-            x = positive_age * -self.sweep_inv[:m, None]
+            x = np.maximum(age, 0.0)
+            x *= -self.sweep_inv[:m, None]
             np.exp(x, out=x)
             np.subtract(1.0, x, out=x)
-            x *= sweep[:, None]
+            x *= self.sweep_index[:m, None]
             pm += x
         return pm
 
-    def _render_voices(self, t0: int, n: int, cum: np.ndarray) -> np.ndarray:
-        m = self._m
-        ramp = self._ramp[:n]
-        on = self.on[:m]
-        age_i = (t0 - on)[:, None] + ramp  # (m, n) samples since note-on
-        age = age_i.astype(np.float32)
-        start = np.clip(on - t0, 0, n)  # where each voice's phase starts counting in this block
-        cum_start = cum[start]
-        dcum = cum[None, :n] - cum_start[:, None]  # (m, n) float64
-        pm = self._phase_modulation(age, m)
-        bank = self._bank.reshape(-1)
-        total = np.zeros((m, n), np.float32)
-        for g in range(self.n_layers):
-            gain = self.gain[:m, g]
-            if not gain.any():
-                continue
-            inc = self.f0[:m] * self.ratio[:m, g]
-            theta = dcum * inc[:, None]
-            theta += self.phase[:m, g, None]
-            if pm is not None:
-                theta += pm * self.ratio[:m, g, None]
-            theta *= TABLE_SIZE
-            idx = theta.astype(np.int64)
-            idx &= TABLE_SIZE - 1
-            idx += self.row[:m, g, None]
-            wave = bank.take(idx)
-            wave *= gain[:, None]
-            wave *= adsr(age, self.attack[:m, g], self.inv_decay[:m, g], self.sustain[:m, g])
-            total += wave
-            self.phase[:m, g] = (self.phase[:m, g] + inc * (cum[n] - cum_start)) % 1.0
-        noisy = np.flatnonzero(self.noise_gain[:m])
-        if noisy.size:
-            idx = age_i[noisy] + self.noise_seed[noisy, None]
-            idx &= NOISE_SIZE - 1
-            idx += self.noise_row[noisy, None]
-            noise = self._noise.take(idx)
-            noise *= self.noise_gain[noisy, None]
-            noise *= adsr(age[noisy], self.noise_attack[noisy], self.noise_inv_decay[noisy], self.noise_sustain[noisy])
-            total[noisy] += noise
-        released = np.flatnonzero(self.rel[:m] < t0 + n)
-        if released.size:
-            since = ((t0 - self.rel[released])[:, None] + ramp).astype(np.float32)
-            total[released] *= release_factor(since, self.inv_release[released])
-        killed = np.flatnonzero(self.kill[:m] < t0 + n)
-        if killed.size:
-            fade = ((t0 - self.kill[killed])[:, None] + ramp).astype(np.float32)
+    def _grid_levels(self, age: np.ndarray, m: int, grid_start: int) -> np.ndarray:
+        """Every part's envelope at the grid, float64 (m, k, T), with the releases and steal fades
+        that began at or before the grid's first point (later ones are applied per sample)."""
+        if grid_start >= self._attack_until:  # no attack anywhere: level = max(a e^(hold - age/tau) + b, 0)
+            env = age[:, None, :] * self.neg_inv_decay[:m, :, None]
+            env += self.log_a_hold[:m, :, None]
+            np.exp(env, out=env)
+            env += self.env_b[:m, :, None]
+            if self._floored:
+                np.maximum(env, 0.0, out=env)
+        else:
+            env = levels(age, self.attack[:m], self.inv_decay[:m], self.env_a[:m], self.env_b[:m])
+        if self._any_released:
+            rel_age = self.rel_age[:m]
+            if self._exact_until > grid_start:
+                rel_age = np.where(self.rel[:m] <= grid_start, rel_age, NEVER)
+            released = rel_age[:, None] - age
+            released *= self.inv_release[:m, None]
+            np.minimum(released, 0.0, out=released)
+            np.exp(released, out=released)
+            env *= released[:, None, :]
+        if self._any_killed:
+            kill = self.kill[:m]
+            fade = (age - (kill - self.on[:m])[:, None]) * (-1.0 / (STEAL_FADE_S * self.sample_rate))
+            fade += 1.0
+            fade[kill > grid_start] = 1.0
+            env *= np.clip(fade, 0.0, 1.0)[:, None, :]
+        return env
+
+    def _exact_factors(self, t0: int, n: int, grid_start: int, rows: np.ndarray) -> np.ndarray:
+        """Per-sample gate (note-on), release start, steal fade and end for `rows`, float32 (len(rows), n)."""
+        t = t0 + self._ramp[:n]
+        factor = ((t >= self.on[rows, None]) & (t < self.end[rows, None])).astype(np.float32)
+        rel = self.rel[rows]
+        inside = (rel > grid_start) & (rel < NEVER)  # earlier releases are in the grid envelope
+        if inside.any():
+            since = (t - np.where(inside, rel, t0 + n)[:, None]).astype(np.float32)
+            np.maximum(since, 0.0, out=since)
+            since *= -self.inv_release[rows, None].astype(np.float32)
+            factor *= np.exp(since, out=since)
+        kill = self.kill[rows]
+        inside = (kill > grid_start) & (kill < NEVER)
+        if inside.any():
+            fade = (t - np.where(inside, kill, t0 + n)[:, None]).astype(np.float32)
             fade *= np.float32(-1.0 / (STEAL_FADE_S * self.sample_rate))
             fade += 1.0
             np.clip(fade, 0.0, 1.0, out=fade)
-            total[killed] *= fade
-        return total.sum(axis=0)
+            factor *= fade
+        return factor
+
+    def _render_voices(self, t0: int, n: int, bends: list[tuple[int, float]]) -> np.ndarray:
+        m, g, k, cf = self._m, self.n_layers, self.n_parts, CONTROL_FRAMES
+        lead = t0 % cf  # the grid starts on the last multiple of CONTROL_FRAMES at or before t0
+        grid_start = t0 - lead
+        segments = -(-(lead + n) // cf)
+        if self._grid_weights.size < segments * cf:
+            self._grid_weights = np.tile(np.arange(cf, dtype=np.float32) / cf, segments)
+        offsets = self._offsets(lead, segments)
+        age = offsets + (t0 - self.on[:m])[:, None]  # (m, T): samples since note-on at the grid points
+
+        # Grid values to interpolate, one row per (voice, slot): k table positions, then k levels.
+        first = np.zeros((m, 2 * k, segments), np.float32)  # the noise slot stays 0: it is filled below
+        slope = np.zeros((m, 2 * k, segments), np.float32)
+        # Table position of each layer, in table steps: f0 * ratio * (B(t) - B(note-on)) + vibrato/sweep.
+        bend = self._grid_bend(offsets, bends) if bends else offsets * self._bend_start + self._bend_cycles
+        cycles = bend - self.bend_on[:m, None]
+        cycles *= self.f0[:m, None]
+        if self._has_vibrato or self._has_sweep:
+            cycles += self._phase_modulation(age, m)
+        steps = cycles[:, None, :] * self.ratio_n[:m, :, None]
+        np.subtract(steps[:, :, 1:], steps[:, :, :-1], out=slope[:, :g])
+        np.add(np.remainder(steps[:, :, :-1], TABLE_SIZE), _MAGIC, out=first[:, :g])
+        env = self._grid_levels(age, m, grid_start)
+        np.subtract(env[:, :, 1:], env[:, :, :-1], out=slope[:, k:])
+        first[:, k:] = env[:, :, :-1]
+
+        # Full rate: interpolate everything at once; the table positions become int32 indices.
+        values = np.repeat(slope, cf, axis=2)
+        values *= self._grid_weights[: segments * cf]
+        values += np.repeat(first, cf, axis=2)
+        window = values[:, :, lead : lead + n]
+        index = window[:, :k].view(np.int32)
+        index[:, :g] &= TABLE_SIZE - 1
+        if self.has_noise:
+            np.add((self.noise_start[:m] + t0).astype(np.int32)[:, None], self._ramp[:n], out=index[:, g])
+            index[:, g] &= NOISE_SIZE - 1
+        index += self.row[:m, :, None]
+        wave = self._bank.take(index)  # (m, k, n)
+        wave *= window[:, k:]
+
+        if self._exact_until > grid_start or self._next_end < t0 + n:
+            exact = np.flatnonzero((self.last_event[:m] > grid_start) | (self.end[:m] < t0 + n))
+            wave[exact] *= self._exact_factors(t0, n, grid_start, exact)[:, None, :]
+        return wave.reshape(m * k, n).sum(axis=0)
+
+
+__all__ = ["DspSynth", "midi_to_hz"]

@@ -37,8 +37,10 @@ class PeakLimiter:
         n = block.shape[0]
         if n == 0:
             return block
-        np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         peak = np.abs(block).max(axis=1)
+        if not np.isfinite(peak.max()):  # a broken synth must not blow up the output
+            np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            peak = np.abs(block).max(axis=1)
         over = peak > self.ceiling
         if not over.any() and self._reduction_db == 0.0:
             self.gain_reduction_db = 0.0

@@ -62,15 +62,13 @@ class Mixer:
         self._last_gains[key] = target
         if mono is None:
             return
-        n = out.shape[0]
-        for channel in (0, 1):
-            if start[channel] == target[channel]:
-                if target[channel]:
-                    out[:, channel] += mono * np.float32(target[channel])
-            else:
-                out[:, channel] += mono * np.linspace(
-                    start[channel], target[channel], n, endpoint=False, dtype=np.float32
-                )
+        if start == target:
+            if target != (0.0, 0.0):
+                out += mono[:, None] * np.array(target, np.float32)
+        else:
+            ramp = np.linspace(start, target, out.shape[0], endpoint=False, dtype=np.float32)  # (n, 2)
+            ramp *= mono[:, None]
+            out += ramp
 
     def forget(self, keys: set[int]) -> None:
         """Drop the gain memory of tracks not in `keys` (removed tracks)."""

@@ -65,6 +65,8 @@ class Noise:
 class Patch:
     """An instrument: layers + noise + pitch movement + release.
 
+    Times (`attack_s` aside) are time constants of exponentials: a release
+    of 0.1 s is at -60 dB (where the voice ends) after about 0.7 s.
     `vibrato_depth` is a fraction of the frequency (0.006 is about 10 cents);
     `sweep` starts the pitch at (1 + sweep) times the note and falls back
     with time constant `sweep_s` (kick drums, toms). `fixed_hz` ignores the
@@ -142,8 +144,7 @@ def _piano(name: str, bright: float = 1.0, detune: float = 1.0) -> Patch:
                 velocity_bright=1.2,
             ),
         ),
-        release_s=0.09,
-        noise=Noise("thump", 0.05, 0.0005, 0.012),
+        release_s=0.06,
         level=1.2,
     )
 
@@ -240,7 +241,7 @@ def _brass(name: str, tilt: float, attack_s: float = 0.035, n: int = 20, vibrato
     )
 
 
-def _bowed(name: str, attack_s: float, tilt: float = 1.0, ensemble: bool = False, release_s: float = 0.25) -> Patch:
+def _bowed(name: str, attack_s: float, tilt: float = 1.0, ensemble: bool = False, release_s: float = 0.12) -> Patch:
     layers = [Layer(saw(24, tilt), attack_s=attack_s, decay_s=0.4, sustain=0.9)]
     if ensemble:  # a second, slightly sharp section: slow beating, the ensemble width
         layers.append(Layer(saw(24, tilt), ratio=1.0045, gain=0.8, attack_s=attack_s * 1.3, decay_s=0.4, sustain=0.9))
@@ -248,7 +249,7 @@ def _bowed(name: str, attack_s: float, tilt: float = 1.0, ensemble: bool = False
         name,
         tuple(layers),
         release_s=release_s,
-        noise=Noise("breath", 0.015, attack_s, 0.3, 0.6),  # bow hair
+        noise=None if ensemble else Noise("breath", 0.015, attack_s, 0.3, 0.6),  # a solo bow's hair
         vibrato_depth=0.006,
         vibrato_hz=5.6,
         vibrato_delay_s=0.2,
@@ -444,7 +445,7 @@ def _program_patch(program: int) -> Patch:
             ("Strings", "Slow Strings", "Synth Strings", "Synth Strings 2")[p - 48],
             0.2 + 0.1 * (p % 2),
             ensemble=True,
-            release_s=0.35,
+            release_s=0.15,
         )
     if p in (52, 53, 54):
         vowel = ((730.0, 1090.0), (300.0, 870.0), (530.0, 1840.0))[p - 52]

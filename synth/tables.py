@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-TABLE_SIZE = 8192  # samples per cycle; power of two so a bit mask wraps the phase
+TABLE_SIZE = 4096  # samples per cycle; power of two so a bit mask wraps the phase
 NOISE_SIZE = 1 << 17  # 2.7 s at 48 kHz before a noise table repeats
 
 NOISE_KINDS = ("white", "breath", "snare", "hat", "cymbal", "low", "thump")

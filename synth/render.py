@@ -1,0 +1,120 @@
+"""Offline rendering through the same Engine as live playback, as fast as it goes.
+
+    audio = render_song(song)                    # float32 (n, 2), release tails included
+    stems = render_stems(song)                   # {track name: (n, 2)}, all the same length
+    write_wav("out.wav", audio, 48000, bit_depth=24)
+
+The render runs past the song's last note until every synth is silent
+(active_voices == 0), plus TAIL_MARGIN_S, so no release is cut off; a synth
+that never falls silent (a drone) is cut MAX_TAIL_S after the end.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from composer.atomic import atomic_write
+from composer.errors import ComposerError
+from composer.song import Song
+from synth.engine import Engine, SynthFactory
+
+TAIL_MARGIN_S = 0.05
+MAX_TAIL_S = 30.0
+BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24"}
+
+Progress = Callable[[float], None]
+
+
+def render_song(
+    song: Song,
+    sample_rate: int = 48000,
+    block_frames: int = 1024,
+    synth_factory: SynthFactory | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """The whole song, float32 (n, 2) within +-1, from time 0 to the end of the last release tail.
+
+    `progress(seconds_rendered)` is called after each block.
+    """
+    engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames, synth_factory=synth_factory)
+    end = int(np.ceil(song.duration_s * sample_rate))
+    limit = end + int(MAX_TAIL_S * sample_rate)
+    margin = int(TAIL_MARGIN_S * sample_rate)
+    blocks = []
+    done = 0
+    silent_since: int | None = None
+    engine.play()
+    while done < limit:
+        n = min(block_frames, limit - done)
+        blocks.append(engine.render_block(n))
+        done += n
+        if progress is not None:
+            progress(done / sample_rate)
+        if done >= end and engine.active_voices == 0:
+            silent_since = done if silent_since is None else silent_since
+            if done - silent_since >= margin:
+                break
+        else:
+            silent_since = None
+    audio = np.concatenate(blocks) if blocks else np.zeros((0, 2), np.float32)
+    # Trim to the silence point plus the margin (the last block may overshoot it).
+    if silent_since is not None:
+        audio = audio[: max(silent_since, end) + margin]
+    return audio
+
+
+def _stem_names(song: Song) -> list[str]:
+    names, seen = [], {}
+    for track in song.tracks:
+        base = track.name.strip() or "Track"
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base} {seen[base]}")
+    return names
+
+
+def render_stems(
+    song: Song,
+    sample_rate: int = 48000,
+    block_frames: int = 1024,
+    synth_factory: SynthFactory | None = None,
+    progress: Progress | None = None,
+) -> dict[str, np.ndarray]:
+    """Each track alone (mute and solo ignored, no audio clips), all padded to one length.
+
+    Keys are the track names, made unique ("Piano", "Piano 2"). `progress`
+    gets the seconds rendered summed over the stems.
+    """
+    stems: dict[str, np.ndarray] = {}
+    offset = 0.0
+    for name, track in zip(_stem_names(song), song.tracks, strict=True):
+        alone = copy.copy(track)
+        alone.mute = alone.solo = False
+        single = Song(tempo_bpm=song.tempo_bpm, time_signature=song.time_signature, tracks=[alone])
+
+        def report(seconds: float, base: float = offset) -> None:
+            if progress is not None:
+                progress(base + seconds)
+
+        stems[name] = render_song(single, sample_rate, block_frames, synth_factory, report)
+        offset += stems[name].shape[0] / sample_rate
+    length = max((a.shape[0] for a in stems.values()), default=0)
+    return {name: np.pad(a, ((0, length - a.shape[0]), (0, 0))) for name, a in stems.items()}
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, bit_depth: int = 16) -> None:
+    """Write (n, 2) or (n,) float audio as 16- or 24-bit PCM WAV, atomically (never half-written)."""
+    import soundfile as sf
+
+    if bit_depth not in BIT_DEPTHS:
+        raise ComposerError(None, f"bit depth must be 16 or 24, not {bit_depth}")
+    data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        sf.write(tmp, data, int(sample_rate), subtype=BIT_DEPTHS[bit_depth], format="WAV")
+
+    atomic_write(path, write)
