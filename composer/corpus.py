@@ -105,23 +105,62 @@ def midi_dir_sources(midi_dir: Path) -> list[tuple[str, str, str]]:
 
 
 def music21_notes(score) -> list[Note]:
-    """All pitched notes of a music21 score, in seconds through its tempo marks."""
+    """All pitched notes of a music21 score, in seconds through its tempo marks.
+
+    Ties are merged here in one pass (music21's stripTies is quadratic on
+    large scores); quarter-note offsets become seconds through the
+    metronome-mark boundaries.
+    """
+    boundaries = [(float(a), float(b), mark.getQuarterBPM() or 120.0) for a, b, mark in score.metronomeMarkBoundaries()]
+    starts_s, t_s = [], 0.0
+    for a, b, bpm in boundaries:
+        starts_s.append(t_s)
+        t_s += (b - a) * 60.0 / bpm
+
+    def seconds(offset_ql: float) -> float:
+        for (a, b, bpm), start_s in zip(boundaries, starts_s, strict=True):
+            if offset_ql < b or (a, b, bpm) == boundaries[-1]:
+                return start_s + (offset_ql - a) * 60.0 / bpm
+        return offset_ql * 0.5
+
+    spans: list[list] = []  # [start_ql, end_ql, velocity, midi pitch]
+    for part in score.parts or [score]:
+        spans.extend(_tied_spans(part))
+    notes = [Note(int(m), int(v), seconds(a), seconds(b)) for a, b, v, m in spans if 0 <= m <= 127 and b > a]
+    return sorted(notes, key=lambda n: (n.start_s, n.pitch))
+
+
+def _tied_spans(part) -> list[list]:
+    """One part's notes as [start_ql, end_ql, velocity, pitch], ties merged."""
     from music21 import chord, note
 
-    notes: list[Note] = []
-    for entry in score.flatten().stripTies().secondsMap:
-        element = entry["element"]
+    open_ties: dict[int, list] = {}  # midi pitch -> its open span
+    spans: list[list] = []
+    for element in part.flatten().notes:
         if isinstance(element, note.Note):
-            pitches = [element.pitch.midi]
+            members = [(element.pitch.midi, element.tie)]
         elif isinstance(element, chord.Chord):
-            pitches = [p.midi for p in element.pitches]
+            members = [(n.pitch.midi, n.tie or element.tie) for n in element.notes]
         else:
             continue
-        start_s = float(entry["offsetSeconds"])
-        end_s = start_s + float(entry["durationSeconds"])
+        start_ql = float(element.offset)
+        end_ql = start_ql + float(element.quarterLength)
         velocity = element.volume.velocity if element.volume.velocity else DEFAULT_VELOCITY
-        notes.extend(Note(int(p), int(velocity), start_s, end_s) for p in pitches if 0 <= p <= 127)
-    return notes
+        for midi, tie in members:
+            kind = tie.type if tie is not None else None
+            held = open_ties.get(midi)
+            if held is not None and kind in ("continue", "stop") and abs(held[1] - start_ql) < 1e-6:
+                held[1] = end_ql
+                if kind == "stop":
+                    del open_ties[midi]
+                continue
+            span = [start_ql, end_ql, velocity, midi]
+            spans.append(span)
+            if kind in ("start", "continue"):
+                open_ties[midi] = span
+            else:
+                open_ties.pop(midi, None)
+    return spans
 
 
 def parse_file(job: tuple[str, str, str]) -> tuple[list[Piece], list[tuple[str, str]]]:
