@@ -14,6 +14,7 @@ NOTE_OFF is fed back to the model.
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,10 +32,14 @@ from composer.tokens import (
     DEFAULT_MAX_NOTE_S,
     NOTE_OFF_OFFSET,
     NOTE_ON_OFFSET,
+    STEP_S,
     STYLES,
+    TIME_SHIFT_OFFSET,
+    VELOCITY_OFFSET,
     VOCAB_SIZE,
     NoteEvent,
     StreamDecoder,
+    bin_to_velocity,
     encode,
     events_to_notes,
     note_off,
@@ -69,6 +74,8 @@ class SampleOptions:
             raise ComposerError("--style", f"unknown style {self.style!r}; expected one of {', '.join(STYLES)}")
         if self.key is not None:
             scale_pitch_classes(self.key)
+        if not (math.isfinite(self.max_note_s) and STEP_S <= self.max_note_s <= MAX_SECONDS):
+            raise ComposerError("max_note_s", f"must be in [{STEP_S}, {MAX_SECONDS:g}] seconds, got {self.max_note_s}")
 
 
 @dataclass
@@ -167,7 +174,9 @@ def stream(
     options = options or SampleOptions()
     options.validate()
     model.eval()
-    gen = torch.Generator().manual_seed(options.seed if options.seed is not None else torch.seed() % 2**31)
+    # torch.seed() would reseed the global generator: draw a fresh seed without touching it.
+    seed = options.seed if options.seed is not None else secrets.randbits(31)
+    gen = torch.Generator().manual_seed(seed)
     primer_ids = encode(primer, options.max_note_s)
     if options.style is not None:
         style = options.style
@@ -179,6 +188,9 @@ def stream(
     ctx = _Context(model, [style_token(style), BOS, *primer_ids[-max_primer:]])
 
     decoder = StreamDecoder(start_s=0.0, max_note_s=options.max_note_s)
+    velocities = [t for t in primer_ids if t >= VELOCITY_OFFSET]
+    if velocities:  # a NOTE_ON before any SET_VELOCITY plays at the primer's last velocity, as in training
+        decoder.velocity = bin_to_velocity(velocities[-1] - VELOCITY_OFFSET)
     allowed = token_mask(options.key)
     logits = ctx.logits
     max_tokens = int(options.seconds * 400) + 1000  # a guard far above any real density
@@ -188,6 +200,7 @@ def stream(
         token = sample_next(logits, options, allowed, gen)
         if decoder.time_s >= options.seconds and not NOTE_OFF_OFFSET <= token < NOTE_OFF_OFFSET + 128:
             break  # length reached: only the offs at this instant still count
+        releasing = set(decoder.releasing)  # closed by the model's own NOTE_OFFs
         events = decoder.feed(token)
         if decoder.time_s > options.seconds:
             events = [
@@ -197,9 +210,10 @@ def stream(
             yield StreamItem(token, events, 1.0)
             return
         logits = ctx.push(token)
-        for event in events:  # a note closed by the cap: tell the model too
-            if not event.on and event.time_s < decoder.time_s:
-                logits = ctx.push(note_off(event.pitch))
+        if TIME_SHIFT_OFFSET <= token < VELOCITY_OFFSET:
+            for event in events:  # a note closed by the cap: tell the model, once
+                if not event.on and event.pitch not in releasing:
+                    logits = ctx.push(note_off(event.pitch))
         yield StreamItem(token, events, min(decoder.time_s / options.seconds, 1.0))
     yield StreamItem(-1, decoder.finish(), 1.0)
 
