@@ -131,6 +131,11 @@ class DspSynth(Synth):
     def active_voices(self) -> int:
         return self._m
 
+    @property
+    def fading_voices(self) -> int:
+        """Voices stolen and fading out (counted in active_voices, not against max_voices)."""
+        return int((self.kill[: self._m] < NEVER).sum())
+
     def render(self, n_frames: int) -> np.ndarray:
         n = int(n_frames)
         if n <= 0:

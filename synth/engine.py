@@ -341,7 +341,12 @@ class Engine:
         peaks = []
         for index, slot in enumerate(slots):
             synth = slot.synth
-            mono = synth.render(n) if synth.active_voices or index in touched else None
+            # Every synth renders every block, so its clock stays the engine's; one that had no
+            # voices and got no events is silent by contract and is not mixed.
+            quiet = not synth.active_voices and index not in touched
+            mono = synth.render(n)
+            if quiet:
+                mono = None
             track = slot.track
             on = id(track) in audible
             self._mixer.add_track(out, id(track), mono, track.volume if on else 0.0, track.pan)

@@ -43,10 +43,8 @@ def render_song(
     engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames, synth_factory=synth_factory)
     end = int(np.ceil(song.duration_s * sample_rate))
     limit = end + int(MAX_TAIL_S * sample_rate)
-    margin = int(TAIL_MARGIN_S * sample_rate)
     blocks = []
     done = 0
-    silent_since: int | None = None
     engine.play()
     while done < limit:
         n = min(block_frames, limit - done)
@@ -55,19 +53,17 @@ def render_song(
         if progress is not None:
             progress(done / sample_rate)
         if done >= end and engine.active_voices == 0:
-            silent_since = done if silent_since is None else silent_since
-            if done - silent_since >= margin:
-                break
-        else:
-            silent_since = None
+            break
     audio = np.concatenate(blocks) if blocks else np.zeros((0, 2), np.float32)
-    # Trim to the silence point plus the margin (the last block may overshoot it).
-    if silent_since is not None:
-        audio = audio[: max(silent_since, end) + margin]
-    return audio
+    # Cut after the last sound (or the song's end) plus the margin, wherever the last block ended.
+    sounding = np.flatnonzero(np.abs(audio).max(axis=1) > 0) if audio.size else np.zeros(0, np.int64)
+    length = max(int(sounding[-1]) + 1 if sounding.size else 0, end) + int(TAIL_MARGIN_S * sample_rate)
+    if length > audio.shape[0]:
+        return np.concatenate([audio, np.zeros((length - audio.shape[0], 2), np.float32)])
+    return audio[:length]
 
 
-def _stem_names(song: Song) -> list[str]:
+def stem_names(song: Song) -> list[str]:
     names, seen = [], {}
     for track in song.tracks:
         base = track.name.strip() or "Track"
@@ -90,7 +86,7 @@ def render_stems(
     """
     stems: dict[str, np.ndarray] = {}
     offset = 0.0
-    for name, track in zip(_stem_names(song), song.tracks, strict=True):
+    for name, track in zip(stem_names(song), song.tracks, strict=True):
         alone = copy.copy(track)
         alone.mute = alone.solo = False
         single = Song(tempo_bpm=song.tempo_bpm, time_signature=song.time_signature, tracks=[alone])

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "tui.commands.generate",
     "tui.commands.devices",
     "tui.commands.play",
+    "tui.commands.render",
     "tui.commands.live",
 )
 

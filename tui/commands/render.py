@@ -1,0 +1,106 @@
+"""`composer render IN.mid|IN.json -o OUT.wav`: render a song to a WAV file, offline.
+
+    composer render IN.mid|IN.json -o OUT.wav [--sample-rate 48000] [--bit-depth 16|24] [--stems] [--synth dsp]
+
+The song goes through the same engine as live playback, as fast as the CPU
+allows, with every release tail rendered to its end. --stems also writes
+each track alone as OUT-<track>.wav beside the mix. Everything is checked
+before the render starts; files are written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="render a MIDI or project file to a WAV file")
+    p.add_argument("file", help="a .mid or .json file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="the WAV file to write")
+    p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
+    p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="PCM bits per sample (default 16)")
+    p.add_argument("--stems", action="store_true", help="also write each track alone as OUT-<track>.wav")
+    p.add_argument("--synth", choices=("dsp",), default="dsp", help="instrument (default dsp)")
+    p.set_defaults(run=run)
+
+
+def stem_path(output: Path, name: str) -> Path:
+    """OUT-<name>.wav beside OUT.wav, with the name made safe for a file name."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "track"
+    return output.with_name(f"{output.stem}-{slug}{output.suffix}")
+
+
+def check_output(output: Path) -> None:
+    """Refuse, before any work, an output that cannot be written."""
+    if output.suffix.lower() != ".wav":
+        raise_error(output, "expected a .wav output file")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise_error(output, f"folder {folder} does not exist")
+    if output.is_dir():
+        raise_error(output, "is a directory, expected a file name")
+    if not os.access(folder, os.W_OK):
+        raise_error(output, f"folder {folder} is not writable")
+
+
+def raise_error(path, problem: str) -> None:
+    from composer.errors import ComposerError
+
+    raise ComposerError(path, problem)
+
+
+def run(args: argparse.Namespace) -> int:
+    from composer.loader import load_song
+
+    if not MIN_SAMPLE_RATE <= args.sample_rate <= MAX_SAMPLE_RATE:
+        raise_error("--sample-rate", f"expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {args.sample_rate}")
+    output = Path(args.output)
+    check_output(output)
+    song = load_song(args.file)
+    if not any(t.notes for t in song.tracks) and not any(c.samples is not None for c in song.clips):
+        raise_error(args.file, "nothing to render: no notes and no audio clips")
+
+    from tqdm import tqdm
+
+    from synth.render import render_song, render_stems, stem_names, write_wav
+
+    stems_to_render = [t for t in song.tracks if t.notes] if args.stems else []
+    total_s = song.duration_s * (1 + len(stems_to_render))
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]"
+    with tqdm(total=total_s, file=sys.stderr, desc="render", leave=False, bar_format=bar_format) as bar:
+        done = [0.0]
+
+        def progress(seconds: float, base: float = 0.0) -> None:
+            now = min(base + seconds, total_s)
+            bar.update(now - done[0])
+            done[0] = now
+
+        audio = render_song(song, sample_rate=args.sample_rate, progress=progress)
+        stems = {}
+        if stems_to_render:
+            mix_s = audio.shape[0] / args.sample_rate
+            stems = render_stems(song, sample_rate=args.sample_rate, progress=lambda s: progress(s, base=mix_s))
+    write_wav(output, audio, args.sample_rate, args.bit_depth)
+    print(describe(output, audio, args.sample_rate, args.bit_depth))
+    names = dict(zip(stem_names(song), song.tracks, strict=True))
+    for name, stem in stems.items():
+        if not names[name].notes:
+            continue
+        path = stem_path(output, name)
+        write_wav(path, stem, args.sample_rate, args.bit_depth)
+        print(describe(path, stem, args.sample_rate, args.bit_depth))
+    return 0
+
+
+def describe(path: Path, audio, sample_rate: int, bit_depth: int) -> str:
+    peak = float(abs(audio).max()) if audio.size else 0.0
+    peak_db = f"{20 * math.log10(peak):.1f} dBFS" if peak > 0 else "silent"
+    return f"wrote {path} ({audio.shape[0] / sample_rate:.2f} s, {sample_rate} Hz, {bit_depth}-bit, peak {peak_db})"
