@@ -130,3 +130,23 @@ def test_bad_input_exits_2_with_one_line(tiny_setup, capsys, extra, expected):
     assert ms.main([*args, "--pieces", "2", "--seconds", "2", *extra]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 1 and expected in err
+
+
+def test_yang_lerch_overlap_is_high_for_alike_sets_and_low_for_unlike_ones():
+    rng = random.Random(1)
+
+    def piece(low: int, high: int, step_s: float) -> list[Note]:
+        return [Note(rng.randrange(low, high), 80, k * step_s, k * step_s + step_s * 0.9) for k in range(40)]
+
+    real = [piece(55, 75, 0.25) for _ in range(12)]
+    alike = [piece(55, 75, 0.25) for _ in range(12)]
+    unlike = [piece(30, 100, 1.5) for _ in range(12)]
+    same = ms.yang_lerch_overlap(alike, real)
+    other = ms.yang_lerch_overlap(unlike, real)
+    assert set(same) == {"pitch_class", "pitch_range", "ioi", "note_length"}
+    for name in same:
+        assert 0.0 <= other[name] <= 1.0 and 0.0 <= same[name] <= 1.0
+        assert same[name] > 0.6, name
+    for name in ("pitch_range", "ioi", "note_length"):
+        assert other[name] < 0.3, name
+    assert ms.yang_lerch_overlap(alike[:1], real)["ioi"] is None  # one piece has no intra-set distances
