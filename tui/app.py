@@ -21,7 +21,7 @@ from composer.song import Song, Track
 from tui.autosave import Autosave
 from tui.keymap import load_keymap
 from tui.palette import StudioCommands
-from tui.playback import EnginePlayback, SilentClock, open_engine
+from tui.playback import CurrentPlayback, EnginePlayback, SilentClock, open_engine
 from tui.screens.main import MainScreen
 from tui.screens.restore import RestoreScreen
 
@@ -35,9 +35,21 @@ class ComposerApp(App):
     COMMANDS = App.COMMANDS | {StudioCommands}
 
     def __init__(
-        self, song: Song | None = None, autosave_every_s: float = AUTOSAVE_EVERY_S, sound: bool = True
+        self,
+        song: Song | None = None,
+        autosave_every_s: float = AUTOSAVE_EVERY_S,
+        sound: bool = True,
+        model_path: str | Path | None = None,
+        midi: bool | None = None,
     ) -> None:
+        """`model_path`: the transformer's weights (default $COMPOSER_TRANSFORMER, else the shipped ones);
+        `midi`: listen to the first MIDI input (default: when there is sound)."""
         super().__init__()
+        env_model = os.environ.get("COMPOSER_TRANSFORMER")
+        self.model_path: Path | None = Path(model_path) if model_path else Path(env_model) if env_model else None
+        self.midi = sound if midi is None else midi
+        self.live = None  # synth.live.LiveSession once a MIDI keyboard is open
+        self.midi_port = None
         self.song = song if song is not None else Song(tracks=[Track(name="Track 1")])
         self.history = History()
         self.project_path: str | None = None
@@ -68,12 +80,37 @@ class ComposerApp(App):
         self.set_interval(self.autosave_every_s, self.autosave_now)
         if self.sound:
             self.open_sound()
+        if self.midi:
+            self.open_midi()
 
     @work(thread=True, exclusive=True, group="sound")
     def open_sound(self) -> None:
         """Open the engine and the device off the event loop (PortAudio can take a while)."""
         playback = open_engine(self.song)
         self.call_from_thread(self._sound_ready, playback)
+
+    @work(thread=True, exclusive=True, group="midi")
+    def open_midi(self) -> None:
+        """Play (and record) the first MIDI keyboard through the current playback; silent when there is none."""
+        try:
+            from synth.live import LiveSession
+            from synth.midi_ports import MidiInput, list_ports
+
+            if not list_ports().inputs:
+                return
+            session = LiveSession(CurrentPlayback(lambda: self.playback))
+            port = MidiInput(None, session.handle, report=lambda line: self.call_from_thread(self.notify, line))
+        except (ImportError, ComposerError, OSError) as exc:
+            self.call_from_thread(self.notify, f"MIDI input not opened: {exc}", severity="warning")
+            return
+        self.call_from_thread(self._midi_ready, session, port)
+
+    def _midi_ready(self, session, port) -> None:
+        self.live, self.midi_port = session, port
+        self.notify(f"MIDI keyboard: {port.name}")
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.refresh_all()
 
     def _sound_ready(self, playback: SilentClock | EnginePlayback) -> None:
         old = self.playback
@@ -117,6 +154,8 @@ class ComposerApp(App):
         self.exit()
 
     def finish_session(self) -> None:
+        if self.midi_port is not None:
+            self.midi_port.close()
         self.playback.close()
         try:
             self.autosave.end_session(self.song)

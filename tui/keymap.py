@@ -36,6 +36,15 @@ class KeyAction:
 
 
 TRANSPORT, TRACKS, ROLL, EDIT, FILES, APP = "Transport", "Tracks", "Piano roll", "Edit", "Files", "App"
+PIANO, AI = "QWERTY piano", "AI co-composer"
+
+# The QWERTY piano (as in trackers): the z-row is the lower octave's white keys with its sharps on the
+# a-row; the q-row the upper octave's, with its sharps on the number row. Values: semitones above the
+# piano's octave. Terminals report no key release, so each note lasts the piano's fixed length.
+PIANO_KEYS: dict[str, int] = {
+    **{key: i for i, key in enumerate("zsxdcvgbhnjm")},
+    **{key: 12 + i for i, key in enumerate("q2w3er5t6y7ui9o0p")},
+}
 
 MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("play", "space", "play", "Play / stop", TRANSPORT, show=True),
@@ -44,6 +53,7 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("meter", "T", "meter", "Set the time signature", TRANSPORT),
     KeyAction("metronome", "k", "metronome", "Metronome on / off", TRANSPORT),
     KeyAction("loop", "l", "loop", "Loop the selection (or 4 bars) on / off", TRANSPORT),
+    KeyAction("record", "ctrl+r", "record", "Record into the armed track (count-in first) / stop", TRANSPORT),
     KeyAction("next_track", "tab", "track(1)", "Next track", TRACKS),
     KeyAction("prev_track", "shift+tab", "track(-1)", "Previous track", TRACKS),
     KeyAction("add_track", "N", "add_track", "Add a track", TRACKS, show=True),
@@ -52,6 +62,7 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("track_down", "J", "move_track(1)", "Move the track down", TRACKS),
     KeyAction("track_up", "K", "move_track(-1)", "Move the track up", TRACKS),
     KeyAction("instrument", "i", "instrument", "Choose the track's instrument", TRACKS, show=True),
+    KeyAction("arm", "A", "arm", "Arm the track for recording (or disarm it)", TRACKS),
     KeyAction("mute", "m", "mute", "Mute the track", TRACKS),
     KeyAction("solo", "o", "solo", "Solo the track", TRACKS),
     KeyAction("volume_down", "9", "volume(-0.05)", "Track volume down", TRACKS),
@@ -99,6 +110,21 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("paste", "ctrl+v,P", "paste", "Paste at the cursor", EDIT),
     KeyAction("undo", "ctrl+z,u", "undo", "Undo", EDIT, show=True),
     KeyAction("redo", "ctrl+y,U", "redo", "Redo", EDIT),
+    KeyAction("piano", "ctrl+k", "piano", "QWERTY piano on / off (z-row and q-row play notes)", PIANO),
+    KeyAction("piano_octave_down", "f3", "piano_octave(-1)", "Piano an octave down", PIANO),
+    KeyAction("piano_octave_up", "f4", "piano_octave(1)", "Piano an octave up", PIANO),
+    KeyAction("piano_length", "f5", "piano_length", "Set the piano's note length (beats)", PIANO),
+    KeyAction("ai_continue", "C", "ai_continue", "Continue the track from the cursor (or the selection's end)", AI),
+    KeyAction("ai_generate", "G", "ai_generate", "Generate a new phrase at the cursor", AI),
+    KeyAction("ai_variations", "W", "ai_variations", "Sample several continuations to choose from", AI),
+    KeyAction("ai_settings", "ctrl+g", "ai_settings", "AI settings: style, temperature, top-p, bars, key, seed", AI),
+    KeyAction("ai_keep", "enter", "ai_keep", "Keep the AI candidate (one undo step)", AI),
+    KeyAction("ai_discard", "escape", "ai_discard", "Discard the AI candidates", AI),
+    KeyAction("ai_cancel", "escape", "ai_cancel", "Stop the AI while it samples", AI),
+    KeyAction("ai_again", "r", "ai_again", "Sample the candidates again (new seeds)", AI),
+    KeyAction("ai_next", "n", "ai_show(1)", "Next AI candidate", AI),
+    KeyAction("ai_prev", "p", "ai_show(-1)", "Previous AI candidate", AI),
+    KeyAction("ai_listen", "a", "ai_listen", "Listen to the AI candidate", AI),
     KeyAction("new", "ctrl+n", "new_song", "New song", FILES),
     KeyAction("open", "ctrl+o", "open", "Open a project or MIDI file", FILES, show=True),
     KeyAction("import", "I", "import_midi", "Import a MIDI file's tracks", FILES),

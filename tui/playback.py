@@ -31,6 +31,10 @@ class SilentClock:
         return self._playing
 
     @property
+    def counting_in(self) -> bool:
+        return False
+
+    @property
     def position_s(self) -> float:
         if not self._playing:
             return self._origin_s
@@ -41,7 +45,8 @@ class SilentClock:
                 pos = lo + (pos - lo) % (hi - lo)
         return pos
 
-    def play(self) -> None:
+    def play(self, count_in_bars: int = 0) -> None:
+        """Start (there is no click to count in without sound, so `count_in_bars` is ignored)."""
         if not self._playing:
             self._started = self.now()
             self._playing = True
@@ -66,6 +71,12 @@ class SilentClock:
 
     def live_note_off(self, track_index: int, pitch: int) -> None:
         """No sound to stop."""
+
+    def live_control_change(self, track_index: int, controller: int, value: int) -> None:
+        """No sound to shape."""
+
+    def live_pitch_bend(self, track_index: int, semitones: float) -> None:
+        """No sound to bend."""
 
     def notes_changed(self) -> None:
         """Nothing scheduled ahead, nothing to refresh."""
@@ -104,8 +115,11 @@ class EnginePlayback:
     def loop_s(self) -> tuple[float, float] | None:
         return self.engine.loop
 
-    def play(self) -> None:
+    def play(self, count_in_bars: int = 0) -> None:
+        """Start, after `count_in_bars` bars of metronome clicks."""
+        self.engine.count_in_bars = count_in_bars
         self.engine.play()
+        self.engine.count_in_bars = 0
 
     def stop(self) -> None:
         self.engine.stop()
@@ -125,6 +139,16 @@ class EnginePlayback:
     def live_note_off(self, track_index: int, pitch: int) -> None:
         self.engine.live_note_off(track_index, pitch)
 
+    def live_control_change(self, track_index: int, controller: int, value: int) -> None:
+        self.engine.live_control_change(track_index, controller, value)
+
+    def live_pitch_bend(self, track_index: int, semitones: float) -> None:
+        self.engine.live_pitch_bend(track_index, semitones)
+
+    @property
+    def counting_in(self) -> bool:
+        return self.engine.counting_in
+
     def notes_changed(self) -> None:
         self.engine.notes_changed()
 
@@ -141,6 +165,26 @@ class EnginePlayback:
     def close(self) -> None:
         self.engine.stop()
         self.output.close()
+
+
+class CurrentPlayback:
+    """Live input for whatever the app's playback is now (the engine replaces the silent clock once the
+    device is open): what synth.live.LiveSession plays a MIDI keyboard into."""
+
+    def __init__(self, current: Callable[[], SilentClock | EnginePlayback]) -> None:
+        self.current = current
+
+    def live_note_on(self, track_index: int, pitch: int, velocity: int) -> None:
+        self.current().live_note_on(track_index, pitch, velocity)
+
+    def live_note_off(self, track_index: int, pitch: int) -> None:
+        self.current().live_note_off(track_index, pitch)
+
+    def live_control_change(self, track_index: int, controller: int, value: int) -> None:
+        self.current().live_control_change(track_index, controller, value)
+
+    def live_pitch_bend(self, track_index: int, semitones: float) -> None:
+        self.current().live_pitch_bend(track_index, semitones)
 
 
 def open_engine(song: Song, sample_rate: int = 48000, block_frames: int = 256) -> EnginePlayback | SilentClock:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from composer import edit
+from composer.candidates import place, primer_before
 from composer.errors import ComposerError
 from composer.gm import instrument_name
 from composer.history import restore
@@ -24,11 +27,15 @@ from composer.loader import load_song
 from composer.midi_io import read_midi
 from composer.project import save_project
 from composer.song import DRUM_CHANNEL, Note, Song, Track
-from tui.keymap import bindings
+from tui.audition import Audition
+from tui.keymap import PIANO_KEYS, bindings
+from tui.playback import SilentClock
+from tui.screens.ai_settings import AISettingsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.instrument_picker import DRUM_KIT, InstrumentPicker
 from tui.screens.prompt import PromptScreen
-from tui.widgets.ai_panel import AIPanel
+from tui.take import Take
+from tui.widgets.ai_panel import AIPanel, Request
 from tui.widgets.piano_roll import PianoRoll, note_name
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.tracks_panel import TracksPanel
@@ -37,6 +44,9 @@ from tui.widgets.transport_bar import TransportBar, bars_beats
 GRIDS = ((1.0, "1/4"), (0.5, "1/8"), (1 / 3, "1/8T"), (0.25, "1/16"), (0.125, "1/32"), (2.0, "1/2"), (4.0, "1/1"))
 STRENGTHS = (1.0, 0.75, 0.5, 0.25)
 PLAYHEAD_FPS = 30
+PIANO_VELOCITY = 96
+COUNT_IN_BARS = 1
+CANDIDATE_KEYS = "enter keeps · escape discards · r samples again · n/p next/previous · a listens"
 
 
 class MainScreen(Screen):
@@ -49,6 +59,14 @@ class MainScreen(Screen):
         self.note_beats = 1.0
         self.clipboard: list[Note] = []
         self._play_timer = None
+        self.piano_on = False
+        self.piano_octave = 4  # the z-row's C is C4 (MIDI 60)
+        self.piano_beats = 0.5
+        self._piano_strikes: dict[int, int] = {}  # pitch -> strike count, so only the latest strike's off ends it
+        self.armed: Track | None = None
+        self.take: Take | None = None
+        self._take_shown = 0
+        self.audition: Audition | None = None
 
     # ----- layout -----
 
@@ -62,7 +80,7 @@ class MainScreen(Screen):
             yield TracksPanel(self.song, id="tracks")
             with Vertical(id="editor"):
                 yield PianoRoll(self.song, id="roll")
-                yield AIPanel(id="ai")
+                yield AIPanel(self.app.model_path, id="ai")
         yield StatusBar(id="status")
 
     @property
@@ -72,6 +90,26 @@ class MainScreen(Screen):
     @property
     def status(self) -> StatusBar:
         return self.query_one("#status", StatusBar)
+
+    @property
+    def ai(self) -> AIPanel:
+        return self.query_one("#ai", AIPanel)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter and escape mean keep / discard / stop while the AI has candidates or samples."""
+        try:
+            ai = self.ai
+        except NoMatches:
+            return True
+        if action == "ai_cancel":
+            return ai.generating
+        if action in ("ai_keep", "ai_discard", "ai_again", "ai_show", "ai_listen"):
+            return ai.has_candidate
+        if action == "select_none":
+            return not ai.generating and not ai.has_candidate
+        if action == "toggle_note":
+            return not ai.has_candidate
+        return True
 
     def on_mount(self) -> None:
         self.roll.focus()
@@ -90,12 +128,18 @@ class MainScreen(Screen):
         tracks = self.query_one("#tracks", TracksPanel)
         tracks.song = song
         tracks.selected = roll.track_index
+        tracks.armed = self.armed_index()
         tracks.refresh()
         transport = self.query_one("#transport", TransportBar)
         transport.song = song
         transport.playing = self.app.playback.playing
         transport.metronome = self.app.playback.metronome
         transport.loop_s = roll.loop_s
+        transport.recording = self.take is not None
+        live = self.app.live
+        if live is not None and self.take is None:
+            live.track_index = roll.track_index
+        self.show_ghosts()
         transport.refresh()
         if message is not None:
             self.status.say(message, error)
@@ -110,6 +154,9 @@ class MainScreen(Screen):
             f"{name} · {note_name(roll.cursor_pitch)} {bars_beats(self.song, roll.cursor_s).strip()}"
             f" · grid {grid} · quantize {round(self.strength * 100)}% · note {self.note_beats:g} beat"
         )
+        if self.piano_on:
+            low = (self.piano_octave + 1) * 12
+            self.status.state += f" · piano {note_name(low)}–{note_name(min(127, low + 28))} {self.piano_beats:g} beat"
         self.status.sound = self.app.playback.describe()
 
     def say(self, message: str, error: bool = False) -> None:
@@ -154,7 +201,11 @@ class MainScreen(Screen):
 
     def action_play(self) -> None:
         playback = self.app.playback
+        if self.take is not None:
+            self.stop_take()
+            return
         if playback.playing:
+            self._stop_audition()
             playback.stop()
             self._play_timer.pause()
             self.say(f"Stopped at {bars_beats(self.song, playback.position_s).strip()}")
@@ -165,7 +216,22 @@ class MainScreen(Screen):
         self.refresh_all()
 
     def _follow_playhead(self) -> None:
-        position_s = self.app.playback.position_s
+        playback = self.app.playback
+        position_s = playback.position_s
+        audition = self.audition
+        if audition is not None:
+            for on_, pitch, velocity in audition.due(position_s):
+                if on_:
+                    playback.live_note_on(audition.track_index, pitch, velocity)
+                else:
+                    playback.live_note_off(audition.track_index, pitch)
+            if audition.done:
+                self.audition = None
+                playback.stop()
+                self._play_timer.pause()
+                self.refresh_all("Heard the candidate: " + CANDIDATE_KEYS)
+        if self.take is not None and len(self.take.scratch.tracks[0].notes) != self._take_shown:
+            self.show_ghosts()
         self.roll.playhead_s = position_s
         self.query_one("#transport", TransportBar).position_s = position_s
         self.status.sound = self.app.playback.describe()
@@ -558,3 +624,288 @@ class MainScreen(Screen):
     def action_toggle_dark(self) -> None:
         self.app.theme = "textual-light" if self.app.theme == "textual-dark" else "textual-dark"
         self.say(f"Theme {self.app.theme}")
+
+    # ----- what is drawn over the track: the AI's candidate, the take being recorded -----
+
+    def _resolve(self, track: Track | None, index: int) -> Track | None:
+        """`track` if it is still in the song, else the track now at `index` (undo replaces track objects)."""
+        tracks = self.song.tracks
+        if track is not None and any(t is track for t in tracks):
+            return track
+        return tracks[index] if 0 <= index < len(tracks) else None
+
+    def show_ghosts(self) -> None:
+        roll = self.roll
+        ghosts: list[Note] = []
+        try:
+            ai = self.ai
+        except NoMatches:
+            return
+        if ai.request is not None and ai.request.track_index == roll.track_index:
+            ghosts += ai.shown
+        take = self.take
+        if take is not None and take.track is roll.track:
+            notes = take.notes
+            self._take_shown = len(notes)
+            ghosts += notes
+        roll.ghost_notes = ghosts
+        roll.notes_changed()
+
+    # ----- AI co-composer -----
+
+    def _ai_ready(self) -> bool:
+        ai = self.ai
+        if ai.check_ready():
+            return True
+        ai.show_idle()
+        self.say(ai.reason, error=True)
+        return False
+
+    def _ai_start(self, label: str, from_track: bool, count: int) -> None:
+        track = self.require_track()
+        if track is None or not self._ai_ready():
+            return
+        roll, ai = self.roll, self.ai
+        self._stop_audition()
+        region = roll.selection()
+        at_s = region.end_s if region is not None and from_track else roll.cursor_s
+        primer = primer_before(track, at_s) if from_track else []
+        settings = ai.settings
+        ai.retries = 0
+        request = Request(label, track, roll.track_index, at_s, primer, settings, settings.seconds(self.song), count)
+        ai.start(request)
+        source = f"{len(primer)} notes before {bars_beats(self.song, at_s).strip()}" if primer else "nothing"
+        self.say(f"AI: {label} from {source}, {settings.bars} bars · escape stops")
+
+    def action_ai_continue(self) -> None:
+        self._ai_start("continue", from_track=True, count=1)
+
+    def action_ai_generate(self) -> None:
+        self._ai_start("generate", from_track=False, count=1)
+
+    def action_ai_variations(self) -> None:
+        self._ai_start("variations", from_track=True, count=self.ai.settings.variations)
+
+    def action_ai_cancel(self) -> None:
+        self.ai.cancel()
+        self.say("Stopping the AI…")
+
+    def action_ai_again(self) -> None:
+        self._stop_audition()
+        self.ai.again()
+        self.say("AI: sampling again with new seeds · escape stops")
+
+    def action_ai_show(self, step: int) -> None:
+        self._stop_audition()
+        self.ai.show(step)
+
+    def action_ai_discard(self) -> None:
+        self._stop_audition()
+        ai = self.ai
+        ai.cancel()
+        count = len(ai.candidates)
+        ai.clear()
+        self.say(f"Discarded {count} candidate{'s' if count != 1 else ''}")
+
+    def action_ai_keep(self) -> None:
+        ai = self.ai
+        request, notes = ai.request, list(ai.shown)
+        if request is None or not notes:
+            return
+        self._stop_audition()
+        track = self._resolve(request.track, request.track_index)
+        if track is None:
+            ai.clear()
+            self.say("The candidate's track is gone; candidate discarded", error=True)
+            return
+        ai.clear()
+        with self.edit(f"AI {request.label} ({len(notes)} notes)"):
+            place(track, notes)
+
+    def action_ai_listen(self) -> None:
+        ai = self.ai
+        if ai.request is None or not ai.shown:
+            return
+        self._stop_audition()
+        playback = self.app.playback
+        playback.stop()
+        start_s = max(0.0, ai.request.at_s - self.song.beats_to_s(self.song.beats_per_bar))
+        playback.seek(start_s)
+        self.audition = Audition(ai.shown, ai.request.track_index)
+        playback.play()
+        self._play_timer.resume()
+        sound = f" ({playback.describe()})" if isinstance(playback, SilentClock) else ""
+        self.refresh_all(f"Listening from {bars_beats(self.song, start_s).strip()}{sound}; space stops")
+
+    def _stop_audition(self) -> None:
+        audition, self.audition = self.audition, None
+        if audition is None:
+            return
+        for pitch in audition.sounding:
+            self.app.playback.live_note_off(audition.track_index, pitch)
+        self.app.playback.stop()
+        self._play_timer.pause()
+
+    @work
+    async def action_ai_settings(self) -> None:
+        settings = await self.app.push_screen_wait(AISettingsScreen(self.ai.settings))
+        if settings is not None:
+            self.ai.settings = settings
+            if not self.ai.generating and not self.ai.candidates:
+                self.ai.show_idle()
+            self.say(f"AI: {settings.describe()}")
+
+    @on(AIPanel.Streamed, "#ai")
+    def ai_streamed(self) -> None:
+        self.show_ghosts()
+
+    @on(AIPanel.Finished, "#ai")
+    def ai_finished(self, event: AIPanel.Finished) -> None:
+        count = len(self.ai.candidates)
+        if event.outcome in ("done", "cancelled") and count:
+            stopped = "Stopped early: " if event.outcome == "cancelled" else ""
+            self.say(f"{stopped}{count} candidate{'s' if count != 1 else ''} · {CANDIDATE_KEYS}")
+        elif event.outcome == "cancelled":
+            self.say("AI stopped before any note")
+        else:
+            self.say(event.outcome, error=True)
+
+    # ----- QWERTY piano -----
+
+    def action_piano(self) -> None:
+        self.piano_on = not self.piano_on
+        if self.piano_on:
+            self.say("QWERTY piano on: z-row and a-row, q-row and number row play; F3 / F4 octave; ctrl+k leaves")
+        else:
+            self.say("QWERTY piano off: letters are keys again")
+        self.update_state()
+
+    def action_piano_octave(self, step: int) -> None:
+        self.piano_octave = max(-1, min(7, self.piano_octave + step))
+        low = (self.piano_octave + 1) * 12
+        self.say(f"Piano from {note_name(low)}")
+        self.update_state()
+
+    @work
+    async def action_piano_length(self) -> None:
+        answer = await self.app.push_screen_wait(
+            PromptScreen("Piano note length (beats)", f"{self.piano_beats:g}", "0.0625 to 16; keys have no release")
+        )
+        if answer is None:
+            return
+        try:
+            beats = float(answer)
+            if not 0.0625 <= beats <= 16:
+                raise ValueError
+        except ValueError:
+            self.say(f"Note length {answer!r}: expected a number of beats from 0.0625 to 16", error=True)
+            return
+        self.piano_beats = beats
+        self.update_state()
+        self.say(f"Piano notes last {beats:g} beat{'s' if beats != 1 else ''}")
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.piano_on or event.key not in PIANO_KEYS:
+            return
+        event.stop()
+        event.prevent_default()
+        self.play_piano((self.piano_octave + 1) * 12 + PIANO_KEYS[event.key])
+
+    def play_piano(self, pitch: int) -> None:
+        """Sound `pitch` for the piano's note length on the track (the armed one while recording)."""
+        if not 0 <= pitch <= 127:
+            self.say("That key is above the highest MIDI note: F3 lowers the piano's octave")
+            return
+        take = self.take
+        track_index = self.armed_index() if take is not None else self.roll.track_index
+        if track_index is None:
+            track_index = self.roll.track_index
+        playback = self.app.playback
+        playback.live_note_on(track_index, pitch, PIANO_VELOCITY)
+        if take is not None:
+            take.note_on(pitch, PIANO_VELOCITY)
+        strike = self._piano_strikes.get(pitch, 0) + 1
+        self._piano_strikes[pitch] = strike
+        length_s = self.song.beats_to_s(self.piano_beats)
+        self.set_timer(length_s, partial(self._piano_off, track_index, pitch, take, strike))
+        sound = f" ({playback.describe()})" if isinstance(playback, SilentClock) else ""
+        self.say(f"{'● ' if take is not None else ''}{note_name(pitch)}{sound}")
+
+    def _piano_off(self, track_index: int, pitch: int, take: Take | None, strike: int) -> None:
+        if self._piano_strikes.get(pitch) != strike:
+            return  # struck again since: that strike's own timer ends it
+        self.app.playback.live_note_off(track_index, pitch)
+        if take is not None and take is self.take:
+            take.note_off(pitch)
+        self.show_ghosts()
+
+    # ----- recording -----
+
+    def armed_index(self) -> int | None:
+        armed = self.armed
+        if armed is None:
+            return None
+        return next((i for i, t in enumerate(self.song.tracks) if t is armed), None)
+
+    def action_arm(self) -> None:
+        track = self.require_track()
+        if track is None:
+            return
+        if self.take is not None:
+            self.say("Recording: stop first (ctrl+r) to arm another track")
+            return
+        if self.armed is track:
+            self.armed = None
+            self.refresh_all(f"{track.name} disarmed")
+        else:
+            self.armed = track
+            self.refresh_all(f"{track.name} armed: ctrl+r records into it")
+
+    def action_record(self) -> None:
+        if self.take is not None:
+            self.stop_take()
+            return
+        if self.armed_index() is None:
+            track = self.require_track()
+            if track is None:
+                return
+            self.armed = track
+        track, index = self.armed, self.armed_index()
+        assert track is not None and index is not None
+        self._stop_audition()
+        self.take = Take(track, lambda: self.app.playback.position_s)
+        live = self.app.live
+        if live is not None:
+            live.arm(self.take.recorder)
+            live.track_index = index  # the recorder's own index is its scratch track's
+        playback = self.app.playback
+        count_in = not isinstance(playback, SilentClock) and not playback.playing
+        if not playback.playing:
+            playback.play(count_in_bars=COUNT_IN_BARS if count_in else 0)
+        self._play_timer.resume()
+        how = f"after a {COUNT_IN_BARS}-bar count-in" if count_in else playback.describe()
+        self.refresh_all(
+            f"● Recording into {track.name} from {bars_beats(self.song, playback.position_s).strip()}"
+            f" ({how}); ctrl+r or space stops"
+        )
+
+    def stop_take(self) -> None:
+        take, self.take = self.take, None
+        if take is None:
+            return
+        live = self.app.live
+        if live is not None:
+            live.disarm()
+        notes = take.stop()
+        self.app.playback.stop()
+        self._play_timer.pause()
+        self._take_shown = 0
+        track = self._resolve(take.track, self.armed_index() if self.armed_index() is not None else -1)
+        if not notes:
+            self.refresh_all("Take stopped: nothing was played")
+            return
+        if track is None:
+            self.refresh_all("The armed track is gone: take discarded", error=True)
+            return
+        with self.edit(f"record {len(notes)} note{'s' if len(notes) != 1 else ''} into {track.name}"):
+            place(track, notes)
