@@ -89,7 +89,7 @@ class TokenContext:
     def _reprime(self, keep: int | None = None) -> None:
         max_len = self.model.cfg.max_len
         keep = max_len // 2 - 1 if keep is None else max(min(keep, max_len - 1), 1)
-        if len(self.tokens) > max_len:
+        if len(self.tokens) > keep + 1:
             self.tokens = [self.tokens[0], *self.tokens[-keep:]]  # the style token, then the most recent
         logits, self.cache = self.model(torch.tensor([self.tokens]))
         self.logits = logits[0, -1]

@@ -370,7 +370,7 @@ class JamSession:
         seconds = self.answer_s
         if seconds is None:
             seconds = min(max(gap_end_s - min(onsets, default=gap_end_s), MIN_ANSWER_S), MAX_ANSWER_S)
-        ctx.make_room(ANSWER_TOKEN_ROOM)
+        ctx.make_room(min(ANSWER_TOKEN_ROOM, self.model.cfg.max_len // 2))
         base = ctx.fork()
         steps = round((gap_end_s - tokenizer.anchor_s) / STEP_S) if tokenizer.anchor_s is not None else 0
         base.push(shift_tokens(min(steps, round(tokenizer.max_rest_s / STEP_S))))

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "tui.commands.play",
     "tui.commands.render",
     "tui.commands.live",
+    "tui.commands.jam",
 )
 
 
