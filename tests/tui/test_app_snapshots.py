@@ -36,3 +36,27 @@ def test_main_screen_with_selection(snap_compare):
 
 def test_help_overlay(snap_compare):
     assert snap_compare(ComposerApp(demo_song(), sound=False), press=["question_mark"], terminal_size=SIZE)
+
+
+def test_ai_candidate_and_armed_track(snap_compare, tmp_path):
+    """A candidate from a tiny seeded model drawn over the track; the Bass track armed."""
+    import torch
+
+    from composer.candidates import AISettings
+    from composer.checkpoint import save_transformer
+    from composer.model import MusicTransformer, TransformerConfig
+    from composer.tokens import VOCAB_SIZE
+
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=VOCAB_SIZE, max_len=64, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0)
+    save_transformer(MusicTransformer(cfg), tmp_path / "tiny.safetensors")
+    app = ComposerApp(demo_song(), sound=False, model_path=tmp_path / "tiny.safetensors")
+
+    async def generate(pilot) -> None:
+        app.screen.ai.settings = AISettings(bars=2, seed=1)
+        await pilot.press("tab", "A", "shift+tab", "G")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=generate, terminal_size=SIZE)

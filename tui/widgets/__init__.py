@@ -1,0 +1,1 @@
+"""The studio's widgets, one per file with its .tcss."""
