@@ -205,3 +205,38 @@ def test_generation_never_blocks_the_event_loop(tmp_path):
     assert n_notes > 0
     assert busy_s > 0.5, "the work must be long enough to matter"
     assert worst_gap_s < MAX_LAG_S, f"event loop blocked {worst_gap_s * 1000:.0f} ms"
+
+
+@run_async
+async def test_listening_plays_the_candidate_through_the_live_input(tiny_model):
+    from tui.playback import SilentClock
+
+    class Spy(SilentClock):
+        def __init__(self, song) -> None:
+            super().__init__(song, "test clock")
+            self.ons: list[int] = []
+            self.offs: list[int] = []
+
+        def live_note_on(self, track_index: int, pitch: int, velocity: int) -> None:
+            self.ons.append(pitch)
+
+        def live_note_off(self, track_index: int, pitch: int) -> None:
+            self.offs.append(pitch)
+
+    app = ComposerApp(Song(tempo_bpm=240.0, tracks=[Track(name="T")]), sound=False, model_path=tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        spy = Spy(app.song)
+        app.playback = spy
+        ai = app.screen.ai
+        ai.settings = AISettings(bars=1, seed=2)  # 1 s at 240 BPM
+        await pilot.press("G")
+        await settle(app, pilot)
+        candidate = list(ai.shown)
+        await pilot.press("a")
+        assert spy.playing and "no sound" in app.screen.status.message
+        deadline = time.monotonic() + 5
+        while spy.playing and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        assert not spy.playing, "the audition stops after the candidate"
+        assert sorted(spy.ons) == sorted(n.pitch for n in candidate) == sorted(spy.offs)
+        assert ai.shown == candidate and app.song.tracks[0].notes == [], "listening keeps nothing"
