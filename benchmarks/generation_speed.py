@@ -1,0 +1,69 @@
+"""Generation speed of the shipped transformer: KV cache vs recomputing every step.
+
+torch threads = 2. For 512 and 1024 generated tokens: tokens/s with the KV
+cache (sliding-window re-prime past the context) and with the whole window
+recomputed each step. Goal: >= 1000 tokens/s cached and >= 20x the uncached
+speed at 1024 tokens. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from composer.sample import SampleOptions, _Context, load_model, sample_next, token_mask
+from composer.tokens import BOS, style_token
+
+
+@torch.no_grad()
+def cached_tokens_per_s(model, n_tokens: int) -> float:
+    options, allowed, gen = SampleOptions(seed=0), token_mask(None), torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    ctx = _Context(model, [style_token("folk"), BOS])
+    logits = ctx.logits
+    for _ in range(n_tokens):
+        logits = ctx.push(sample_next(logits, options, allowed, gen))
+    return n_tokens / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def uncached_tokens_per_s(model, n_tokens: int) -> float:
+    options, allowed, gen = SampleOptions(seed=0), token_mask(None), torch.Generator().manual_seed(0)
+    tokens = [style_token("folk"), BOS]
+    max_len = model.cfg.max_len
+    start = time.perf_counter()
+    for _ in range(n_tokens):
+        window = [tokens[0], *tokens[-(max_len - 1) :]] if len(tokens) > max_len else tokens
+        logits, _ = model(torch.tensor([window]))
+        tokens.append(sample_next(logits[0, -1], options, allowed, gen))
+    return n_tokens / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    cached_tokens_per_s(model, 32)  # warm-up
+    result = {"benchmark": "generation_speed"}
+    for n in (512, 1024):
+        cached = cached_tokens_per_s(model, n)
+        uncached = uncached_tokens_per_s(model, n)
+        result[f"cached_tok_s_{n}"] = round(cached, 1)
+        result[f"uncached_tok_s_{n}"] = round(uncached, 1)
+        result[f"speedup_{n}"] = round(cached / uncached, 1)
+    result["goal_cached_tok_s"] = 1000
+    result["goal_speedup_1024"] = 20
+    result["met"] = result["cached_tok_s_1024"] >= 1000 and result["speedup_1024"] >= 20
+    result |= {"context": model.cfg.max_len, "params": model.num_params(), "cpu_threads": args.threads}
+    result["torch"] = torch.__version__
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
