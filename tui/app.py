@@ -8,6 +8,7 @@ first frame comes fast.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -65,6 +66,10 @@ class ComposerApp(App):
         # Worker threads (file loading, rendering, generation) run Python code that holds the GIL;
         # a short switch interval hands it back to the event loop often enough to keep frames coming.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        # A full garbage collection walks every object and holds the GIL meanwhile: ~100 ms here with
+        # Textual and torch loaded, a visible stall when a worker's allocations trigger one. Objects alive
+        # after the first frame (modules, widgets) are long-lived; freezing them keeps full collections short.
+        self.call_after_refresh(gc.freeze)
         try:
             self.set_keymap(load_keymap())
         except ComposerError as exc:

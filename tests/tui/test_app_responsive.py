@@ -12,7 +12,7 @@ from tui.app import ComposerApp
 MAX_LAG_S = 0.100
 
 
-N_NOTES = 12_000
+N_NOTES = 20_000
 
 
 def big_midi(path, n_notes: int) -> None:

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import ProgressBar, Static
+from textual.widgets import ProgressBar
 
 from composer.candidates import AUTO_STYLE, AISettings, NoteAssembler
 from composer.errors import ComposerError
@@ -68,6 +68,16 @@ class Request:
             self.seeds = [random.randrange(2**31) for _ in range(self.count)]
         else:
             self.seeds = [base + again * self.count + i for i in range(self.count)]
+
+
+class AILine(Widget):
+    """The panel's one line of text; a repaint when it changes, never a re-layout of the screen
+    (a Static's update re-lays out, which costs a frame per streamed batch)."""
+
+    text: reactive[Text] = reactive(Text(""))
+
+    def render(self) -> Text:
+        return self.text
 
 
 class AIPanel(Widget):
@@ -112,7 +122,7 @@ class AIPanel(Widget):
         self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
-        yield Static(id="ai-line")
+        yield AILine(id="ai-line")
         yield ProgressBar(total=1.0, show_eta=False, id="ai-progress")
 
     def on_mount(self) -> None:
@@ -123,10 +133,11 @@ class AIPanel(Widget):
 
     def watch_line(self, line: str) -> None:
         style = "" if self.ready else "italic"
-        self.query_one("#ai-line", Static).update(Text(line, style=style, no_wrap=True, overflow="ellipsis"))
+        self.query_one("#ai-line", AILine).text = Text(line, style=style, no_wrap=True, overflow="ellipsis")
 
     def watch_generating(self, generating: bool) -> None:
-        self.query_one("#ai-progress", ProgressBar).display = generating
+        # visibility, not display: showing the bar must not re-lay out the screen mid-generation
+        self.query_one("#ai-progress", ProgressBar).visible = generating
 
     # ----- state the screen reads -----
 

@@ -275,9 +275,10 @@ class PianoRoll(Widget, can_focus=True):
         beat_style, bar_style = base + style("pianoroll--beat"), base + style("pianoroll--bar")
         chars = [" "] * cols
         styles = [base] * cols
+        left_beat, cols_per_beat = self.left_beat, self.cols_per_beat  # reactive reads are slow in a cell loop
         for c in range(cols):
-            b0 = self.left_beat + c / self.cols_per_beat
-            b1 = b0 + 1 / self.cols_per_beat
+            b0 = left_beat + c / cols_per_beat
+            b1 = b0 + 1 / cols_per_beat
             bar_line = math.floor(b1 / bpb - 1e-9) > math.floor(b0 / bpb - 1e-9) or b0 % bpb < 1e-9
             beat_line = math.floor(b1 - 1e-9) > math.floor(b0 - 1e-9) or b0 % 1 < 1e-9
             if bar_line:
@@ -328,9 +329,10 @@ class PianoRoll(Widget, can_focus=True):
 
     def _ruler(self, cols: int, bpb: float, style) -> Strip:
         chars = [" "] * cols
+        left_beat, cols_per_beat = self.left_beat, self.cols_per_beat
         for c in range(cols):
-            b0 = self.left_beat + c / self.cols_per_beat
-            b1 = b0 + 1 / self.cols_per_beat
+            b0 = left_beat + c / cols_per_beat
+            b1 = b0 + 1 / cols_per_beat
             if math.floor(b1 / bpb - 1e-9) > math.floor(b0 / bpb - 1e-9) or b0 % bpb < 1e-9:
                 bar = int(round(math.ceil(b0 / bpb - 1e-9))) + 1
                 for i, ch in enumerate(str(bar)):
