@@ -39,7 +39,8 @@ def main() -> None:
             figures[f"{split}_nll"] = round(evaluate_nll(model, windows, torch.device("cpu")), 4)
             figures[f"{split}_tokens"] = int(sum(len(w) - 1 for w in windows))
         result["models"][str(path)] = figures
-    result |= {"seconds": round(time.perf_counter() - start, 1), "cpu_threads": args.threads, "torch": torch.__version__}
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    result |= {"cpu_threads": args.threads, "torch": torch.__version__}
     print(json.dumps(result))
 
 
