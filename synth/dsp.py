@@ -98,7 +98,10 @@ class DspSynth(Synth):
         self._clock = 0  # samples rendered so far
         self._bend_cycles = 0.0  # B(clock): running sum of the bend ratio
         self._ramp = np.arange(0, dtype=np.int32)
-        self._grid_weights = np.zeros(0, np.float32)
+        # (start, slope) of a segment times this gives its CONTROL_FRAMES samples.
+        self._grid_weights = np.stack([np.ones(CONTROL_FRAMES), np.arange(CONTROL_FRAMES) / CONTROL_FRAMES]).astype(
+            np.float32
+        )
         self._grid_offsets: dict[tuple[int, int], np.ndarray] = {}
         self._reset_controllers()
 
@@ -140,8 +143,6 @@ class DspSynth(Synth):
         n = int(n_frames)
         if n <= 0:
             return np.zeros(0, dtype=np.float32)
-        if self._ramp.size < n:
-            self._ramp = np.arange(n, dtype=np.int32)
         t0 = self._clock
         bends, gains = self._apply_events(n) if self._events else ([], [])
         out = self._render_voices(t0, n, bends) if self._m else np.zeros(n, np.float32)
@@ -181,7 +182,6 @@ class DspSynth(Synth):
                 self._controller(int(a), int(b), now)
                 if int(a) in (7, 11, 121):
                     gains.append((offset, self._gain))
-        self._refresh_bounds()
         return bends, gains
 
     def _bend_at(self, bends: list[tuple[int, float]], offset: float) -> float:
@@ -277,10 +277,12 @@ class DspSynth(Synth):
         self._has_sweep = bool(m) and bool(self.sweep_index[:m].any())
         self._floored = bool(m) and bool((self.env_b[:m] < 0).any())
 
-    def _table_row(self, key: int, layer_index: int, amps: np.ndarray) -> int:
+    def _table_row(self, key: int, layer_index: int, layer, f0_hz: float) -> int:
         """Offset in the bank of the wavetable for (key, layer), built on first use."""
         row = self._rows.get((key, layer_index))
         if row is None:
+            raw = np.asarray(layer.harmonics, dtype=np.float64)
+            amps = layer.amplitudes(f0_hz, self.sample_rate) / (math.sqrt(float(np.sum(raw**2))) or 1.0)
             if self._bank_used + TABLE_SIZE > self._bank.size:
                 self._bank = np.concatenate([self._bank, np.zeros(self._bank.size, np.float32)])
             row = self._bank_used
@@ -341,9 +343,7 @@ class DspSynth(Synth):
                 self.row[i, g], self.ratio_n[i, g] = self._silence_row, TABLE_SIZE
                 self._set_envelope(i, g, 0.0, 1.0, 0.0, 1.0)
                 continue
-            raw = np.asarray(layer.harmonics, dtype=np.float64)
-            norm = math.sqrt(float(np.sum(raw**2))) or 1.0
-            self.row[i, g] = self._table_row(pitch, g, layer.amplitudes(f0_hz, sr) / norm)
+            self.row[i, g] = self._table_row(pitch, g, layer, f0_hz)
             self.ratio_n[i, g] = layer.ratio * TABLE_SIZE
             decay = layer.decay_s * sr * keytrack ** (-layer.decay_keytrack)
             ends.append(self._set_envelope(i, g, amp * gain, layer.attack_s * sr, decay, layer.sustain))
@@ -371,6 +371,12 @@ class DspSynth(Synth):
         # A patch that dies away on its own has a known end; a sustained one ends after its release.
         silent_after = max(ends, default=math.inf)
         self.end[i] = NEVER if math.isinf(silent_after) else now + math.ceil(silent_after)
+        self._attack_until = max(self._attack_until, int(self.attack_end[i]))
+        self._exact_until = max(self._exact_until, now)
+        self._next_end = min(self._next_end, int(self.end[i]))
+        self._has_vibrato = self._has_vibrato or self.vib_index[i] > 0
+        self._has_sweep = self._has_sweep or self.sweep_index[i] != 0
+        self._floored = self._floored or float(self.env_b[i].min()) < 0
 
     def _set_envelope(self, i: int, part: int, gain: float, attack: float, decay: float, sustain: float) -> float:
         """Store one part's envelope; returns samples until it is silent on its own (inf if it sustains)."""
@@ -404,12 +410,20 @@ class DspSynth(Synth):
         self.rel_age[i] = now - self.on[i]
         # The release is exp(-t / tau): below -60 dB after TAIL_TAUS time constants, where the voice is cut.
         self.end[i] = min(self.end[i], now + math.ceil(TAIL_TAUS / self.inv_release[i]))
+        self._note_event(i, now)
+        self._any_released = True
 
     def _kill(self, i: int, now: int) -> None:
         if self.kill[i] != NEVER:
             return
         self.kill[i] = self.last_event[i] = now
         self.end[i] = min(self.end[i], now + math.ceil(STEAL_FADE_S * self.sample_rate))
+        self._note_event(i, now)
+        self._any_killed = True
+
+    def _note_event(self, i: int, now: int) -> None:
+        self._exact_until = max(self._exact_until, now)
+        self._next_end = min(self._next_end, int(self.end[i]))
 
     def _remove(self, keep: np.ndarray) -> None:
         """Compact the voice arrays to the voices where `keep` (bool, (m,)) is true."""
@@ -504,21 +518,23 @@ class DspSynth(Synth):
             env *= np.clip(fade, 0.0, 1.0)[:, None, :]
         return env
 
-    def _exact_factors(self, t0: int, n: int, grid_start: int, rows: np.ndarray) -> np.ndarray:
-        """Per-sample gate (note-on), release start, steal fade and end for `rows`, float32 (len(rows), n)."""
-        t = t0 + self._ramp[:n]
+    def _exact_factors(self, window_start: int, size: int, rows: np.ndarray) -> np.ndarray:
+        """Per-sample gate (note-on), release start, steal fade and end for `rows` over the window,
+        float32 (len(rows), size). Releases and fades that began before the window are in the grid."""
+        t = window_start + self._ramp[:size]
         factor = ((t >= self.on[rows, None]) & (t < self.end[rows, None])).astype(np.float32)
+        window_end = window_start + size
         rel = self.rel[rows]
-        inside = (rel > grid_start) & (rel < NEVER)  # earlier releases are in the grid envelope
+        inside = (rel > window_start) & (rel < NEVER)
         if inside.any():
-            since = (t - np.where(inside, rel, t0 + n)[:, None]).astype(np.float32)
+            since = (t - np.where(inside, rel, window_end)[:, None]).astype(np.float32)
             np.maximum(since, 0.0, out=since)
             since *= -self.inv_release[rows, None].astype(np.float32)
             factor *= np.exp(since, out=since)
         kill = self.kill[rows]
-        inside = (kill > grid_start) & (kill < NEVER)
+        inside = (kill > window_start) & (kill < NEVER)
         if inside.any():
-            fade = (t - np.where(inside, kill, t0 + n)[:, None]).astype(np.float32)
+            fade = (t - np.where(inside, kill, window_end)[:, None]).astype(np.float32)
             fade *= np.float32(-1.0 / (STEAL_FADE_S * self.sample_rate))
             fade += 1.0
             np.clip(fade, 0.0, 1.0, out=fade)
@@ -527,17 +543,19 @@ class DspSynth(Synth):
 
     def _render_voices(self, t0: int, n: int, bends: list[tuple[int, float]]) -> np.ndarray:
         m, g, k, cf = self._m, self.n_layers, self.n_parts, CONTROL_FRAMES
-        lead = t0 % cf  # the grid starts on the last multiple of CONTROL_FRAMES at or before t0
+        # The window: whole grid segments from the last multiple of CONTROL_FRAMES at or before t0.
+        lead = t0 % cf
         grid_start = t0 - lead
         segments = -(-(lead + n) // cf)
-        if self._grid_weights.size < segments * cf:
-            self._grid_weights = np.tile(np.arange(cf, dtype=np.float32) / cf, segments)
+        size = segments * cf
+        if self._ramp.size < size:
+            self._ramp = np.arange(size, dtype=np.int32)
         offsets = self._offsets(lead, segments)
         age = offsets + (t0 - self.on[:m])[:, None]  # (m, T): samples since note-on at the grid points
 
-        # Grid values to interpolate, one row per (voice, slot): k table positions, then k levels.
-        first = np.zeros((m, 2 * k, segments), np.float32)  # the noise slot stays 0: it is filled below
-        slope = np.zeros((m, 2 * k, segments), np.float32)
+        # Grid values to interpolate, as (start, slope) per segment: [0] table positions (the noise
+        # slot stays 0), [1] levels. One matrix product then fills in every sample.
+        grid = np.zeros((2, m, k, segments, 2), np.float32)
         # Table position of each layer, in table steps: f0 * ratio * (B(t) - B(note-on)) + vibrato/sweep.
         bend = self._grid_bend(offsets, bends) if bends else offsets * self._bend_start + self._bend_cycles
         cycles = bend - self.bend_on[:m, None]
@@ -545,30 +563,28 @@ class DspSynth(Synth):
         if self._has_vibrato or self._has_sweep:
             cycles += self._phase_modulation(age, m)
         steps = cycles[:, None, :] * self.ratio_n[:m, :, None]
-        np.subtract(steps[:, :, 1:], steps[:, :, :-1], out=slope[:, :g])
-        np.add(np.remainder(steps[:, :, :-1], TABLE_SIZE), _MAGIC, out=first[:, :g])
+        start = steps[:, :, :-1]
+        whole = np.floor(start * (1.0 / TABLE_SIZE))  # np.remainder is several times slower
+        whole *= -TABLE_SIZE
+        whole += start
+        np.add(whole, _MAGIC, out=grid[0, :, :g, :, 0])
+        np.subtract(steps[:, :, 1:], steps[:, :, :-1], out=grid[0, :, :g, :, 1])
         env = self._grid_levels(age, m, grid_start)
-        np.subtract(env[:, :, 1:], env[:, :, :-1], out=slope[:, k:])
-        first[:, k:] = env[:, :, :-1]
+        grid[1, :, :, :, 0] = env[:, :, :-1]
+        np.subtract(env[:, :, 1:], env[:, :, :-1], out=grid[1, :, :, :, 1])
 
-        # Full rate: interpolate everything at once; the table positions become int32 indices.
-        values = np.repeat(slope, cf, axis=2)
-        values *= self._grid_weights[: segments * cf]
-        values += np.repeat(first, cf, axis=2)
-        window = values[:, :, lead : lead + n]
-        index = window[:, :k].view(np.int32)
-        index[:, :g] &= TABLE_SIZE - 1
+        # Full rate over the window; the table positions become int32 indices.
+        values = np.matmul(grid, self._grid_weights).reshape(2, m, k, size)
+        index = values[0].view(np.int32)  # (m, k, size)
+        index &= TABLE_SIZE - 1
         if self.has_noise:
-            np.add((self.noise_start[:m] + t0).astype(np.int32)[:, None], self._ramp[:n], out=index[:, g])
-            index[:, g] &= NOISE_SIZE - 1
+            noise = index[:, g]
+            np.add((self.noise_start[:m] + grid_start).astype(np.int32)[:, None], self._ramp[:size], out=noise)
+            noise &= NOISE_SIZE - 1
         index += self.row[:m, :, None]
-        wave = self._bank.take(index)  # (m, k, n)
-        wave *= window[:, k:]
-
-        if self._exact_until > grid_start or self._next_end < t0 + n:
-            exact = np.flatnonzero((self.last_event[:m] > grid_start) | (self.end[:m] < t0 + n))
-            wave[exact] *= self._exact_factors(t0, n, grid_start, exact)[:, None, :]
-        return wave.reshape(m * k, n).sum(axis=0)
-
-
-__all__ = ["DspSynth", "midi_to_hz"]
+        wave = self._bank.take(index)  # (m, k, size)
+        wave *= values[1]
+        if self._exact_until > grid_start or self._next_end < grid_start + size:
+            exact = np.flatnonzero((self.last_event[:m] > grid_start) | (self.end[:m] < grid_start + size))
+            wave[exact] *= self._exact_factors(grid_start, size, exact)[:, None, :]
+        return wave.reshape(m * k, size).sum(axis=0)[lead : lead + n]

@@ -338,20 +338,17 @@ class Engine:
 
     def _mix(self, out: np.ndarray, n: int, slots, touched, song_spans, clicks) -> None:
         audible = {id(t) for t in self.song.audible_tracks()}
-        peaks = []
+        tracks = []
         for index, slot in enumerate(slots):
             synth = slot.synth
             # Every synth renders every block, so its clock stays the engine's; one that had no
             # voices and got no events is silent by contract and is not mixed.
             quiet = not synth.active_voices and index not in touched
             mono = synth.render(n)
-            if quiet:
-                mono = None
             track = slot.track
-            on = id(track) in audible
-            self._mixer.add_track(out, id(track), mono, track.volume if on else 0.0, track.pan)
-            peaks.append(float(np.abs(mono).max()) * track.volume if mono is not None and on else 0.0)
-        self.track_peaks = peaks
+            volume = track.volume if id(track) in audible else 0.0
+            tracks.append((id(track), None if quiet else mono, volume, track.pan))
+        self.track_peaks = self._mixer.mix_tracks(out, tracks)
         soloing = any(t.solo for t in self.song.tracks)
         clips = [c for c in self.song.clips if not c.mute and not soloing]
         if clips:

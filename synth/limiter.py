@@ -9,6 +9,8 @@ Python loop, and the result does not depend on the block size.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -37,14 +39,17 @@ class PeakLimiter:
         n = block.shape[0]
         if n == 0:
             return block
-        peak = np.abs(block).max(axis=1)
-        if not np.isfinite(peak.max()):  # a broken synth must not blow up the output
+        magnitude = np.abs(block)
+        loudest = float(magnitude.max())
+        if not math.isfinite(loudest):  # a broken synth must not blow up the output
             np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-            peak = np.abs(block).max(axis=1)
-        over = peak > self.ceiling
-        if not over.any() and self._reduction_db == 0.0:
+            magnitude = np.abs(block)
+            loudest = float(magnitude.max())
+        if loudest <= self.ceiling and self._reduction_db == 0.0:
             self.gain_reduction_db = 0.0
             return block
+        peak = magnitude.max(axis=1)
+        over = peak > self.ceiling
         need_db = np.zeros(n + 1, np.float64)
         need_db[0] = self._reduction_db
         need_db[1:][over] = 20.0 * np.log10(peak[over] / self.ceiling)

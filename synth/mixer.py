@@ -54,21 +54,36 @@ class Mixer:
     def reset(self) -> None:
         self._last_gains.clear()
 
-    def add_track(self, out: np.ndarray, key: int, mono: np.ndarray | None, volume: float, pan: float) -> None:
-        """Add `mono` (n,) into `out` (n, 2) at `volume` and `pan`; a change of either ramps over the block."""
-        left, right = pan_gains(pan)
-        target = (volume * left, volume * right)
-        start = self._last_gains.get(key, target)
-        self._last_gains[key] = target
-        if mono is None:
-            return
-        if start == target:
-            if target != (0.0, 0.0):
-                out += mono[:, None] * np.array(target, np.float32)
-        else:
-            ramp = np.linspace(start, target, out.shape[0], endpoint=False, dtype=np.float32)  # (n, 2)
-            ramp *= mono[:, None]
-            out += ramp
+    def mix_tracks(self, out: np.ndarray, tracks: list[tuple[int, np.ndarray | None, float, float]]) -> list[float]:
+        """Add tracks into `out` (n, 2): each (key, mono (n,) or None, volume, pan). Returns post-fader peaks.
+
+        Tracks whose gains did not change are mixed by one matrix product; a
+        change of volume or pan ramps over the block instead of clicking.
+        """
+        peaks = [0.0] * len(tracks)
+        steady, gains, rows = [], [], []
+        for i, (key, mono, volume, pan) in enumerate(tracks):
+            left, right = pan_gains(pan)
+            target = (volume * left, volume * right)
+            start = self._last_gains.get(key, target)
+            self._last_gains[key] = target
+            if mono is None or start == target == (0.0, 0.0):
+                continue
+            if start == target:
+                steady.append(mono)
+                gains.append(target)
+                rows.append(i)
+            else:
+                ramp = np.linspace(start, target, out.shape[0], endpoint=False, dtype=np.float32)  # (n, 2)
+                ramp *= mono[:, None]
+                out += ramp
+                peaks[i] = float(np.abs(mono).max()) * volume
+        if steady:
+            stack = np.stack(steady)  # (tracks, n)
+            out += stack.T @ np.asarray(gains, np.float32)
+            for i, peak in zip(rows, np.abs(stack).max(axis=1).tolist(), strict=True):
+                peaks[i] = peak * tracks[i][2]
+        return peaks
 
     def forget(self, keys: set[int]) -> None:
         """Drop the gain memory of tracks not in `keys` (removed tracks)."""
