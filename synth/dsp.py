@@ -35,7 +35,7 @@ import numpy as np
 
 from synth.base import Synth
 from synth.envelope import TAIL_TAUS, level_at, levels, shape
-from synth.patches import DRUM_CHOKES, Patch, drum_patch, program_patch
+from synth.patches import DRUM_CHOKES, REFERENCE_HZ, Patch, drum_patch, program_patch
 from synth.tables import NOISE_KINDS, NOISE_SIZE, TABLE_SIZE, harmonic_table, noise_bank, noise_index
 
 VOICE_GAIN = 0.22  # one voice at full velocity peaks near this; the mixer and limiter do the rest
@@ -334,7 +334,7 @@ class DspSynth(Synth):
         self.key_down[i], self.sustained[i] = True, False
         self.f0[i] = f0_hz / sr
         self.bend_on[i] = bend_cycles
-        keytrack = f0_hz / 261.63
+        keytrack = f0_hz / REFERENCE_HZ
         ends = []  # when each part that dies away on its own is silent, samples after note-on
         parts = [(layer.gain * vel**layer.velocity_bright, layer) for layer in patch.layers]
         for g in range(self.n_layers):

@@ -238,10 +238,6 @@ class Engine:
     def active_voices(self) -> int:
         return sum(s.synth.active_voices for s in self._slots)
 
-    @property
-    def song_end_s(self) -> float:
-        return self.song.duration_s
-
     # ---- rendering (the render thread) ---------------------------------------------------------------
 
     def render_block(self, n_frames: int | None = None) -> np.ndarray:

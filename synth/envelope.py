@@ -61,29 +61,3 @@ def level_at(age: float, attack: float, inv_decay: float, a: float, b: float) ->
     rise = min((age + 1.0) / attack, 1.0)
     fall = math.exp(-max(age - attack, 0.0) * inv_decay)
     return rise * max(a * fall + b, 0.0)
-
-
-def floored_exp(x: np.ndarray) -> np.ndarray:
-    """exp(-x) shifted to reach exactly 0 at x = TAIL_TAUS, in place on `x` (x >= 0)."""
-    np.negative(x, out=x)
-    np.exp(x, out=x)
-    x -= EPSILON
-    x *= 1.0 / (1.0 - EPSILON)
-    np.maximum(x, 0.0, out=x)
-    return x
-
-
-def release_factor(since_release: np.ndarray, inv_release: np.ndarray) -> np.ndarray:
-    """Multiplier after a note-off: 1 before it, then a floored exponential to 0.
-
-    since_release: (V, T) samples since the note-off (negative before it),
-    overwritten; inv_release: (V,) 1/time constant in samples.
-    """
-    np.maximum(since_release, 0.0, out=since_release)
-    since_release *= inv_release[:, None]
-    return floored_exp(since_release)
-
-
-def tail_samples(inv_rate: float) -> float:
-    """Samples until a floored exponential with rate `inv_rate` (1/samples) reaches zero."""
-    return math.inf if inv_rate <= 0 else TAIL_TAUS / inv_rate

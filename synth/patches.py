@@ -9,11 +9,11 @@ slightly stretched (the piano's sharp upper partials).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
-MAX_HARMONICS = 40
 REFERENCE_HZ = 261.63  # middle C: decay times are given for this pitch
 
 
@@ -85,7 +85,6 @@ class Patch:
     velocity_curve: float = 1.6
     fixed_hz: float | None = None
     level: float = 1.0
-    tags: tuple[str, ...] = field(default=())
 
     @property
     def percussive(self) -> bool:
@@ -664,24 +663,18 @@ def _drum_patch(key: int) -> Patch:
     return _drum_tone("Percussion", None, ((1.0, 0.4, 0.05),), ("thump", 0.3, 0.03))
 
 
-_PROGRAM_PATCHES: dict[int, Patch] = {}
-_DRUM_PATCHES: dict[int, Patch] = {}
-
-
+@cache
 def program_patch(program: int) -> Patch:
     """The patch of GM program 0-127."""
     if not 0 <= program < 128:
         raise ValueError(f"GM program must be 0-127, not {program}")
-    if program not in _PROGRAM_PATCHES:
-        _PROGRAM_PATCHES[program] = _program_patch(program)
-    return _PROGRAM_PATCHES[program]
+    return _program_patch(program)
 
 
+@cache
 def drum_patch(key: int) -> Patch:
     """The patch of GM percussion key `key` (a MIDI note on channel 10)."""
-    if key not in _DRUM_PATCHES:
-        _DRUM_PATCHES[key] = _drum_patch(key)
-    return _DRUM_PATCHES[key]
+    return _drum_patch(key)
 
 
 # Hi-hats share one voice: a closed or pedal hat chokes the open one.
