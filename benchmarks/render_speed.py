@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from composer.song import Note, Song, Track  # noqa: E402
 from synth.render import render_song  # noqa: E402
 
-GOAL = 50.0
+GOAL = 50
 
 
 def dense_song(seconds: float, seed: int = 0) -> Song:

@@ -46,12 +46,13 @@ def test_render_a_project_at_another_sample_rate_with_stems(tmp_path):
         {"name": "Lead Synth", "program": 81, "notes": [[72, 100, 0.0, 0.5]]},
         {"name": "Bass/Low", "program": 33, "notes": [[36, 100, 0.0, 0.5]]},
         {"name": "Empty", "program": 0, "notes": []},
+        {"name": "Bass-Low", "program": 34, "notes": [[38, 100, 0.0, 0.5]]},
     ]}  # fmt: skip
     project.write_text(json.dumps(data))
     out = tmp_path / "mix.wav"
     assert main(["render", str(project), "-o", str(out), "--sample-rate", "44100", "--stems"]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["mix-Bass-Low.wav", "mix-Lead-Synth.wav", "mix.wav", "song.json"]
+    assert names == ["mix-Bass-Low-2.wav", "mix-Bass-Low.wav", "mix-Lead-Synth.wav", "mix.wav", "song.json"]
     lengths = {sf.info(str(tmp_path / n)).frames for n in names if n.endswith(".wav")}
     assert all(sf.info(str(tmp_path / n)).samplerate == 44100 for n in names if n.endswith(".wav"))
     assert len(lengths) <= 2  # the stems share one length

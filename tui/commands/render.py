@@ -91,10 +91,16 @@ def run(args: argparse.Namespace) -> int:
     write_wav(output, audio, args.sample_rate, args.bit_depth)
     print(describe(output, audio, args.sample_rate, args.bit_depth))
     names = dict(zip(stem_names(song), song.tracks, strict=True))
+    used = {output}
     for name, stem in stems.items():
         if not names[name].notes:
             continue
         path = stem_path(output, name)
+        for i in range(2, len(stems) + 2):  # "Bass/Low" and "Bass-Low" must not share a file
+            if path not in used:
+                break
+            path = stem_path(output, f"{name} {i}")
+        used.add(path)
         write_wav(path, stem, args.sample_rate, args.bit_depth)
         print(describe(path, stem, args.sample_rate, args.bit_depth))
     return 0
