@@ -67,6 +67,7 @@ class Engine:
         count_in_bars (int): bars of clicks after play() before the song moves.
         render_load (float): render time / block duration, smoothed.
         track_peaks (list[float]): each track's post-fader peak in the last block.
+        gain_reduction_db (float): the master limiter's work in the last block.
     """
 
     def __init__(
@@ -237,6 +238,16 @@ class Engine:
     @property
     def active_voices(self) -> int:
         return sum(s.synth.active_voices for s in self._slots)
+
+    @property
+    def synths(self) -> list[Synth]:
+        """The synth of each track, in track order (as of the last block)."""
+        return [s.synth for s in self._slots]
+
+    @property
+    def gain_reduction_db(self) -> float:
+        """How far the master limiter pulled the last block down, dB (0: not limiting)."""
+        return self._limiter.gain_reduction_db
 
     # ---- rendering (the render thread) ---------------------------------------------------------------
 

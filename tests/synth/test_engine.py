@@ -119,7 +119,7 @@ def test_limiter_keeps_a_very_loud_chord_within_full_scale():
     blocks, reduction_db = [], 0.0
     for _ in range(200):
         blocks.append(engine.render_block(256))
-        reduction_db = max(reduction_db, engine._limiter.gain_reduction_db)
+        reduction_db = max(reduction_db, engine.gain_reduction_db)
     audio = np.concatenate(blocks)
     assert np.abs(audio).max() <= 1.0
     assert rms(audio) > 0.3  # loud, not muted by the limiter
@@ -278,7 +278,7 @@ def test_tracks_added_or_changed_while_playing_are_picked_up():
     song.tracks[1].program = 73  # a new instrument for the track
     engine.sync_tracks()
     run(engine, 0.1)
-    assert engine._slots[1].synth.program == 73
+    assert engine.synths[1].program == 73
 
 
 def test_notes_changed_reschedules_in_place_edits():
