@@ -152,3 +152,22 @@ def test_write_into_a_missing_folder_is_a_composer_error(tmp_path):
         save_project(Song(), tmp_path / "nope" / "p.json")
     with pytest.raises(ComposerError, match="does not exist"):
         write_midi(Song(), tmp_path / "nope" / "p.mid")
+
+
+def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_existing_modes(tmp_path):
+    import os
+
+    from composer.atomic import atomic_write_text
+
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.txt"
+        atomic_write_text(fresh, "a")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        atomic_write_text(kept, "new")
+        assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "new"
+    finally:
+        os.umask(umask)
