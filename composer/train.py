@@ -100,6 +100,19 @@ def _setup_distributed() -> tuple[int, int, torch.device]:
     return rank, world, torch.device("cpu")
 
 
+def _eta_s(tc: TrainConfig, step: int, elapsed_s: float, run_s: float, run_steps: int) -> float:
+    """Seconds left: by steps at this run's pace, or by the wall-time budget if sooner."""
+    by_steps = (tc.steps - step) * run_s / max(run_steps, 1)
+    if tc.max_minutes > 0:
+        return max(0.0, min(by_steps, tc.max_minutes * 60 - elapsed_s))
+    return by_steps
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
 def _opt_params(opt: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
     """Parameters in the optimizer's own index order (its state_dict keys)."""
     return [p for group in opt.param_groups for p in group["params"]]
@@ -181,6 +194,7 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
 
         bar = tqdm(total=tc.steps, initial=step, desc="train", unit="step")
     t0 = time.monotonic()
+    start_step = step
     tokens_seen = 0
     model.train()
     while step < tc.steps:
@@ -202,7 +216,8 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
         tokens_seen += int((batch[:, 1:] != PAD).sum()) * world
         tok_per_s = tokens_seen / max(time.monotonic() - t0, 1e-6)
         if bar is not None:
-            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tok_per_s:.0f}", lr=f"{lr:.2e}")
+            eta = _eta_s(tc, step, elapsed_before + time.monotonic() - t0, time.monotonic() - t0, step - start_step)
+            bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{tok_per_s:.0f}", lr=f"{lr:.2e}", eta=_clock(eta))
             bar.update(1)
         if step % 10 == 0:
             log(
