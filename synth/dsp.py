@@ -98,6 +98,7 @@ class DspSynth(Synth):
         self._clock = 0  # samples rendered so far
         self._bend_cycles = 0.0  # B(clock): running sum of the bend ratio
         self._ramp = np.arange(0, dtype=np.int32)
+        self._ramp_f = np.arange(0, dtype=np.float32)
         # (start, slope) of a segment times this gives its CONTROL_FRAMES samples.
         self._grid_weights = np.stack([np.ones(CONTROL_FRAMES), np.arange(CONTROL_FRAMES) / CONTROL_FRAMES]).astype(
             np.float32
@@ -233,7 +234,7 @@ class DspSynth(Synth):
     # ---- voices --------------------------------------------------------------------------------------
 
     def _alloc_voices(self, capacity: int) -> None:
-        g, k = self.n_layers, self.n_parts
+        k = self.n_parts
         self._m = 0
         self.pitch = np.zeros(capacity, np.int64)
         self.on = np.zeros(capacity, np.int64)
@@ -246,7 +247,7 @@ class DspSynth(Synth):
         self.sustained = np.zeros(capacity, bool)
         self.f0 = np.zeros(capacity, np.float64)  # cycles per sample
         self.bend_on = np.zeros(capacity, np.float64)  # B at note-on
-        self.ratio_n = np.ones((capacity, g), np.float64)  # layer frequency ratio * TABLE_SIZE
+        self.ratio_n = np.zeros((capacity, k), np.float64)  # layer frequency ratio * TABLE_SIZE (noise: 0)
         self.row = np.zeros((capacity, k), np.int32)  # offset of each part's table in the bank
         self.noise_start = np.zeros(capacity, np.int64)  # noise table position at sample 0
         self.attack = np.ones((capacity, k), np.float64)  # samples
@@ -518,28 +519,44 @@ class DspSynth(Synth):
             env *= np.clip(fade, 0.0, 1.0)[:, None, :]
         return env
 
-    def _exact_factors(self, window_start: int, size: int, rows: np.ndarray) -> np.ndarray:
-        """Per-sample gate (note-on), release start, steal fade and end for `rows` over the window,
-        float32 (len(rows), size). Releases and fades that began before the window are in the grid."""
-        t = window_start + self._ramp[:size]
-        factor = ((t >= self.on[rows, None]) & (t < self.end[rows, None])).astype(np.float32)
-        window_end = window_start + size
-        rel = self.rel[rows]
-        inside = (rel > window_start) & (rel < NEVER)
-        if inside.any():
-            since = (t - np.where(inside, rel, window_end)[:, None]).astype(np.float32)
-            np.maximum(since, 0.0, out=since)
-            since *= -self.inv_release[rows, None].astype(np.float32)
-            factor *= np.exp(since, out=since)
-        kill = self.kill[rows]
-        inside = (kill > window_start) & (kill < NEVER)
-        if inside.any():
-            fade = (t - np.where(inside, kill, window_end)[:, None]).astype(np.float32)
-            fade *= np.float32(-1.0 / (STEAL_FADE_S * self.sample_rate))
-            fade += 1.0
-            np.clip(fade, 0.0, 1.0, out=fade)
-            factor *= fade
-        return factor
+    def _apply_exact(self, wave: np.ndarray, live: np.ndarray, voices: np.ndarray, window_start: int) -> None:
+        """Apply, per sample and in place, what the grid leaves out for `voices` over the window:
+        the gate at note-on, a release or steal fade that starts inside it, the cut at the end.
+
+        wave: float32 (len(live), size), the rows `live` (flat voice * n_parts + part, sorted).
+        A Python loop over these few voices, each a handful of slice operations.
+        """
+        k, size = self.n_parts, wave.shape[1]
+        bounds = np.searchsorted(live, np.concatenate([voices * k, voices * k + k])).tolist()
+        n_voices = len(voices)
+        fade_rate = np.float32(-1.0 / (STEAL_FADE_S * self.sample_rate))
+        for j, (on, end, rel, kill, inv_release) in enumerate(
+            zip(
+                (self.on[voices] - window_start).tolist(),
+                (self.end[voices] - window_start).tolist(),
+                self.rel[voices].tolist(),
+                self.kill[voices].tolist(),
+                self.inv_release[voices].tolist(),
+                strict=True,
+            )
+        ):
+            rows = wave[bounds[j] : bounds[n_voices + j]]
+            if not len(rows):
+                continue
+            if on > 0:
+                rows[:, :on] = 0.0
+            if end < size:
+                rows[:, max(end, 0) :] = 0.0
+            if window_start < rel < NEVER and rel - window_start < min(end, size):
+                tail = rows[:, rel - window_start : end]
+                since = self._ramp_f[: tail.shape[1]] * np.float32(-inv_release)
+                tail *= np.exp(since, out=since)
+            if window_start < kill < NEVER and kill - window_start < min(end, size):
+                tail = rows[:, kill - window_start : end]
+                fade = self._ramp_f[: tail.shape[1]] * fade_rate
+                fade += 1.0
+                np.clip(fade, 0.0, 1.0, out=fade)
+                tail *= fade
 
     def _render_voices(self, t0: int, n: int, bends: list[tuple[int, float]]) -> np.ndarray:
         m, g, k, cf = self._m, self.n_layers, self.n_parts, CONTROL_FRAMES
@@ -550,41 +567,56 @@ class DspSynth(Synth):
         size = segments * cf
         if self._ramp.size < size:
             self._ramp = np.arange(size, dtype=np.int32)
+            self._ramp_f = self._ramp.astype(np.float32)
         offsets = self._offsets(lead, segments)
         age = offsets + (t0 - self.on[:m])[:, None]  # (m, T): samples since note-on at the grid points
 
-        # Grid values to interpolate, as (start, slope) per segment: [0] table positions (the noise
-        # slot stays 0), [1] levels. One matrix product then fills in every sample.
-        grid = np.zeros((2, m, k, segments, 2), np.float32)
+        # Only the parts with some level on the grid are made: linear interpolation between zeros
+        # is zero, so a silent part (a drum's unused layer, a decay that has ended) adds nothing.
+        env = self._grid_levels(age, m, grid_start).reshape(m * k, segments + 1)
+        live = np.flatnonzero(env.any(axis=1))  # rows: voice * k + part
+        if not live.size:
+            return np.zeros(n, np.float32)
+        every = live.size == m * k
+
         # Table position of each layer, in table steps: f0 * ratio * (B(t) - B(note-on)) + vibrato/sweep.
         bend = self._grid_bend(offsets, bends) if bends else offsets * self._bend_start + self._bend_cycles
         cycles = bend - self.bend_on[:m, None]
         cycles *= self.f0[:m, None]
         if self._has_vibrato or self._has_sweep:
             cycles += self._phase_modulation(age, m)
-        steps = cycles[:, None, :] * self.ratio_n[:m, :, None]
-        start = steps[:, :, :-1]
+        steps = (cycles[:, None, :] * self.ratio_n[:m, :, None]).reshape(m * k, segments + 1)
+        rows = self.row[:m].reshape(m * k)
+        if not every:
+            steps, env, rows = steps[live], env[live], rows[live]
+
+        # Grid values to interpolate, as (start, slope) per segment: [0] table positions, [1] levels.
+        # One matrix product then fills in every sample.
+        grid = np.empty((2, live.size, segments, 2), np.float32)
+        start = steps[:, :-1]
         whole = np.floor(start * (1.0 / TABLE_SIZE))  # np.remainder is several times slower
         whole *= -TABLE_SIZE
         whole += start
-        np.add(whole, _MAGIC, out=grid[0, :, :g, :, 0])
-        np.subtract(steps[:, :, 1:], steps[:, :, :-1], out=grid[0, :, :g, :, 1])
-        env = self._grid_levels(age, m, grid_start)
-        grid[1, :, :, :, 0] = env[:, :, :-1]
-        np.subtract(env[:, :, 1:], env[:, :, :-1], out=grid[1, :, :, :, 1])
+        np.add(whole, _MAGIC, out=grid[0, :, :, 0])
+        np.subtract(steps[:, 1:], start, out=grid[0, :, :, 1])
+        grid[1, :, :, 0] = env[:, :-1]
+        np.subtract(env[:, 1:], env[:, :-1], out=grid[1, :, :, 1])
+        values = (grid.reshape(-1, 2) @ self._grid_weights).reshape(2, live.size, size)
 
         # Full rate over the window; the table positions become int32 indices.
-        values = np.matmul(grid, self._grid_weights).reshape(2, m, k, size)
-        index = values[0].view(np.int32)  # (m, k, size)
+        index = values[0].view(np.int32)  # (rows, size)
         index &= TABLE_SIZE - 1
         if self.has_noise:
-            noise = index[:, g]
-            np.add((self.noise_start[:m] + grid_start).astype(np.int32)[:, None], self._ramp[:size], out=noise)
-            noise &= NOISE_SIZE - 1
-        index += self.row[:m, :, None]
-        wave = self._bank.take(index)  # (m, k, size)
+            noise = np.flatnonzero(live % k == g) if not every else np.arange(g, m * k, k)
+            if noise.size:
+                position = (self.noise_start[live[noise] // k] + grid_start).astype(np.int32)
+                cells = position[:, None] + self._ramp[:size]
+                cells &= NOISE_SIZE - 1
+                index[noise] = cells
+        index += rows[:, None]
+        wave = self._bank.take(index)  # (rows, size)
         wave *= values[1]
         if self._exact_until > grid_start or self._next_end < grid_start + size:
             exact = np.flatnonzero((self.last_event[:m] > grid_start) | (self.end[:m] < grid_start + size))
-            wave[exact] *= self._exact_factors(grid_start, size, exact)[:, None, :]
-        return wave.reshape(m * k, size).sum(axis=0)[lead : lead + n]
+            self._apply_exact(wave, live, exact, grid_start)
+        return wave.sum(axis=0)[lead : lead + n]
