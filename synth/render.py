@@ -22,6 +22,9 @@ from composer.errors import ComposerError
 from composer.song import Song
 from synth.engine import Engine, SynthFactory
 
+# Offline blocks are long: a block costs some fixed numpy calls per synth whatever its length, and
+# 4096 frames (85 ms) keep one synth's working arrays within the CPU's L2 cache.
+OFFLINE_BLOCK_FRAMES = 4096
 TAIL_MARGIN_S = 0.05
 MAX_TAIL_S = 30.0
 BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24"}
@@ -32,7 +35,7 @@ Progress = Callable[[float], None]
 def render_song(
     song: Song,
     sample_rate: int = 48000,
-    block_frames: int = 1024,
+    block_frames: int = OFFLINE_BLOCK_FRAMES,
     synth_factory: SynthFactory | None = None,
     progress: Progress | None = None,
 ) -> np.ndarray:
@@ -75,7 +78,7 @@ def stem_names(song: Song) -> list[str]:
 def render_stems(
     song: Song,
     sample_rate: int = 48000,
-    block_frames: int = 1024,
+    block_frames: int = OFFLINE_BLOCK_FRAMES,
     synth_factory: SynthFactory | None = None,
     progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
