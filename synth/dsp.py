@@ -295,8 +295,8 @@ class DspSynth(Synth):
     def _free_slot(self, now: int) -> int:
         """Index for a new voice, stealing one if `max_voices` are sounding."""
         m = self._m
-        live = np.flatnonzero(self.kill[:m] == NEVER)
-        if live.size >= self.max_voices:
+        live = np.flatnonzero(self.kill[:m] == NEVER) if m >= self.max_voices else ()
+        if len(live) >= self.max_voices:
             # Released voices first, the longest released; then the oldest, the quietest of those.
             released = live[self.rel[live] <= now]
             if released.size:

@@ -59,8 +59,10 @@ def render_song(
             break
     audio = np.concatenate(blocks) if blocks else np.zeros((0, 2), np.float32)
     # Cut after the last sound (or the song's end) plus the margin, wherever the last block ended.
-    sounding = np.flatnonzero(np.abs(audio).max(axis=1) > 0) if audio.size else np.zeros(0, np.int64)
-    length = max(int(sounding[-1]) + 1 if sounding.size else 0, end) + int(TAIL_MARGIN_S * sample_rate)
+    # Only the part past the song's end can move the cut, so only that part is searched.
+    tail = audio[end:]
+    sounding = np.flatnonzero(np.abs(tail).max(axis=1) > 0) if tail.size else np.zeros(0, np.int64)
+    length = max(end + int(sounding[-1]) + 1 if sounding.size else 0, end) + int(TAIL_MARGIN_S * sample_rate)
     if length > audio.shape[0]:
         return np.concatenate([audio, np.zeros((length - audio.shape[0], 2), np.float32)])
     return audio[:length]
