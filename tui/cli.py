@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "tui.commands.corpus",
     "tui.commands.train",
     "tui.commands.generate",
+    "tui.commands.accompany",
+    "tui.commands.infill",
     "tui.commands.devices",
     "tui.commands.play",
     "tui.commands.render",

@@ -1,0 +1,105 @@
+"""`composer infill`: regenerate the bars between --from and --to so they lead out of and into their neighbours."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from composer.errors import ComposerError
+from composer.tokens import STYLES
+
+
+def add_sampling_options(p: argparse.ArgumentParser, styles: Sequence[str]) -> None:
+    p.add_argument("--style", help=f"one of: {', '.join(styles)} (default: guessed from the music)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0, help="sample from the K likeliest tokens (0: off)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass in (0, 1] (1: off)")
+    p.add_argument("--seed", type=int, help="the same seed gives the same file")
+    p.add_argument("--key", help="keep the new notes in a key, e.g. C:major, F#:minor")
+    p.add_argument("--model", type=Path, help="weights (default: models/transformer/model.safetensors)")
+
+
+def sample_options(args: argparse.Namespace):
+    from composer.sample import SampleOptions
+
+    options = SampleOptions(
+        style=args.style,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        key=args.key,
+    )
+    options.validate()
+    return options
+
+
+def check_output(output: Path) -> None:
+    if output.suffix.lower() not in (".mid", ".midi"):
+        raise ComposerError(output, "output must be a .mid file")
+    out_dir = output.parent if str(output.parent) else Path(".")
+    if not out_dir.is_dir():
+        raise ComposerError(output, f"folder {out_dir} does not exist")
+
+
+@contextlib.contextmanager
+def progress_bar(name: str) -> Iterator[Callable[[float], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+
+    def progress(fraction: float) -> None:
+        bar.n = round(fraction * 100)
+        bar.refresh()
+
+    try:
+        yield progress
+        progress(1.0)
+    finally:
+        bar.close()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("infill", help="regenerate the bars between --from and --to of a MIDI file")
+    p.add_argument("input", type=Path, help="IN.mid or a project .json")
+    p.add_argument("--from", dest="from_bar", type=int, required=True, help="first bar to regenerate (from 1)")
+    p.add_argument("--to", dest="to_bar", type=int, required=True, help="regenerate up to the start of this bar")
+    p.add_argument("--candidates", type=int, default=8, help="fills to sample and rerank (default 8; 1: continuation)")
+    p.add_argument("--suffix-seconds", type=float, default=4.0, help="how much of what follows scores a fill")
+    add_sampling_options(p, STYLES)
+    p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mid")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from composer.infill import MAX_CANDIDATES
+    from composer.loader import load_song
+
+    options = sample_options(args)
+    if not 1 <= args.candidates <= MAX_CANDIDATES:
+        raise ComposerError("--candidates", f"must be 1..{MAX_CANDIDATES}, got {args.candidates}")
+    if not 0 < args.suffix_seconds <= 60:
+        raise ComposerError("--suffix-seconds", f"must be in (0, 60], got {args.suffix_seconds}")
+    check_output(args.output)
+    song = load_song(args.input)
+
+    from composer.constrained import bar_span_s
+
+    start_s, end_s = bar_span_s(song, args.from_bar, args.to_bar)
+
+    from composer.infill import infill_song
+    from composer.midi_io import write_midi
+    from composer.sample import load_model
+
+    model = load_model(args.model)
+    with progress_bar(args.output.name) as progress:
+        out, result = infill_song(model, song, start_s, end_s, options, args.candidates, args.suffix_seconds, progress)
+    write_midi(out, args.output)
+    best = result.candidates[result.best]
+    print(
+        f"wrote {args.output}: {len(best.notes)} notes in {start_s:.1f}..{end_s:.1f} s, "
+        f"candidate {result.best + 1} of {len(result.candidates)} (log p of what follows {best.score:.1f})"
+    )
+    return 0
