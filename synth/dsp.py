@@ -42,6 +42,7 @@ VOICE_GAIN = 0.22  # one voice at full velocity peaks near this; the mixer and l
 STEAL_FADE_S = 0.005
 VIBRATO_RAMP_S = 0.3
 DRUM_LAYERS = 2
+MAX_TEMPLATES = 4096  # voice templates kept per synth: (pitch, velocity, mod wheel) played
 CONTROL_FRAMES = 16  # the control grid's step, samples
 NEVER = np.iinfo(np.int64).max // 4
 # Adding 1.5 * 2**23 to a float32 in [0, 2**22) leaves round(x) in the low bits of its int32 view.
@@ -91,6 +92,7 @@ class DspSynth(Synth):
             [noise[noise_index(k)] for k in kinds] + [np.zeros(silence + 8 * TABLE_SIZE, np.float32)]
         )
         self._rows: dict[tuple[int, int], int] = {}
+        self._templates: dict[tuple[int, int, float], tuple] = {}
         self._alloc_voices(2 * self.max_voices)  # room for the voices fading out after a steal
         self._events: list[tuple[int, int, int, float, float]] = []
         self._seq = 0
@@ -234,36 +236,36 @@ class DspSynth(Synth):
     # ---- voices --------------------------------------------------------------------------------------
 
     def _alloc_voices(self, capacity: int) -> None:
+        """The voice arrays. Each is a view of one of four packed arrays (one per dtype), so dropping
+        voices (`_remove`) is four copies and a new voice's constants are one row (`_start_voice`)."""
         k = self.n_parts
         self._m = 0
-        self.pitch = np.zeros(capacity, np.int64)
-        self.on = np.zeros(capacity, np.int64)
-        self.rel = np.zeros(capacity, np.int64)
-        self.kill = np.zeros(capacity, np.int64)
-        self.end = np.zeros(capacity, np.int64)  # silent from here on: the voice is dropped
-        self.last_event = np.zeros(capacity, np.int64)  # the latest of note-on, release, steal
-        self.attack_end = np.zeros(capacity, np.int64)  # every part's attack is over
-        self.key_down = np.zeros(capacity, bool)
-        self.sustained = np.zeros(capacity, bool)
-        self.f0 = np.zeros(capacity, np.float64)  # cycles per sample
-        self.bend_on = np.zeros(capacity, np.float64)  # B at note-on
-        self.ratio_n = np.zeros((capacity, k), np.float64)  # layer frequency ratio * TABLE_SIZE (noise: 0)
+        ints = ["pitch", "on", "rel", "kill", "end", "last_event", "attack_end", "noise_start"]
+        # end: silent from here on, the voice is dropped; last_event: the latest of note-on, release,
+        # steal; attack_end: every part's attack is over; noise_start: noise table position at sample 0.
+        scalars = ["f0", "bend_on", "rel_age", "inv_release", "vib_index", "vib_rate", "vib_delay"]
+        scalars += ["sweep_index", "sweep_inv"]
+        # f0: cycles per sample; bend_on: B at note-on; rel_age: samples from note-on to release (or
+        # NEVER); vib_index: phase-modulation depth, cycles; vib_rate: radians per sample;
+        # sweep_index: cycles gained by the pitch sweep.
+        per_part = ["ratio_n", "attack", "inv_decay", "neg_inv_decay", "env_a", "env_b", "log_a_hold"]
+        # ratio_n: layer frequency ratio * TABLE_SIZE (noise: 0); attack: samples;
+        # log_a_hold: log(a) + attack * inv_decay.
+        self._ints = np.zeros((capacity, len(ints)), np.int64)
+        self._floats = np.zeros((capacity, len(scalars) + k * len(per_part)), np.float64)
+        self._flags = np.zeros((capacity, 2), bool)
         self.row = np.zeros((capacity, k), np.int32)  # offset of each part's table in the bank
-        self.noise_start = np.zeros(capacity, np.int64)  # noise table position at sample 0
-        self.attack = np.ones((capacity, k), np.float64)  # samples
-        self.inv_decay = np.zeros((capacity, k), np.float64)
-        self.neg_inv_decay = np.zeros((capacity, k), np.float64)
-        self.env_a = np.zeros((capacity, k), np.float64)
-        self.env_b = np.zeros((capacity, k), np.float64)
-        self.log_a_hold = np.zeros((capacity, k), np.float64)  # log(a) + attack * inv_decay
-        self.rel_age = np.zeros(capacity, np.float64)  # samples from note-on to release (or NEVER)
-        self.inv_release = np.ones(capacity, np.float64)
-        self.vib_index = np.zeros(capacity, np.float64)  # phase-modulation depth, cycles
-        self.vib_rate = np.zeros(capacity, np.float64)  # radians per sample
-        self.vib_delay = np.zeros(capacity, np.float64)
-        self.sweep_index = np.zeros(capacity, np.float64)  # cycles gained by the pitch sweep
-        self.sweep_inv = np.zeros(capacity, np.float64)
-        self._fields = [v for v in vars(self).values() if isinstance(v, np.ndarray) and v.shape[:1] == (capacity,)]
+        for j, name in enumerate(ints):
+            setattr(self, name, self._ints[:, j])
+        for j, name in enumerate(scalars):
+            setattr(self, name, self._floats[:, j])
+        for j, name in enumerate(per_part):
+            at = len(scalars) + j * k
+            setattr(self, name, self._floats[:, at : at + k])
+        self.key_down, self.sustained = self._flags[:, 0], self._flags[:, 1]
+        self.attack[:] = 1.0
+        self.inv_release[:] = 1.0
+        self._fields = [self._ints, self._floats, self._flags, self.row]
         self._refresh_bounds()
 
     def _refresh_bounds(self) -> None:
@@ -326,15 +328,41 @@ class DspSynth(Synth):
         for i in np.flatnonzero(same):
             self._release(i, now)
         i = self._free_slot(now)
+        # What a voice is made of depends only on (pitch, velocity, mod wheel): made once, then copied.
+        key = (pitch, velocity, self._mod)
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= MAX_TEMPLATES:
+                self._templates.clear()
+            template = self._templates[key] = self._make_voice(i, patch, pitch, velocity)
+        else:
+            self._floats[i], self.row[i] = template[0], template[1]
+        _, _, end_after, attack_after, vibrato, sweep, floored = template
+        self.pitch[i], self.on[i], self.rel[i], self.kill[i] = pitch, now, NEVER, NEVER
+        self.last_event[i], self.attack_end[i] = now, now + attack_after
+        self.end[i] = NEVER if end_after is None else now + end_after
+        self.noise_start[i] = (pitch * 7919 + self._notes_started * 104729) % NOISE_SIZE - now
+        self.key_down[i], self.sustained[i] = True, False
+        self.bend_on[i] = bend_cycles
+        self._notes_started += 1
+        self._attack_until = max(self._attack_until, now + attack_after)
+        self._exact_until = max(self._exact_until, now)
+        if end_after is not None:
+            self._next_end = min(self._next_end, now + end_after)
+        self._has_vibrato = self._has_vibrato or vibrato
+        self._has_sweep = self._has_sweep or sweep
+        self._floored = self._floored or floored
+
+    def _make_voice(self, i: int, patch: Patch, pitch: int, velocity: int) -> tuple:
+        """Write the constants of a (pitch, velocity) voice into slot `i` and return them as a template:
+        (float row, table rows, samples until silent on its own or None, samples of attack, has
+        vibrato, has a sweep, has a floored part)."""
         sr = self.sample_rate
         f0_hz = patch.fixed_hz if patch.fixed_hz is not None else midi_to_hz(pitch)
         vel = velocity / 127.0
         amp = VOICE_GAIN * patch.level * vel**patch.velocity_curve
-        self.pitch[i], self.on[i], self.rel[i], self.kill[i] = pitch, now, NEVER, NEVER
-        self.last_event[i], self.rel_age[i] = now, NEVER
-        self.key_down[i], self.sustained[i] = True, False
+        self.rel_age[i] = NEVER
         self.f0[i] = f0_hz / sr
-        self.bend_on[i] = bend_cycles
         keytrack = f0_hz / REFERENCE_HZ
         ends = []  # when each part that dies away on its own is silent, samples after note-on
         parts = [(layer.gain * vel**layer.velocity_bright, layer) for layer in patch.layers]
@@ -355,11 +383,8 @@ class DspSynth(Synth):
                 self._set_envelope(i, -1, 0.0, 1.0, 0.0, 1.0)
             else:
                 self.row[i, -1] = self._noise_rows[noise.kind]
-                self.noise_start[i] = (pitch * 7919 + self._notes_started * 104729) % NOISE_SIZE - now
                 decay = noise.decay_s * sr
                 ends.append(self._set_envelope(i, -1, amp * noise.gain, noise.attack_s * sr, decay, noise.sustain))
-        self._notes_started += 1
-        self.attack_end[i] = now + math.ceil(self.attack[i].max())
         depth = patch.vibrato_depth + 0.01 * self._mod
         rate_hz = patch.vibrato_hz if patch.vibrato_depth > 0 else 5.5
         self.vib_rate[i] = 2 * math.pi * rate_hz / sr
@@ -371,13 +396,15 @@ class DspSynth(Synth):
         self.inv_release[i] = 1.0 / max(patch.release_s * sr, 1.0)
         # A patch that dies away on its own has a known end; a sustained one ends after its release.
         silent_after = max(ends, default=math.inf)
-        self.end[i] = NEVER if math.isinf(silent_after) else now + math.ceil(silent_after)
-        self._attack_until = max(self._attack_until, int(self.attack_end[i]))
-        self._exact_until = max(self._exact_until, now)
-        self._next_end = min(self._next_end, int(self.end[i]))
-        self._has_vibrato = self._has_vibrato or self.vib_index[i] > 0
-        self._has_sweep = self._has_sweep or self.sweep_index[i] != 0
-        self._floored = self._floored or float(self.env_b[i].min()) < 0
+        return (
+            self._floats[i].copy(),
+            self.row[i].copy(),
+            None if math.isinf(silent_after) else math.ceil(silent_after),
+            math.ceil(self.attack[i].max()),
+            bool(self.vib_index[i] > 0),
+            bool(self.sweep_index[i] != 0),
+            bool(self.env_b[i].min() < 0),
+        )
 
     def _set_envelope(self, i: int, part: int, gain: float, attack: float, decay: float, sustain: float) -> float:
         """Store one part's envelope; returns samples until it is silent on its own (inf if it sustains)."""
