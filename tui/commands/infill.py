@@ -46,19 +46,24 @@ def check_output(output: Path) -> None:
 
 @contextlib.contextmanager
 def progress_bar(name: str) -> Iterator[Callable[[float], None]]:
+    """A progress callback; the bar appears at the first report, so a request refused early prints only its error."""
     from tqdm import tqdm
 
-    bar = tqdm(total=100, desc=name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+    bars = []
 
     def progress(fraction: float) -> None:
-        bar.n = round(fraction * 100)
-        bar.refresh()
+        if not bars:
+            fmt = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
+            bars.append(tqdm(total=100, desc=name, unit="%", bar_format=fmt))
+        bars[0].n = round(fraction * 100)
+        bars[0].refresh()
 
     try:
         yield progress
         progress(1.0)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
