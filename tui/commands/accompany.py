@@ -13,11 +13,19 @@ from tui.commands.infill import add_sampling_options, check_output, progress_bar
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("accompany", help="generate an accompaniment for one track of a MIDI file")
     p.add_argument("input", type=Path, help="IN.mid or a project .json")
-    p.add_argument("--track", type=int, required=True, help="the melody track, counted from 1 as `composer info` lists")
-    p.add_argument("--program", type=int, default=0, help="GM program of the accompaniment (default 0, piano)")
+    p.add_argument(
+        "--track",
+        type=int,
+        required=True,
+        metavar="N",
+        help="the melody track, counted from 1 as `composer info` lists",
+    )
+    p.add_argument(
+        "--program", type=int, default=0, metavar="P", help="GM program of the accompaniment (default 0, piano)"
+    )
     p.add_argument("--seconds", type=float, help="accompany the first S seconds (default: the whole melody)")
-    p.add_argument("--from", dest="from_bar", type=int, help="first bar to accompany (from 1)")
-    p.add_argument("--to", dest="to_bar", type=int, help="stop at the start of this bar")
+    p.add_argument("--from", dest="from_bar", type=int, metavar="BAR", help="first bar to accompany (from 1)")
+    p.add_argument("--to", dest="to_bar", type=int, metavar="BAR", help="stop at the start of this bar")
     p.add_argument("--low", type=int, default=21, help="lowest accompaniment pitch (MIDI, default 21)")
     p.add_argument("--high", type=int, default=108, help="highest accompaniment pitch (MIDI, default 108)")
     add_sampling_options(p, STYLES)

@@ -69,9 +69,15 @@ def progress_bar(name: str) -> Iterator[Callable[[float], None]]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("infill", help="regenerate the bars between --from and --to of a MIDI file")
     p.add_argument("input", type=Path, help="IN.mid or a project .json")
-    p.add_argument("--from", dest="from_bar", type=int, required=True, help="first bar to regenerate (from 1)")
-    p.add_argument("--to", dest="to_bar", type=int, required=True, help="regenerate up to the start of this bar")
-    p.add_argument("--candidates", type=int, default=8, help="fills to sample and rerank (default 8; 1: continuation)")
+    p.add_argument(
+        "--from", dest="from_bar", type=int, required=True, metavar="BAR", help="first bar to regenerate (from 1)"
+    )
+    p.add_argument(
+        "--to", dest="to_bar", type=int, required=True, metavar="BAR", help="regenerate up to the start of this bar"
+    )
+    p.add_argument(
+        "--candidates", type=int, default=8, metavar="K", help="fills to sample and rerank (default 8; 1: continuation)"
+    )
     p.add_argument("--suffix-seconds", type=float, default=4.0, help="how much of what follows scores a fill")
     add_sampling_options(p, STYLES)
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mid")
