@@ -112,6 +112,8 @@ BAD_INPUTS = {
     ),  # fmt: skip
     "infill corrupt input": (["infill", "{tmp}/corrupt.mid", "--from", "1", "--to", "2"], "corrupt.mid"),
     "infill top-p zero": (["infill", "{song}", "--from", "1", "--to", "2", "--top-p", "0"], "--top-p"),
+    "accompany a song too long": (["accompany", "{long}", "--track", "1"], "at most 600"),
+    "infill a gap too long": (["infill", "{long}", "--from", "1", "--to", "350"], "at most 600"),
     "infill output not midi": (["infill", "{song}", "--from", "1", "--to", "2", "-o", "{tmp}/out.wav"], "out.wav"),
 }
 
@@ -119,9 +121,11 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(model_path, song_path, tmp_path, capsys, case):
     (tmp_path / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff")
+    write_midi(Song(tracks=[Track(notes=[Note(60, 80, 0.0, 1.0), Note(62, 80, 700.0, 701.0)])]), tmp_path / "long.mid")
     before = sorted(tmp_path.rglob("*"))
     argv, expected = BAD_INPUTS[case]
     argv = [a.replace("{song}", str(song_path)).replace("{tmp}", str(tmp_path)) for a in argv]
+    argv = [a.replace("{long}", str(tmp_path / "long.mid")) for a in argv]
     common = ["--model", str(model_path), "--seed", "1", "-o", str(tmp_path / "out.mid")]
     assert main(argv[:1] + common + argv[1:]) == 2  # argparse keeps the last of a repeated option
     out, err = capsys.readouterr()

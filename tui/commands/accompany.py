@@ -60,8 +60,13 @@ def run(args: argparse.Namespace) -> int:
         start_s, end_s = 0.0, args.seconds
     else:
         start_s, end_s = 0.0, melody.end_s
+    from composer.sample import MAX_SECONDS
+
+    if args.seconds is None and end_s - start_s > MAX_SECONDS:
+        length = f"{end_s - start_s:.0f} s to accompany"
+        raise ComposerError(args.input, f"{length}, at most {MAX_SECONDS:g} at a time: use --from/--to")
     options.seconds = end_s - start_s
-    options.validate()  # the span's length is checked as --seconds
+    options.validate()  # an explicit --seconds is checked here
 
     from composer.accompany import accompany_song
     from composer.midi_io import write_midi

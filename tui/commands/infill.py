@@ -99,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from composer.constrained import bar_span_s
 
     start_s, end_s = bar_span_s(song, args.from_bar, args.to_bar)
+    from composer.sample import MAX_SECONDS
+
+    if end_s - start_s > MAX_SECONDS:
+        raise ComposerError("--to", f"a gap of {end_s - start_s:.0f} s; at most {MAX_SECONDS:g} s at a time")
 
     from composer.infill import infill_song
     from composer.midi_io import write_midi
