@@ -18,6 +18,8 @@ from pathlib import Path
 from composer.tokens import STYLES
 
 VIRTUAL_PORT = "composer jam in"
+# Listing ports opens a new MIDI client; under JACK that stalls MIDI delivery for a moment, so not often.
+PORT_CHECK_S = 3.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,11 +111,13 @@ def _jam(args: argparse.Namespace, model, options, record: Path | None) -> int:
             "Ctrl+C stops",
             flush=True,
         )
-        reported = 0
+        reported, next_check_s = 0, time.monotonic() + PORT_CHECK_S
         try:
             while output.render_error is None and jam.error is None:
-                if not port.check():
-                    port.rescan()
+                if time.monotonic() >= next_check_s:
+                    next_check_s += PORT_CHECK_S
+                    if not port.check():
+                        port.rescan()
                 answers = list(jam.answers)
                 for answer in answers[reported:]:
                     if answer.latency_ms is None:
