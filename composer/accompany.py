@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from composer.constrained import (
+    ForcedEvent,
     Span,
+    drop_final_offs,
     forced_events,
     new_generator,
     sample_span,
@@ -53,6 +55,21 @@ def melody_in_span(melody: Sequence[Note], start_s: float, end_s: float) -> list
     ]
 
 
+def melody_held_over(melody: Sequence[Note], start_s: float, end_s: float, max_note_s: float) -> list[Note]:
+    """Melody notes sounding across start_s (on the 10 ms grid, as the tokens hold them), seconds from
+    start_s: each ends at its own end, the span's end, or the next onset of its pitch, the earliest."""
+    start, end, cap = to_steps(start_s), to_steps(end_s), to_steps(max_note_s)
+    out = {}
+    for n in melody:
+        on, off = to_steps(n.start_s), min(to_steps(n.end_s), to_steps(n.start_s) + cap, end)
+        if on < start < off:
+            later = [to_steps(m.start_s) for m in melody if m.pitch == n.pitch and start <= to_steps(m.start_s)]
+            off = min([off, *later])
+            if off > start:
+                out[n.pitch] = Note(n.pitch, n.velocity, 0.0, (off - start) * STEP_S)
+    return [out[p] for p in sorted(out)]
+
+
 def accompany(
     model,
     context: Sequence[Note],
@@ -78,12 +95,15 @@ def accompany(
     tune = melody_in_span(melody, start_s, end_s)
     if not tune:
         raise ComposerError("--track", f"the melody has no notes in {start_s:.2f}..{end_s:.2f} s")
-    prefix = span_prefix(context, start_s, options.max_note_s)
+    # A melody note sounding across start_s stays on in the model's view, ended by a forced NOTE_OFF.
+    held = melody_held_over(melody, start_s, end_s, options.max_note_s)
+    held_pitches = [n.pitch for n in held]
+    prefix = drop_final_offs(span_prefix(context, start_s, options.max_note_s), held_pitches)
     gen = new_generator(options.seed)
     style = options.style or guess_style(model, prefix + encode(tune, options.max_note_s))
     steps = to_steps(end_s) - to_steps(start_s)
-    forced = forced_events(tune, options.max_note_s)
-    span = sample_span(model, style, prefix, steps, options, gen, forced, pitch_range, progress)
+    forced = forced_events(tune, options.max_note_s) + [ForcedEvent(to_steps(n.end_s), False, n.pitch) for n in held]
+    span = sample_span(model, style, prefix, steps, options, gen, forced, pitch_range, progress, held_pitches)
     notes = [Note(n.pitch, n.velocity, n.start_s + start_s, n.end_s + start_s) for n in span.free_notes]
     return Accompaniment(notes, span, style, start_s, end_s)
 

@@ -106,6 +106,16 @@ def span_prefix(notes: Sequence[Note], start_s: float, max_note_s: float) -> lis
     return ids + shift_tokens(to_steps(start_s) - to_steps(origin_s) - tokens_steps(ids))
 
 
+def drop_final_offs(ids: Sequence[int], pitches: Sequence[int]) -> list[int]:
+    """`ids` without the NOTE_OFFs of `pitches` at its last instant: those notes go on sounding."""
+    out = list(ids)
+    end = len(out)
+    while end > 0 and not TIME_SHIFT_OFFSET <= out[end - 1] < VELOCITY_OFFSET:
+        end -= 1
+    offs = {note_off(p) for p in pitches}
+    return out[:end] + [t for t in out[end:] if t not in offs]
+
+
 def encode_after(notes: Sequence[Note], velocity_bin_now: int | None, max_note_s: float) -> list[int]:
     """encode(notes), without the leading velocity token when the stream already has that velocity."""
     ids = encode(notes, max_note_s)
@@ -151,6 +161,7 @@ def sample_span(
     forced: Sequence[ForcedEvent] = (),
     pitch_range: tuple[int, int] = (0, 127),
     progress: Callable[[float], None] | None = None,
+    held_at_start: Sequence[int] = (),
 ) -> Span:
     """Sample `steps` x 10 ms after `prefix` (under `style`), feeding `forced` at their steps.
 
@@ -173,9 +184,9 @@ def sample_span(
     tokens: list[int] = []
     forced_positions: list[int] = []
     events: list[NoteEvent] = []  # of the sampled notes only
-    owner_forced: dict[int, bool] = {}  # pitch -> whether its latest NOTE_ON was forced
+    owner_forced: dict[int, bool] = dict.fromkeys(held_at_start, True)  # pitch -> was its latest NOTE_ON forced
     free: set[int] = set()  # pitches the model started and has not ended
-    held: set[int] = set()  # forced pitches sounding
+    held: set[int] = set(held_at_start)  # forced pitches sounding
     next_forced = 0
     per_step = 0
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from composer.accompany import ACCOMPANIMENT_TRACK, accompany, accompany_song
-from composer.constrained import forced_events, to_steps
+from composer.constrained import drop_final_offs, forced_events, span_prefix, to_steps, tokens_steps
 from composer.errors import ComposerError
 from composer.keys import scale_pitch_classes
 from composer.model import MusicTransformer, TransformerConfig
@@ -168,3 +168,24 @@ def test_bad_requests_raise_composer_error(model, call, expected):
     song = Song(tracks=[Track(name="Tune", notes=melody()), drums])
     with pytest.raises(ComposerError, match=expected):
         call(model, song)
+
+
+@pytest.mark.parametrize(("end_s", "off_step"), [(5.0, 200), (2.5, 150)])
+def test_a_melody_note_held_across_the_span_start_is_ended_by_the_melody(end_s, off_step):
+    keen = tiny_model({note_on(60): 12.0, time_shift(10): 6.0})
+    tune = [Note(60, 90, 0.0, 3.0), Note(64, 90, 1.5, 2.0)]
+    result = accompany(keen, tune, tune, 1.0, end_s, SampleOptions(seed=1))
+    forced = [(step, t) for i, (step, t) in enumerate(walk(result.span.tokens)) if i in result.span.forced_positions]
+    assert (off_step, note_off(60)) in forced
+    assert not [n for n in result.notes if n.pitch == 60 and n.start_s < 3.0 - 1e-9]  # no doubling of the held 60
+    if end_s > 3.0:
+        assert [n for n in result.notes if n.pitch == 60], "the keen model takes 60 once the melody lets go"
+
+
+def test_the_prefix_leaves_a_held_note_sounding_and_ends_the_others():
+    context = [Note(60, 90, 0.0, 3.0), Note(48, 90, 0.5, 2.0), Note(52, 90, 0.2, 0.4)]
+    prefix = drop_final_offs(span_prefix(context, 1.0, 8.0), [60])
+    assert tokens_steps(prefix) == 100
+    assert note_on(60) in prefix and note_off(60) not in prefix
+    assert prefix[-1] == note_off(48) and note_off(52) in prefix  # cut at the span start / ended before it
+    assert sorted(n.pitch for n in decode(prefix)) == [48, 52, 60]
