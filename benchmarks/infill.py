@@ -3,9 +3,12 @@
 Takes the first `--pieces` pieces of the corpus's test split that last at
 least 3 gaps + the suffix window, decodes them (composer.tokens.decode) and
 cuts a gap of `--gap-seconds` from the middle. Per piece, under the piece's
-own style, `composer.infill.infill` samples `--candidates` fills (seeds
-1000+i, ...); candidate 0 alone is what K=1 gives (plain continuation of the
-prefix, the same notes as composer.sample.stream), the reranked choice is K=8.
+own style, `composer.infill.infill` samples `--candidates` fills (piece n
+gets seed 1000+n, its candidate i seed 1000+n+i); candidate 0 alone is what
+K=1 gives (plain continuation of the prefix, the same notes as
+composer.sample.stream), the reranked choice is K=8. With a model whose
+context is shorter than prefix + fill + window, later_nll cannot see the fill
+and comes out equal for all three.
 
 (a) Likelihoods, nats per token, token-weighted over pieces:
     middle_nll_given_prefix   the true middle given the prefix (plain continuation's view of the truth)
