@@ -2,7 +2,7 @@
 
     result = accompany(model, context_notes, melody, start_s, end_s, SampleOptions(seed=1))
     result.notes        # the accompaniment, absolute seconds, none of the melody's notes
-    song = accompany_song(model, song, track_index=0, start_s=0, end_s=16, options=...)
+    song, result = accompany_song(model, song, track_index=0, start_s=0, end_s=16, options=...)  # + "Accompaniment"
 
 The left-to-right co-composer samples the span as usual, but the melody's
 NOTE_ON/NOTE_OFF (and SET_VELOCITY) tokens are fed to it at their times
