@@ -39,7 +39,8 @@ from composer.tokens import STEP_S, note_off, shift_tokens
 from synth.recorder import SUSTAIN_CC, Recorder, bend_semitones
 
 DEFAULT_STYLE = "folk"
-KEY_NOTES = 24  # the player's most recent notes that decide the key
+KEY_NOTES = 24  # the player's most recent notes that decide the key, when the phrase is short
+PHRASE_KEY_NOTES = 6  # a phrase with this many notes decides its key alone
 MIN_ANSWER_S, MAX_ANSWER_S = 1.0, 8.0
 ANSWER_TOKEN_ROOM = 256  # context kept free for an answer, so it never re-primes while it plays
 LOG_LEN = 100_000
@@ -366,7 +367,7 @@ class JamSession:
         t0 = time.perf_counter()
         key = self.options.key
         if key is None and self.constrain_key:
-            key = estimate_key(self.engine.song.tracks[self.player_track].notes[-KEY_NOTES:])
+            key = estimate_key(self._key_notes(min(onsets, default=gap_end_s)))
         seconds = self.answer_s
         if seconds is None:
             seconds = min(max(gap_end_s - min(onsets, default=gap_end_s), MIN_ANSWER_S), MAX_ANSWER_S)
@@ -380,6 +381,13 @@ class JamSession:
         first = next(stream)
         record = JamAnswer(gap_end_s, key, seconds, (time.perf_counter() - t0) * 1000.0)
         return _Prepared(base, branch, stream, first, record)
+
+    def _key_notes(self, phrase_start_s: float) -> list:
+        """The phrase's own notes when it has a few (the player may change key), else the latest ones."""
+        notes = list(self.engine.song.tracks[self.player_track].notes)
+        start_s = phrase_start_s - self.t0_s - STEP_S
+        phrase = [n for n in notes if n.start_s >= start_s]
+        return phrase if len(phrase) >= PHRASE_KEY_NOTES else notes[-KEY_NOTES:]
 
     def _play_answer(self, live: _Live) -> None:
         """Sample and schedule until the answer is complete or cut off; never more than lookahead_s ahead."""
