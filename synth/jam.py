@@ -408,12 +408,15 @@ class JamSession:
             live.sampled = True
 
     def _settle(self, live: _Live, tokenizer: PhraseTokenizer, at_s: float) -> tuple[TokenContext, list[int]]:
-        """The context after the answer as far as it was heard by `at_s`, and the ids that end its cut-off notes."""
-        heard_s = at_s - live.record.gap_end_s
-        if live.record.yielded_at_s is None and live.steps and live.steps[-1].time_s <= heard_s + STEP_S:
+        """The context after the answer as far as it was heard, and the ids that end its cut-off notes.
+
+        `at_s` is the time of the player's first event since the answer began.
+        """
+        if live.record.yielded_at_s is None:  # heard to the end
             ctx, kept = live.prepared.branch, [i for s in live.steps for i in s.fed]
-            end_s = live.steps[-1].time_s
+            end_s = live.steps[-1].time_s if live.steps else 0.0
         else:
+            heard_s = live.record.yielded_at_s - live.record.gap_end_s
             ctx, kept, end_s = live.prepared.base.fork(), [], 0.0
             for step in live.steps:
                 if step.time_s > heard_s:
@@ -423,5 +426,6 @@ class JamSession:
             ctx.push(kept)
         tokenizer.set_anchor(live.record.gap_end_s + end_s, ctx.velocity_bin)
         cut = sorted(sounding_after(kept))
-        ids = tokenizer.advance_to(at_s) + [note_off(p) for p in cut] if cut else []
+        cut_s = live.record.yielded_at_s if live.record.yielded_at_s is not None else at_s
+        ids = tokenizer.advance_to(cut_s) + [note_off(p) for p in cut] if cut else []
         return ctx, ids
