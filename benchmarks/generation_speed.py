@@ -14,7 +14,8 @@ import time
 
 import torch
 
-from composer.sample import SampleOptions, _Context, load_model, sample_next, token_mask
+from composer.context import TokenContext
+from composer.sample import SampleOptions, load_model, sample_next, token_mask
 from composer.tokens import BOS, style_token
 
 
@@ -22,7 +23,7 @@ from composer.tokens import BOS, style_token
 def cached_tokens_per_s(model, n_tokens: int) -> float:
     options, allowed, gen = SampleOptions(seed=0), token_mask(None), torch.Generator().manual_seed(0)
     start = time.perf_counter()
-    ctx = _Context(model, [style_token("folk"), BOS])
+    ctx = TokenContext(model, [style_token("folk"), BOS])
     logits = ctx.logits
     for _ in range(n_tokens):
         logits = ctx.push(sample_next(logits, options, allowed, gen))

@@ -1,6 +1,6 @@
 """The model's side of call and response: a context primed token by token, and an answer sampled from it.
 
-    ctx = TokenContext(model, "folk")        # [STYLE, BOS] primed
+    ctx = TokenContext.for_style(model, "folk")   # [STYLE, BOS] primed
     ctx.push(tokenizer.note_on(60, 90, t))   # while the player plays: a step per event, not a re-prime
     branch = ctx.fork()                      # free: KV tensors are never written in place
     for step in answer_steps(branch, options, seconds=4.0):
@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from composer.model import KVCache, MusicTransformer
+from composer.context import TokenContext
 from composer.sample import SampleOptions, sample_next, token_mask
 from composer.tokens import (
-    BOS,
     NOTE_OFF_OFFSET,
     NOTE_ON_OFFSET,
     STEP_S,
@@ -34,65 +33,7 @@ from composer.tokens import (
     bin_to_velocity,
     note_off,
     shift_tokens,
-    style_token,
 )
-
-
-class TokenContext:
-    """Token history and KV cache of one model, fed a few ids at a time.
-
-    When the cache would pass the model's context, it is re-primed from the
-    style token and the most recent half context (one full pass).
-    """
-
-    def __init__(self, model: MusicTransformer, style: str) -> None:
-        self.model = model
-        self.tokens: list[int] = []
-        self.cache: KVCache | None = None
-        self.logits: torch.Tensor | None = None  # (VOCAB_SIZE,) for the next id
-        self.velocity_bin: int | None = None  # the last SET_VELOCITY in the history
-        self.push([style_token(style), BOS])
-
-    def fork(self) -> TokenContext:
-        other = TokenContext.__new__(TokenContext)
-        other.model, other.tokens, other.cache = self.model, list(self.tokens), self.cache
-        other.logits, other.velocity_bin = self.logits, self.velocity_bin
-        return other
-
-    @property
-    def length(self) -> int:
-        return self.cache.length if self.cache is not None else 0
-
-    @torch.no_grad()
-    def push(self, ids: Sequence[int]) -> torch.Tensor | None:
-        """Append `ids` in one forward pass; returns the logits for the next id."""
-        ids = [int(i) for i in ids]
-        if not ids:
-            return self.logits
-        for token in ids:
-            if token >= VELOCITY_OFFSET:
-                self.velocity_bin = token - VELOCITY_OFFSET
-        self.tokens.extend(ids)
-        if self.cache is None or self.cache.length + len(ids) > self.model.cfg.max_len:
-            self._reprime()
-        else:
-            logits, self.cache = self.model(torch.tensor([ids]), self.cache)
-            self.logits = logits[0, -1]
-        return self.logits
-
-    def make_room(self, n_tokens: int) -> None:
-        """Re-prime now (while there is time) if `n_tokens` more would not fit."""
-        if self.length + n_tokens > self.model.cfg.max_len:
-            self._reprime(keep=self.model.cfg.max_len - n_tokens - 1)
-
-    @torch.no_grad()
-    def _reprime(self, keep: int | None = None) -> None:
-        max_len = self.model.cfg.max_len
-        keep = max_len // 2 - 1 if keep is None else max(min(keep, max_len - 1), 1)
-        if len(self.tokens) > keep + 1:
-            self.tokens = [self.tokens[0], *self.tokens[-keep:]]  # the style token, then the most recent
-        logits, self.cache = self.model(torch.tensor([self.tokens]))
-        self.logits = logits[0, -1]
 
 
 @dataclass

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import torch
 
+from composer.context import TokenContext
 from composer.errors import ComposerError
-from composer.sample import SampleOptions, _Context, guess_style, sample_next, token_mask
+from composer.sample import SampleOptions, guess_style, sample_next, token_mask
 from composer.song import Note, Song
 from composer.tokens import (
     BOS,
@@ -171,7 +172,7 @@ def sample_span(
     note-on of its pitch comes is ended there first.
     """
     model.eval()
-    ctx = _Context(model, context_ids(model, style, prefix))
+    ctx = TokenContext(model, context_ids(model, style, prefix))
     decoder = StreamDecoder(start_s=0.0, max_note_s=options.max_note_s)
     velocity_now = last_velocity_bin(prefix)
     if velocity_now is not None:  # as in training: a NOTE_ON before any SET_VELOCITY keeps the last one

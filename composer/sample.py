@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 
 from composer.checkpoint import load_transformer
+from composer.context import TokenContext
 from composer.errors import ComposerError
 from composer.keys import scale_pitch_classes
-from composer.model import KVCache, MusicTransformer
+from composer.model import MusicTransformer
 from composer.song import Note
 from composer.tokens import (
     BOS,
@@ -135,33 +136,6 @@ def guess_style(model: MusicTransformer, primer_ids: Sequence[int]) -> str:
     return best
 
 
-class _Context:
-    """The token history and KV cache, with the sliding-window re-prime."""
-
-    def __init__(self, model: MusicTransformer, prefix: list[int]) -> None:
-        self.model = model
-        self.tokens = list(prefix)
-        self.cache: KVCache | None = None
-        self.logits = self._prime()
-
-    def _prime(self) -> torch.Tensor:
-        max_len = self.model.cfg.max_len
-        if len(self.tokens) > max_len:  # keep the style token, then the most recent tokens
-            self.tokens = [self.tokens[0], *self.tokens[-(max_len // 2 - 1) :]]
-        logits, self.cache = self.model(torch.tensor([self.tokens]))
-        return logits[0, -1]
-
-    def push(self, token: int) -> torch.Tensor:
-        """Append one token; returns the logits for the next one, (VOCAB_SIZE,)."""
-        self.tokens.append(token)
-        if self.cache is None or self.cache.length + 1 > self.model.cfg.max_len:
-            self.logits = self._prime()
-        else:
-            logits, self.cache = self.model(torch.tensor([[token]]), self.cache)
-            self.logits = logits[0, -1]
-        return self.logits
-
-
 @torch.no_grad()
 def stream(
     model: MusicTransformer,
@@ -185,7 +159,7 @@ def stream(
     else:
         style = STYLES[int(torch.randint(0, len(STYLES) - 1, (1,), generator=gen))]  # any but "other"
     max_primer = model.cfg.max_len - 2  # room for style, BOS
-    ctx = _Context(model, [style_token(style), BOS, *primer_ids[-max_primer:]])
+    ctx = TokenContext(model, [style_token(style), BOS, *primer_ids[-max_primer:]])
 
     decoder = StreamDecoder(start_s=0.0, max_note_s=options.max_note_s)
     velocities = [t for t in primer_ids if t >= VELOCITY_OFFSET]

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 
 import mido
 
-from composer.answer import AnswerStep, TokenContext, answer_steps, sounding_after
+from composer.answer import AnswerStep, answer_steps, sounding_after
+from composer.context import TokenContext
 from composer.model import MusicTransformer
 from composer.phrase import PhraseTokenizer, estimate_key, estimate_tempo_bpm, gap_for_tempo
 from composer.sample import SampleOptions
@@ -307,7 +308,7 @@ class JamSession:
             self._ready.set()
 
     def _warm_up(self) -> TokenContext:
-        ctx = TokenContext(self.model, self.style)
+        ctx = TokenContext.for_style(self.model, self.style)
         trial = ctx.fork()  # run every code path once, so the first phrase pays no first-call costs
         trial.push(PhraseTokenizer().note_on(60, 80, 0.0))
         for _ in zip(range(3), answer_steps(trial.fork(), replace(self.options, seed=0), 1.0), strict=False):

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from composer.answer import TokenContext, answer_steps, sounding_after
+from composer.answer import answer_steps, sounding_after
+from composer.context import TokenContext
 from composer.keys import scale_pitch_classes
 from composer.model import MusicTransformer, TransformerConfig
 from composer.sample import SampleOptions
@@ -32,7 +33,7 @@ PHRASE = [VELOCITY_OFFSET + 20, note_on(60), time_shift(30), note_off(60), note_
 
 
 def test_pushing_a_few_at_a_time_matches_one_full_pass(model):
-    ctx = TokenContext(model, "folk")
+    ctx = TokenContext.for_style(model, "folk")
     ctx.push(PHRASE[:1])
     ctx.push(PHRASE[1:4])
     ctx.push(PHRASE[4:])
@@ -44,7 +45,7 @@ def test_pushing_a_few_at_a_time_matches_one_full_pass(model):
 
 
 def test_fork_leaves_the_original_alone(model):
-    ctx = TokenContext(model, "folk")
+    ctx = TokenContext.for_style(model, "folk")
     ctx.push(PHRASE)
     before = (list(ctx.tokens), ctx.logits.clone(), ctx.length)
     branch = ctx.fork()
@@ -55,7 +56,7 @@ def test_fork_leaves_the_original_alone(model):
 
 
 def test_context_re_primes_past_its_length(model):
-    ctx = TokenContext(model, "chorale")
+    ctx = TokenContext.for_style(model, "chorale")
     for _ in range(40):
         ctx.push([note_on(60), time_shift(10)])
     assert ctx.length <= model.cfg.max_len
@@ -67,7 +68,7 @@ def test_context_re_primes_past_its_length(model):
 @pytest.mark.parametrize("key", [None, "D:major", "F#:minor"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_answer_starts_with_a_note_keeps_the_key_and_ends_closed(model, key, seed):
-    ctx = TokenContext(model, "folk")
+    ctx = TokenContext.for_style(model, "folk")
     ctx.push(PHRASE)
     start = len(ctx.tokens)
     steps = list(answer_steps(ctx, SampleOptions(key=key, seed=seed), seconds=2.0))
@@ -88,7 +89,7 @@ def test_answer_starts_with_a_note_keeps_the_key_and_ends_closed(model, key, see
 
 def test_same_seed_same_answer(model):
     def run():
-        ctx = TokenContext(model, "folk")
+        ctx = TokenContext.for_style(model, "folk")
         ctx.push(PHRASE)
         return [s.token for s in answer_steps(ctx, SampleOptions(seed=7), seconds=1.0)]
 

@@ -9,10 +9,11 @@ import threading
 import pytest
 import torch
 
+from composer.context import TokenContext
 from composer.errors import ComposerError
 from composer.keys import scale_pitch_classes
 from composer.model import MusicTransformer, TransformerConfig
-from composer.sample import SampleOptions, _Context, generate_notes, guess_style, stream, token_mask
+from composer.sample import SampleOptions, generate_notes, guess_style, stream, token_mask
 from composer.song import Note
 from composer.tokens import (
     BOS,
@@ -193,7 +194,7 @@ def test_generation_runs_past_the_context_and_reprimes_exactly():
     assert items[-1].progress == 1.0
 
     prefix = [style_token("classical"), BOS]
-    ctx = _Context(model, prefix)
+    ctx = TokenContext(model, prefix)
     history = list(prefix)
     gen = torch.Generator().manual_seed(0)
     reprimes = 0
@@ -256,7 +257,7 @@ def test_cancel_stops_the_stream(model):
 def test_top_k_one_is_greedy_whatever_the_seed(model):
     runs = [sampled_tokens(items_of(model, seconds=2, style="folk", seed=s, top_k=1, top_p=1.0)) for s in (1, 2)]
     assert runs[0] == runs[1]
-    ctx = _Context(model, [style_token("folk"), BOS])
+    ctx = TokenContext(model, [style_token("folk"), BOS])
     logits = ctx.logits.masked_fill(~token_mask(None), float("-inf"))
     assert runs[0][0] == int(torch.argmax(logits))
     tiny_p = sampled_tokens(items_of(model, seconds=2, style="folk", seed=3, top_p=1e-6))
