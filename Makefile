@@ -9,7 +9,7 @@ APT_PACKAGES := jackd2 libportaudio2 libsndfile1
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-deps lint bench clean
+.PHONY: run test setup system-deps setup-train-audio lint bench clean
 
 run: setup
 	$(VENV)/bin/composer
@@ -38,6 +38,20 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)"
 	$(PIP) install -q -e ".[dev]"
 	touch $(STAMP)
+
+# FluidSynth and the GM soundfont, for the neural instruments' training data only
+# (`composer audio-data build`, `composer train renderer|vocoder`); the app and `make test` never need them.
+TRAIN_AUDIO_APT := libfluidsynth3 fluid-soundfont-gm
+setup-train-audio: setup
+	@missing=""; for p in $(TRAIN_AUDIO_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  else \
+	    echo "Missing system packages. Run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+	$(PIP) install -q -e ".[dev,train-audio]"
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
