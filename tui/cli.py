@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "tui.commands.render",
     "tui.commands.live",
     "tui.commands.jam",
+    "tui.commands.audio_data",
 )
 
 

@@ -1,0 +1,80 @@
+"""`composer audio-data build [--out DIR] [--minutes-per-program M]`: FluidSynth audio for the neural instruments."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from composer.errors import ComposerError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audio-data", help="build the neural instruments' training audio (needs FluidSynth)")
+    actions = p.add_subparsers(dest="audio_data_command", metavar="ACTION", required=True)
+    b = actions.add_parser(
+        "build",
+        help="render corpus pieces and generated material through FluidSynth into shards",
+        description="Render music21 corpus pieces (transposed into each instrument's range) and generated "
+        "material through FluidSynth (FluidR3 GM) at 24 kHz mono into train/valid/test shards. "
+        "Needs `make setup-train-audio`.",
+    )
+    b.add_argument("--out", type=Path, default=Path("data/audio"), help="output folder (default data/audio)")
+    b.add_argument(
+        "--minutes-per-program", type=float, default=60.0, metavar="M", help="minutes of audio per program (default 60)"
+    )
+    b.add_argument(
+        "--programs",
+        default=None,
+        metavar="P,P,...",
+        help="GM programs (default 0,48,19,24,73,42,56: piano, strings, organ, nylon guitar, flute, cello, trumpet)",
+    )
+    b.add_argument("--seed", type=int, default=0, help="choice of pieces, transpositions and material (default 0)")
+    b.set_defaults(run=run_build)
+
+
+def parse_programs(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        programs = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ComposerError("--programs", f"{text!r}: expected GM program numbers 0-127, comma-separated") from None
+    if not programs or not all(0 <= p <= 127 for p in programs):
+        raise ComposerError("--programs", f"{text!r}: expected GM program numbers 0-127, comma-separated")
+    return programs
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from synth.audio_data import PROGRAMS, build_audio_data
+
+    programs = parse_programs(args.programs) or list(PROGRAMS)
+    if not 0 < args.minutes_per_program <= 6000:
+        raise ComposerError("--minutes-per-program", f"{args.minutes_per_program}: expected more than 0, at most 6000")
+    if args.out.exists() and not args.out.is_dir():
+        raise ComposerError(args.out, "is a file, expected a folder")
+    bar = tqdm(total=0, unit="s", desc="audio", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of notes [{elapsed}]")
+
+    def progress(done_s: float, total_s: float) -> None:
+        bar.total = total_s
+        bar.n = done_s
+        bar.refresh()
+
+    try:
+        summary = build_audio_data(
+            args.out, programs=programs, minutes_per_program=args.minutes_per_program, seed=args.seed, progress=progress
+        )
+    finally:
+        bar.close()
+    minutes = {s: sum(by_p.values()) / 60 for s, by_p in summary["seconds"].items()}
+    print(
+        f"{summary['pieces']} pieces ({summary['pieces_per_kind']['corpus']} corpus, "
+        f"{summary['pieces_per_kind']['material']} material) for {len(programs)} programs in "
+        f"{summary['build_seconds']} s; minutes train {minutes['train']:.1f} valid {minutes['valid']:.1f} "
+        f"test {minutes['test']:.1f}; {summary['bytes'] / 1e6:.1f} MB; {summary['failed']} corpus files failed"
+    )
+    for line in summary["failures"][:10]:
+        print(f"  failed: {line}")
+    print(f"wrote {args.out}")
+    return 0
