@@ -7,7 +7,8 @@
 
 For each GM program, half the minutes are music21 corpus pieces transposed
 into the instrument's range (a different, stable choice of pieces per
-program, up to MAX_PIECE_S each, a dynamic level and tempo drawn per piece),
+program, the styles taken in turn, up to MAX_PIECE_S each, a dynamic level
+and tempo drawn per piece),
 half generated material (synth.material, in chunks of 20 s taking the kinds
 in turn, so a small build has every kind). Each piece goes to train, valid or
 test by `composer.corpus.split_of(piece_id)`, the transformer corpus's split,
@@ -31,6 +32,7 @@ of its last release tail.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -207,7 +209,14 @@ def _program_pieces(program, budget_s, sample_rate, sources, seed, failures, rep
         for kind in ("material", "corpus")
     }  # fmt: skip
     placed = 0.0
-    streams = {"material": _material_stream(program, seed), "corpus": _corpus_stream(program, sources, seed, failures)}
+
+    def corpus_wanted(piece_id: str) -> bool:
+        return left["corpus"][split_of(piece_id)] > 0
+
+    streams = {
+        "material": _material_stream(program, seed),
+        "corpus": _corpus_stream(program, sources, seed, failures, corpus_wanted),
+    }
     for kind, stream in streams.items():
         for piece_id, notes, source, transpose in stream:
             split = split_of(piece_id)
@@ -251,16 +260,26 @@ def _chunks(piece_id: str, notes: list[Note]) -> list[tuple[str, list[Note]]]:
     return out
 
 
-def _corpus_stream(program, sources, seed, failures):
-    """Corpus pieces in a stable order of their own for each program, fitted to its range."""
+def _corpus_stream(program, sources, seed, failures, wanted):
+    """Corpus pieces in a stable order of their own for each program, fitted to its range.
+
+    A file whose piece would go to a split that has its minutes is not parsed (an .abc file may hold
+    several pieces, each with a split of its own, so those are always parsed)."""
     low, high = instrument_range(program)
 
     def order(source: tuple[str, str, str]) -> str:
         return hashlib.sha1(f"{seed}/{program}/{source[1]}".encode()).hexdigest()
 
-    for path, rel, _style in sorted(sources, key=order):
+    by_style: dict[str, list[tuple[str, str, str]]] = {}
+    for source in sorted(sources, key=order):
+        by_style.setdefault(source[2], []).append(source)
+    # One file of each style in turn, so chorales, renaissance polyphony, folk tunes and piano music
+    # all come in early, whatever their share of the corpus's files.
+    interleaved = [s for group in itertools.zip_longest(*by_style.values()) for s in group if s is not None]
+    for path, rel, _style in interleaved:
         size = Path(path).stat().st_size if Path(path).is_file() else 0
-        if size > MAX_SOURCE_BYTES or (rel.lower().endswith(".abc") and size > MAX_ABC_BYTES):
+        is_abc = rel.lower().endswith(".abc")
+        if size > MAX_SOURCE_BYTES or (is_abc and size > MAX_ABC_BYTES) or not (is_abc or wanted(rel)):
             continue
         for piece_id, notes in _parse(path, rel, failures):
             rng = np.random.default_rng(int(order((path, piece_id, ""))[:8], 16))
