@@ -6,6 +6,7 @@ Most tests render with a tiny sine synth (no FluidSynth); one builds through Flu
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -159,6 +160,15 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, problem):
     assert main(["audio-data", "build", "--out", str(out), *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and problem in err[0]
+    assert not out.exists()
+
+
+def test_cli_without_fluidsynth_says_why_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fluidsynth", None)  # as if pyfluidsynth were not installed
+    out = tmp_path / "audio"
+    assert main(["audio-data", "build", "--out", str(out), "--minutes-per-program", "0.1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "FluidSynth is not installed" in err[0] and "make setup-train-audio" in err[0]
     assert not out.exists()
 
 

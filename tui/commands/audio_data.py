@@ -48,12 +48,16 @@ def run_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from synth.audio_data import PROGRAMS, build_audio_data
+    from synth.fluid import fluidsynth_available
 
     programs = parse_programs(args.programs) or list(PROGRAMS)
     if not 0 < args.minutes_per_program <= 6000:
         raise ComposerError("--minutes-per-program", f"{args.minutes_per_program}: expected more than 0, at most 6000")
     if args.out.exists() and not args.out.is_dir():
         raise ComposerError(args.out, "is a file, expected a folder")
+    problem = fluidsynth_available()
+    if problem is not None:
+        raise ComposerError(None, problem)
     bar = tqdm(total=0, unit="s", desc="audio", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of notes [{elapsed}]")
 
     def progress(done_s: float, total_s: float) -> None:
