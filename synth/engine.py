@@ -21,8 +21,9 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +39,8 @@ SynthFactory = Callable[[Track], Synth]
 
 _LIVE_ON, _LIVE_OFF, _LIVE_CC, _LIVE_BEND = range(4)
 LOAD_SMOOTHING = 0.1  # weight of the newest block in render_load
+OVERLOAD_LOAD = 0.8  # a synth that may overload and needs more than this share of each block...
+OVERLOAD_WINDOW_BLOCKS = 32  # ...on average over this many blocks moves to the DSP synth
 
 
 @dataclass
@@ -47,6 +50,7 @@ class _Slot:
     track: Track
     synth: Synth
     made_from: tuple
+    loads: deque = field(default_factory=lambda: deque(maxlen=OVERLOAD_WINDOW_BLOCKS))  # render s / block s
 
 
 def _synth_key(track: Track) -> tuple:
@@ -60,18 +64,31 @@ class Engine:
         song: what to play; edited in place by the app.
         sample_rate: output rate, Hz.
         block_frames: the usual block length (render_block accepts any).
-        synth_factory: track -> Synth at `sample_rate`; DspSynth by default.
+        synth_factory: track -> Synth at `sample_rate`; by default DspSynth, or NeuralSynth for a track
+            whose `synth` is "neural" where the weights are installed (else DSP and a notice saying why).
+        on_notice: called with each one-line notice (also kept in `notices`).
+        overload_guard: watch synths that may overload (`may_overload`, the neural one): one whose
+            render time per block stays above OVERLOAD_LOAD of the block's duration over
+            OVERLOAD_WINDOW_BLOCKS blocks is replaced by the DSP synth, with a notice. Offline
+            rendering turns it off: there, slow only means slow.
 
     Attributes a UI may set or read:
         metronome (bool): click on every beat while playing.
         count_in_bars (int): bars of clicks after play() before the song moves.
         render_load (float): render time / block duration, smoothed.
+        notices (list[str]): one-line messages for the user (fallbacks to the DSP synth), oldest first.
         track_peaks (list[float]): each track's post-fader peak in the last block.
         gain_reduction_db (float): the master limiter's work in the last block.
     """
 
     def __init__(
-        self, song: Song, sample_rate: int = 48000, block_frames: int = 256, synth_factory: SynthFactory | None = None
+        self,
+        song: Song,
+        sample_rate: int = 48000,
+        block_frames: int = 256,
+        synth_factory: SynthFactory | None = None,
+        on_notice: Callable[[str], None] | None = None,
+        overload_guard: bool = True,
     ) -> None:
         if not 1000 <= int(sample_rate) <= 384000:
             raise ValueError(f"sample_rate must be 1000..384000 Hz, not {sample_rate}")
@@ -80,7 +97,11 @@ class Engine:
         self.song = song
         self.sample_rate = int(sample_rate)
         self.block_frames = int(block_frames)
-        self.synth_factory = synth_factory or self._dsp_synth
+        self.synth_factory = synth_factory or self._default_synth
+        self.on_notice = on_notice
+        self.overload_guard = overload_guard
+        self.notices: list[str] = []
+        self._neural_factory: SynthFactory | None = None
         self.metronome = False
         self.count_in_bars = 0
         self.render_load = 0.0
@@ -107,6 +128,21 @@ class Engine:
 
     def _dsp_synth(self, track: Track) -> Synth:
         return DspSynth(track.program, track.is_drum, self.sample_rate)
+
+    def _default_synth(self, track: Track) -> Synth:
+        if track.synth != "neural":
+            return self._dsp_synth(track)
+        if self._neural_factory is None:  # torch is imported only when a neural track appears
+            from synth.neural_synth import NeuralSynthFactory
+
+            self._neural_factory = NeuralSynthFactory(self.sample_rate, notify=self.notice)
+        return self._neural_factory(track)
+
+    def notice(self, line: str) -> None:
+        """Tell the user something in one line (kept in `notices`, passed to `on_notice`)."""
+        self.notices.append(line)
+        if self.on_notice is not None:
+            self.on_notice(line)
 
     # ---- tracks --------------------------------------------------------------------------------------
 
@@ -343,6 +379,21 @@ class Engine:
                 else:
                     synth.note_off(pitch, at)
 
+    def _watch_load(self, slot: _Slot, load: float) -> None:
+        """Move a synth that cannot keep up to the DSP synth (the next block on), saying so."""
+        slot.loads.append(load)
+        if len(slot.loads) < OVERLOAD_WINDOW_BLOCKS:
+            return
+        mean = sum(slot.loads) / len(slot.loads)
+        if mean <= OVERLOAD_LOAD:
+            return
+        slot.synth = self._dsp_synth(slot.track)
+        slot.loads.clear()
+        self.notice(
+            f"{slot.track.name}: the neural synth needs {mean:.0%} of each block's time "
+            f"(over {OVERLOAD_WINDOW_BLOCKS} blocks, limit {OVERLOAD_LOAD:.0%}); moved to the DSP synth"
+        )
+
     def _mix(self, out: np.ndarray, n: int, slots, touched, song_spans, clicks) -> None:
         audible = {id(t) for t in self.song.audible_tracks()}
         tracks = []
@@ -351,7 +402,12 @@ class Engine:
             # Every synth renders every block, so its clock stays the engine's; one that had no
             # voices and got no events is silent by contract and is not mixed.
             quiet = not synth.active_voices and index not in touched
-            mono = synth.render(n)
+            if self.overload_guard and getattr(synth, "may_overload", False):
+                t_begin = time.perf_counter()
+                mono = synth.render(n)
+                self._watch_load(slot, (time.perf_counter() - t_begin) * self.sample_rate / n)
+            else:
+                mono = synth.render(n)
             track = slot.track
             volume = track.volume if id(track) in audible else 0.0
             tracks.append((id(track), None if quiet else mono, volume, track.pan))

@@ -91,7 +91,7 @@ def test_bad_input_exits_2_with_one_line_and_no_file(song_mid, tmp_path, capsys)
 
 
 def test_unknown_choices_are_usage_errors(song_mid, tmp_path):
-    for extra in (["--bit-depth", "8"], ["--synth", "neural"]):
+    for extra in (["--bit-depth", "8"], ["--synth", "fm"]):
         with pytest.raises(SystemExit) as exc:
             main(["render", str(song_mid), "-o", str(tmp_path / "x.wav"), *extra])
         assert exc.value.code == 2

@@ -1,11 +1,15 @@
 """`composer render IN.mid|IN.json -o OUT.wav`: render a song to a WAV file, offline.
 
-    composer render IN.mid|IN.json -o OUT.wav [--sample-rate 48000] [--bit-depth 16|24] [--stems] [--synth dsp]
+    composer render IN.mid|IN.json -o OUT.wav [--sample-rate 48000] [--bit-depth 16|24] [--stems] [--synth dsp|neural]
 
 The song goes through the same engine as live playback, as fast as the CPU
 allows, with every release tail rendered to its end. --stems also writes
 each track alone as OUT-<track>.wav beside the mix. Everything is checked
 before the render starts; files are written to a temporary name and renamed.
+Without --synth each track plays with its own synth (a project's track may
+say "neural"; where the neural weights are missing it plays with the DSP
+synth and one line says why); --synth neural without usable weights exits 2
+with that line.
 """
 
 from __future__ import annotations
@@ -28,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="PCM bits per sample (default 16)")
     p.add_argument("--stems", action="store_true", help="also write each track alone as OUT-<track>.wav")
-    p.add_argument("--synth", choices=("dsp",), default="dsp", help="instrument (default dsp)")
+    p.add_argument(
+        "--synth",
+        choices=("dsp", "neural"),
+        default=None,
+        help="instrument for every track (default: each track's own)",
+    )
     p.set_defaults(run=run)
 
 
@@ -72,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     from synth.render import render_song, render_stems, stem_names, write_wav
 
+    factory = synth_factory(args.synth, args.sample_rate, song)
+
     stems_to_render = [t for t in song.tracks if t.notes] if args.stems else []
     total_s = song.duration_s * (1 + len(stems_to_render))
     bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]"
@@ -83,11 +94,13 @@ def run(args: argparse.Namespace) -> int:
             bar.update(now - done[0])
             done[0] = now
 
-        audio = render_song(song, sample_rate=args.sample_rate, progress=progress)
+        audio = render_song(song, sample_rate=args.sample_rate, synth_factory=factory, progress=progress)
         stems = {}
         if stems_to_render:
             mix_s = audio.shape[0] / args.sample_rate
-            stems = render_stems(song, sample_rate=args.sample_rate, progress=lambda s: progress(s, base=mix_s))
+            stems = render_stems(
+                song, sample_rate=args.sample_rate, synth_factory=factory, progress=lambda s: progress(s, base=mix_s)
+            )
     write_wav(output, audio, args.sample_rate, args.bit_depth)
     print(describe(output, audio, args.sample_rate, args.bit_depth))
     names = dict(zip(stem_names(song), song.tracks, strict=True))
@@ -104,6 +117,23 @@ def run(args: argparse.Namespace) -> int:
         write_wav(path, stem, args.sample_rate, args.bit_depth)
         print(describe(path, stem, args.sample_rate, args.bit_depth))
     return 0
+
+
+def synth_factory(choice: str | None, sample_rate: int, song):
+    """The engine's synth factory for --synth: None (each track's own), "dsp" or "neural" (exit 2 if unusable)."""
+    from synth.dsp import DspSynth
+
+    if choice == "dsp" or (choice is None and not any(t.synth == "neural" for t in song.tracks)):
+        return lambda track: DspSynth(track.program, track.is_drum, sample_rate)  # torch is not even imported
+    from synth.neural_synth import NeuralSynthFactory, load_neural_models
+
+    models = load_neural_models() if choice == "neural" else None  # ComposerError: one line, exit 2
+    return NeuralSynthFactory(
+        sample_rate,
+        models=models,
+        notify=lambda line: print(f"composer: {line}", file=sys.stderr),
+        force=models is not None,
+    )
 
 
 def describe(path: Path, audio, sample_rate: int, bit_depth: int) -> str:

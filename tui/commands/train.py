@@ -1,4 +1,7 @@
-"""`composer train transformer [options]`: train the co-composer (CPU, GPU or torchrun)."""
+"""`composer train transformer [options]`: train the co-composer (CPU, GPU or torchrun).
+
+`composer train vocoder|renderer` live in tui/commands/train_audio.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from composer.errors import ComposerError
+from tui.commands.train_audio import register as register_audio
 
 DEFAULT_EXPORT = Path("models/transformer/model.safetensors")
 
@@ -38,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--export", type=Path, default=None, help=f"write the best weights as fp16 here (e.g. {DEFAULT_EXPORT})"
     )
     t.set_defaults(run=run_transformer)
+    register_audio(kinds)
 
 
 def run_transformer(args: argparse.Namespace) -> int:

@@ -1,0 +1,280 @@
+"""Train the vocoder or the renderer: CPU, one GPU, or many under torchrun (DDP).
+
+    summary = train_audio(AudioTrainConfig(kind="vocoder", data_dir="data/audio"), VocoderConfig())
+
+Losses. The vocoder: multi-resolution STFT (spectral convergence + log
+magnitude L1 at three resolutions) plus log-mel L1, against the reference
+delayed by its `latency_samples` (see synth/vocoder.py). The renderer: log-mel
+L1 against the reference's causal log-mel. The same pattern as
+composer/train.py: AdamW, linear warm-up then cosine decay (by step or the
+wall-time budget), gradient clipping, validation every `eval_every` steps on
+fixed windows, best checkpoint kept, resume from the last one, a progress bar
+and a JSONL log. Under torchrun each rank draws its own windows and DDP
+averages the gradients.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from composer.errors import ComposerError
+from synth.audio_dataset import AudioDataset
+from synth.mel import LogMel, MelConfig
+from synth.neural_checkpoint import load_neural, load_tensors, save_neural
+from synth.renderer import Renderer, RendererConfig
+from synth.vocoder import Vocoder, VocoderConfig
+
+STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) in samples
+MEL_LOSS_WEIGHT = 1.0
+VALID_WINDOWS = 16
+
+
+@dataclass
+class AudioTrainConfig:
+    kind: str = "vocoder"  # "vocoder" or "renderer"
+    data_dir: str = "data/audio"
+    out_dir: str = "runs/vocoder"
+    steps: int = 20_000
+    max_minutes: float = 0.0
+    batch_size: int = 16
+    segment_frames: int = 32  # mel frames per training window (32 = 0.34 s at 24 kHz, hop 256)
+    lr: float = 5e-4
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 500
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 500
+    seed: int = 0
+    threads: int = 0
+    resume: bool = False
+    progress: bool = True
+
+
+def lr_at(tc: AudioTrainConfig, step: int, elapsed_s: float) -> float:
+    if step < tc.warmup_steps:
+        return tc.lr * (step + 1) / tc.warmup_steps
+    done = (step - tc.warmup_steps) / max(1, tc.steps - tc.warmup_steps)
+    if tc.max_minutes > 0:
+        done = max(done, elapsed_s / (tc.max_minutes * 60))
+    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(done, 1.0))))
+
+
+def stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Multi-resolution STFT loss of (B, n_samples) signals: spectral convergence + log-magnitude L1."""
+    total = pred.new_zeros(())
+    for n_fft, hop in STFT_RESOLUTIONS:
+        window = torch.hann_window(n_fft, device=pred.device)
+        p, t = (torch.stft(x, n_fft, hop, window=window, return_complex=True).abs() for x in (pred, target))
+        convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
+        log_l1 = (torch.log(p.clamp(min=1e-7)) - torch.log(t.clamp(min=1e-7))).abs().mean()
+        total = total + convergence + log_l1
+    return total / len(STFT_RESOLUTIONS)
+
+
+def vocoder_loss(
+    vocoder: torch.nn.Module, frontend: LogMel, context: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """context (B, n_samples + n_fft - hop) audio, target (B, n_samples) the same audio delayed -> scalar loss."""
+    hop, n_fft = frontend.cfg.hop_samples, frontend.cfg.n_fft
+    n_frames = target.shape[1] // hop
+    first = (n_fft - hop) // hop  # frames made of the context's lead-in only
+    log_mel = frontend(context)[:, :, first : first + n_frames]  # (B, n_mels, T)
+    pred = vocoder(log_mel)  # (B, T * hop)
+    mel_l1 = (frontend(pred) - frontend(target)).abs().mean()
+    return stft_loss(pred, target) + MEL_LOSS_WEIGHT * mel_l1
+
+
+def renderer_loss(renderer: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    pred = renderer(batch["pitch"], batch["notes"], batch["track"], batch["program"])  # (B, n_mels, T)
+    return (pred - batch["log_mel"]).abs().mean()
+
+
+def _setup_distributed() -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def _opt_params(opt: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
+    return [p for group in opt.param_groups for p in group["params"]]
+
+
+class _Batches:
+    """Training and fixed validation batches of one kind, on `device`."""
+
+    def __init__(self, tc: AudioTrainConfig, model: torch.nn.Module, device: torch.device, rank: int) -> None:
+        data = Path(tc.data_dir)
+        mel = model.cfg.mel_config() if tc.kind == "vocoder" else MelConfig(n_mels=model.cfg.n_mels)
+        max_notes = getattr(model.cfg, "max_notes", 16)
+        self.train = AudioDataset(data, "train", mel, max_notes)
+        if not len(self.train):
+            raise ComposerError(data / "manifest.json", "no train shards")
+        valid = AudioDataset(data, "valid", mel, max_notes)
+        self.valid_is_train = not len(valid)
+        self.valid = self.train if self.valid_is_train else valid
+        self.tc, self.device = tc, device
+        self.latency_samples = getattr(model, "latency_samples", 0)
+        self.rng = np.random.default_rng(tc.seed + 1000 * rank)
+        valid_rng = np.random.default_rng(12345)
+        self.valid_batches = [self._draw(self.valid, valid_rng, min(tc.batch_size, VALID_WINDOWS))]
+
+    def _draw(self, data: AudioDataset, rng: np.random.Generator, batch_size: int):
+        if self.tc.kind == "vocoder":
+            context, target = data.vocoder_batch(rng, batch_size, self.tc.segment_frames, self.latency_samples)
+            return context.to(self.device), target.to(self.device)
+        return {k: v.to(self.device) for k, v in data.renderer_batch(rng, batch_size, self.tc.segment_frames).items()}
+
+    def next(self):
+        return self._draw(self.train, self.rng, self.tc.batch_size)
+
+
+def make_model(kind: str, cfg: VocoderConfig | RendererConfig) -> torch.nn.Module:
+    if kind not in ("vocoder", "renderer"):
+        raise ValueError(f"kind must be 'vocoder' or 'renderer', not {kind!r}")
+    return Vocoder(cfg) if kind == "vocoder" else Renderer(cfg)
+
+
+def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dict:
+    """Run training; returns the final summary (also the last JSONL line)."""
+    if tc.threads > 0:
+        torch.set_num_threads(tc.threads)
+    rank, world, device = _setup_distributed()
+    is_main = rank == 0
+    out = Path(tc.out_dir)
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)
+    model = make_model(tc.kind, mc).to(device)
+    frontend = LogMel(mc.mel_config()).to(device) if tc.kind == "vocoder" else None
+    batches = _Batches(tc, model, device, rank)
+
+    def loss_of(module: torch.nn.Module, batch) -> torch.Tensor:
+        return vocoder_loss(module, frontend, *batch) if tc.kind == "vocoder" else renderer_loss(module, batch)
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=tc.lr,
+        betas=(0.8, 0.99),
+    )
+    step, best, elapsed_before = 0, float("inf"), 0.0
+    last_path, best_path, log_path = out / "last.safetensors", out / "best.safetensors", out / "log.jsonl"
+    if tc.resume and last_path.exists():
+        loaded, extra = load_neural(last_path, tc.kind)
+        model.load_state_dict(loaded.state_dict())
+        state = opt.state_dict()
+        moments = load_tensors(last_path, "opt.")
+        for i, _p in enumerate(_opt_params(opt)):
+            if f"{i}.exp_avg" in moments:
+                state["state"][i] = {
+                    "step": torch.tensor(float(extra["step"])),
+                    "exp_avg": moments[f"{i}.exp_avg"].to(device),
+                    "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(device),
+                }
+        opt.load_state_dict(state)
+        step, best, elapsed_before = extra["step"], extra["best_valid_loss"], extra.get("elapsed_s", 0.0)
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    def log(entry: dict) -> None:
+        if is_main:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+
+    @torch.no_grad()
+    def validate() -> float:
+        model.eval()
+        value = float(np.mean([loss_of(model, b).item() for b in batches.valid_batches]))
+        model.train()
+        return value
+
+    def checkpoint(path: Path) -> None:
+        moments = {}
+        for i, p in enumerate(_opt_params(opt)):
+            s = opt.state.get(p, {})
+            if "exp_avg" in s:
+                moments[f"opt.{i}.exp_avg"] = s["exp_avg"]
+                moments[f"opt.{i}.exp_avg_sq"] = s["exp_avg_sq"]
+        extra = {
+            "step": step,
+            "best_valid_loss": best,
+            "elapsed_s": elapsed_before + time.monotonic() - t0,
+            "train_config": asdict(tc),
+        }
+        save_neural(model, path, extra=extra, tensors=moments)
+
+    if is_main and step == 0:
+        params = sum(p.numel() for p in model.parameters())
+        log({"event": "start", "kind": tc.kind, "params": params, "model": mc.to_dict(), "train": asdict(tc),
+             "world": world, "valid_is_train": batches.valid_is_train})  # fmt: skip
+    bar = None
+    if is_main and tc.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=tc.steps, initial=step, desc=f"train {tc.kind}", unit="step")
+    t0 = time.monotonic()
+    model.train()
+    while step < tc.steps:
+        elapsed = elapsed_before + time.monotonic() - t0
+        if tc.max_minutes > 0 and elapsed >= tc.max_minutes * 60:
+            break
+        lr = lr_at(tc, step, elapsed)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = loss_of(ddp, batches.next())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        step += 1
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
+            bar.update(1)
+        if step % 10 == 0 or step == 1:
+            log({"step": step, "loss": round(loss.item(), 4), "lr": lr, "grad_norm": round(float(grad_norm), 3),
+                 "elapsed_s": round(elapsed, 1)})  # fmt: skip
+        if is_main and (step % tc.eval_every == 0 or step == tc.steps):
+            value = validate()
+            improved = value < best
+            best = min(best, value)
+            log({"step": step, "valid_loss": round(value, 4), "best": improved})
+            checkpoint(last_path)
+            if improved:
+                shutil.copyfile(last_path, best_path)
+    if bar is not None:
+        bar.close()
+    summary = {
+        "event": "end",
+        "kind": tc.kind,
+        "step": step,
+        "elapsed_s": round(elapsed_before + time.monotonic() - t0, 1),
+    }
+    if is_main:
+        value = validate()
+        if value < best or not best_path.exists():
+            best = min(best, value)
+            checkpoint(last_path)
+            shutil.copyfile(last_path, best_path)
+        else:
+            checkpoint(last_path)
+        summary["best_valid_loss"] = round(best, 4)
+    if world > 1:
+        dist.destroy_process_group()
+    log(summary)
+    return summary

@@ -1,0 +1,169 @@
+"""NeuralSynth in the engine: DSP fallback with the reason, rendering through tiny weights, overload guard, CLI."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from neural_fixtures import save_tiny_models, tiny_renderer
+
+from composer.midi_io import write_midi
+from composer.song import Note, Song, Track
+from synth.dsp import DspSynth
+from synth.engine import OVERLOAD_WINDOW_BLOCKS, Engine
+from synth.neural_checkpoint import save_neural
+from synth.neural_synth import NeuralSynth, NeuralSynthFactory, load_neural_models
+from synth.render import render_song
+from tui.cli import main
+
+NOTES = [Note(60, 100, 0.0, 0.3), Note(64, 90, 0.1, 0.4), Note(67, 80, 0.2, 0.5)]
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """NeuralSynth pins torch's (process-wide) thread count in its render thread; put it back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    folder = save_tiny_models(tmp_path / "models")
+    monkeypatch.setenv("COMPOSER_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def no_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPOSER_MODELS", str(tmp_path / "empty"))
+
+
+def neural_song() -> Song:
+    return Song(tracks=[Track("Lead", 0, synth="neural", notes=list(NOTES)), Track("Bass", 33, notes=[NOTES[0]])])
+
+
+def test_missing_weights_fall_back_to_dsp_with_the_reason(no_models):
+    heard = []
+    engine = Engine(neural_song(), sample_rate=48000, on_notice=heard.append)
+    assert all(isinstance(s, DspSynth) for s in engine.synths)
+    assert len(heard) == 1 and engine.notices == heard
+    assert "renderer" in heard[0] and "no renderer weights" in heard[0] and "DSP" in heard[0]
+
+
+def test_mismatched_weights_fall_back_to_dsp_with_the_reason(models):
+    save_neural(tiny_renderer(), models / "vocoder" / "model.safetensors")  # a renderer where the vocoder goes
+    engine = Engine(neural_song(), sample_rate=48000)
+    assert isinstance(engine.synths[0], DspSynth)
+    assert "not a vocoder file" in engine.notices[0]
+
+
+def test_tiny_weights_render_finite_audio_through_neural_synth(models):
+    engine = Engine(neural_song(), sample_rate=48000)
+    assert isinstance(engine.synths[0], NeuralSynth) and isinstance(engine.synths[1], DspSynth)
+    assert engine.notices == []
+    audio = render_song(neural_song(), sample_rate=48000)
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 0
+
+
+@pytest.mark.parametrize("sample_rate", [24000, 44100, 48000])
+def test_block_size_does_not_change_the_audio(models, sample_rate):
+    models = load_neural_models()
+    outputs = []
+    for block in (64, 1000):
+        synth = NeuralSynth(models, program=5, sample_rate=sample_rate)
+        events = {int(0.01 * sample_rate): ("on", 60), int(0.05 * sample_rate): ("on", 67),
+                  int(0.2 * sample_rate): ("off", 60)}  # fmt: skip
+        pieces, pos = [], 0
+        total = int(0.4 * sample_rate)
+        while pos < total:
+            n = min(block, total - pos)
+            for at, (kind, pitch) in events.items():
+                if pos <= at < pos + n:
+                    synth.note_on(pitch, 100, at - pos) if kind == "on" else synth.note_off(pitch, at - pos)
+            pieces.append(synth.render(n))
+            pos += n
+        outputs.append(np.concatenate(pieces))
+    a, b = outputs
+    assert np.abs(a).max() > 0
+    assert np.abs(a - b).max() <= 1e-4 * np.abs(a).max()
+
+
+def test_onset_arrives_when_the_pipeline_says(models):
+    neural = load_neural_models()
+    synth = NeuralSynth(neural, program=0, sample_rate=48000)
+    hop, rate_ratio = neural.hop_samples, 2  # 48 kHz out, 24 kHz inside
+    synth.render(4800)
+    note_at = 1000  # engine samples into the next block
+    synth.note_on(60, 100, note_at)
+    out = synth.render(4800)
+    first = int(np.flatnonzero(out)[0])
+    frame = (4800 + note_at) // rate_ratio // hop  # the frame the note lands in
+    # Its samples enter the stream pipeline_delay later; the resampler reaches half_width ahead.
+    expected = rate_ratio * (frame * hop + synth.pipeline_delay_samples - synth._resampler.half_width) - 4800
+    assert 0 <= first - expected <= 2 * rate_ratio  # the windows' zero end points move it a sample or two later
+    assert synth.latency_samples == rate_ratio * (synth.pipeline_delay_samples + neural.vocoder.latency_samples)
+    assert synth.active_voices == 1
+
+
+def test_idle_synth_is_silent_and_costs_no_model_call(models):
+    synth = NeuralSynth(load_neural_models(), program=0, sample_rate=48000)
+    synth.renderer_calls = 0
+    original = synth.models.renderer.step
+
+    def counting(*args):
+        synth.renderer_calls += 1
+        return original(*args)
+
+    synth.models.renderer.step = counting
+    assert not synth.render(48000).any() and synth.renderer_calls == 0 and synth.active_voices == 0
+
+
+class SlowSynth(DspSynth):
+    may_overload = True
+
+    def render(self, n_frames: int) -> np.ndarray:
+        time.sleep(n_frames / self.sample_rate)  # the whole block's time: over the 80 % limit
+        return super().render(n_frames)
+
+
+def test_overload_moves_the_track_to_dsp_and_says_so():
+    song = Song(tracks=[Track("Lead", 0, notes=[Note(60, 100, 0.0, 5.0)])])
+    engine = Engine(song, sample_rate=48000, block_frames=256, synth_factory=lambda t: SlowSynth(t.program))
+    engine.play()
+    for _ in range(OVERLOAD_WINDOW_BLOCKS + 1):
+        engine.render_block()
+    assert type(engine.synths[0]) is DspSynth
+    assert len(engine.notices) == 1 and "Lead" in engine.notices[0] and "moved to the DSP synth" in engine.notices[0]
+    quick = Engine(song, sample_rate=48000, synth_factory=lambda t: SlowSynth(t.program), overload_guard=False)
+    quick.play()
+    for _ in range(OVERLOAD_WINDOW_BLOCKS + 1):
+        quick.render_block()
+    assert type(quick.synths[0]) is SlowSynth and quick.notices == []
+
+
+def test_cli_synth_neural_without_weights_exits_2_with_one_line(no_models, tmp_path, capsys):
+    song = tmp_path / "song.mid"
+    write_midi(Song(tracks=[Track("Piano", 0, notes=list(NOTES))]), song)
+    out = tmp_path / "out.wav"
+    assert main(["render", str(song), "-o", str(out), "--synth", "neural"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no renderer weights" in err[0]
+    assert not out.exists()
+
+
+def test_cli_synth_neural_with_weights_writes_the_wav(models, tmp_path, capsys):
+    song = tmp_path / "song.mid"
+    write_midi(Song(tracks=[Track("Piano", 0, notes=list(NOTES))]), song)
+    out = tmp_path / "out.wav"
+    assert main(["render", str(song), "-o", str(out), "--synth", "neural", "--sample-rate", "44100"]) == 0
+    assert out.exists() and "wrote" in capsys.readouterr().out
+
+
+def test_factory_tells_each_reason_once(no_models):
+    heard = []
+    factory = NeuralSynthFactory(48000, notify=heard.append)
+    synths = [factory(Track("A", synth="neural")), factory(Track("B", synth="neural")), factory(Track("C"))]
+    assert all(isinstance(s, DspSynth) for s in synths) and len(heard) == 1

@@ -1,0 +1,85 @@
+"""`composer train vocoder|renderer [options]`: train the neural instruments (CPU, GPU or torchrun).
+
+    composer train vocoder --data data/audio --steps 20000 --export models/vocoder/model.safetensors
+    composer train renderer --data data/audio --steps 20000 --export models/renderer/model.safetensors
+
+The data folder is an audio-data build (manifest.json + float16 shards with
+their notes, synth/audio_data.py; read by synth/audio_dataset.py). Registered
+by tui/commands/train.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from composer.errors import ComposerError
+
+SIZES = {  # the shipped sizes; tests pass smaller ones
+    "vocoder": {"channels": 256, "hidden": 768, "blocks": 4},
+    "renderer": {"channels": 256, "hidden": 512, "blocks": 3},
+}
+
+
+def register(kinds: argparse._SubParsersAction) -> None:
+    for kind, about in (("vocoder", "log-mel -> waveform"), ("renderer", "sounding notes -> log-mel")):
+        p = kinds.add_parser(kind, help=f"the neural {kind}, {about} (works under torchrun too)")
+        p.add_argument("--data", default="data/audio", help="an audio-data build (manifest.json and shards)")
+        p.add_argument("--out", default=f"runs/{kind}", help="checkpoints and log.jsonl go here")
+        p.add_argument("--steps", type=int, default=20_000)
+        p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time budget; the LR schedule follows it")
+        p.add_argument("--batch-size", type=int, default=16)
+        p.add_argument("--segment-frames", type=int, default=32 if kind == "vocoder" else 128, help="frames per window")
+        p.add_argument("--lr", type=float, default=5e-4)
+        p.add_argument("--warmup-steps", type=int, default=500)
+        p.add_argument("--eval-every", type=int, default=500)
+        p.add_argument("--channels", type=int, default=SIZES[kind]["channels"])
+        p.add_argument("--hidden", type=int, default=SIZES[kind]["hidden"])
+        p.add_argument("--blocks", type=int, default=SIZES[kind]["blocks"])
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+        p.add_argument("--export", type=Path, default=None, help=f"write the best weights here (models/{kind}/...)")
+        p.set_defaults(run=run_audio, kind=kind)
+
+
+def run_audio(args: argparse.Namespace) -> int:
+    from synth.neural_checkpoint import load_neural, save_neural
+    from synth.renderer import RendererConfig
+    from synth.train_audio import AudioTrainConfig, train_audio
+    from synth.vocoder import VocoderConfig
+
+    for name in ("steps", "batch_size", "segment_frames", "channels", "hidden", "blocks", "eval_every"):
+        if getattr(args, name) <= 0:
+            raise ComposerError(f"--{name.replace('_', '-')}", "must be positive")
+    if not Path(args.data, "manifest.json").is_file():
+        raise ComposerError(args.data, "no manifest.json here; build the data with `composer audio-data build`")
+    config_cls = VocoderConfig if args.kind == "vocoder" else RendererConfig
+    mc = config_cls(channels=args.channels, hidden=args.hidden, n_blocks=args.blocks)
+    tc = AudioTrainConfig(
+        kind=args.kind,
+        data_dir=args.data,
+        out_dir=args.out,
+        steps=args.steps,
+        max_minutes=args.max_minutes,
+        batch_size=args.batch_size,
+        segment_frames=args.segment_frames,
+        lr=args.lr,
+        warmup_steps=min(args.warmup_steps, args.steps),
+        eval_every=args.eval_every,
+        seed=args.seed,
+        threads=args.threads,
+        resume=args.resume,
+    )
+    summary = train_audio(tc, mc)
+    if "best_valid_loss" in summary:
+        print(
+            f"done: {summary['step']} steps in {summary['elapsed_s']} s, best valid loss {summary['best_valid_loss']}"
+        )
+    if args.export is not None and "best_valid_loss" in summary:
+        model, extra = load_neural(Path(args.out) / "best.safetensors", args.kind)
+        save_neural(model, args.export, extra=extra)
+        shutil.copyfile(Path(args.out) / "log.jsonl", args.export.with_name("train_log.jsonl"))
+        print(f"exported {args.export}")
+    return 0
