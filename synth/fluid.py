@@ -13,7 +13,7 @@ rendered on its own with its note-on on a block boundary, and its audio is
 added to the mix at the note's exact sample. With reverb and chorus off,
 FluidSynth sums its voices linearly, so the mix equals a one-pass render
 (tests/synth/test_fluid.py checks this on block-aligned notes). A note's
-length is rounded to whole 64-sample blocks (1.3 ms at 24 kHz): `snap` gives
+length is rounded to whole 64-sample blocks (1.3 ms at 24 kHz): `snap_to_fluid` gives
 the times exactly as rendered, and the dataset stores those.
 
 Notes of one program that overlap on the same pitch are cut where the next one
