@@ -135,7 +135,9 @@ class Engine:
         if self._neural_factory is None:  # torch is imported only when a neural track appears
             from synth.neural_synth import NeuralSynthFactory
 
-            self._neural_factory = NeuralSynthFactory(self.sample_rate, notify=self.notice)
+            self._neural_factory = NeuralSynthFactory(
+                self.sample_rate, notify=self.notice, block_frames=self.block_frames
+            )
         return self._neural_factory(track)
 
     def notice(self, line: str) -> None:

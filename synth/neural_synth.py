@@ -9,12 +9,19 @@
 
 Timing, at the models' 24 kHz. Frame k covers [k * hop, (k + 1) * hop); it is
 made once the engine has passed its end, with every event before its end in
-it. Its vocoder samples are played one hop plus the resampler's look-ahead
-later (`pipeline_delay_samples`), so each block can be filled. The sound the
-vocoder was trained to make for an event comes a further
-`vocoder.latency_samples` later; `latency_samples` (at the engine's rate) is
-the sum. While no note has sounded for a whole pipeline's length the models
-are not run at all (silence, state back to its start), so an idle track costs
+it. Its vocoder samples are played `pipeline_delay_samples` later, so that
+every block can be filled: for blocks of any length, one hop plus the
+resampler's look-ahead. Told the engine's `block_frames`, the delay is only
+what that block length needs (none at 24 kHz with blocks of a multiple of
+256 frames: the block's events are all known when it is rendered); a block
+of another length that finds too few samples makes the next frames early,
+and events after that point then land in the frame after. The sound the
+vocoder was trained to make for an event at t comes at t +
+pipeline_delay_samples + vocoder.latency_samples, whatever t's place in
+its frame; `latency_samples` (at the engine's rate) is that sum.
+
+While no note has sounded for a whole pipeline's length the models are not
+run at all (silence, state back to its start), so an idle track costs
 nothing; the rule depends only on the events, so offline and live agree.
 
 The render thread sets torch's thread count (`torch_threads`, default 1) the
@@ -23,6 +30,7 @@ first time it renders, so the neural path never competes with itself.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -86,7 +94,14 @@ class NeuralSynth(Synth):
 
     may_overload = True  # the engine's overload guard watches it
 
-    def __init__(self, models: NeuralModels, program: int = 0, sample_rate: int = 48000, torch_threads: int = 1):
+    def __init__(
+        self,
+        models: NeuralModels,
+        program: int = 0,
+        sample_rate: int = 48000,
+        torch_threads: int = 1,
+        block_frames: int | None = None,
+    ) -> None:
         if not 0 <= int(program) < 128:
             raise ValueError(f"GM program must be 0-127, not {program}")
         self.models = models
@@ -97,7 +112,14 @@ class NeuralSynth(Synth):
         self._program = torch.tensor([self.program])
         self._resampler = StreamResampler(models.sample_rate, self.sample_rate)
         hop = models.hop_samples
-        self.pipeline_delay_samples = hop + self._resampler.latency_input_samples + 1  # at the models' rate
+        look_ahead = self._resampler.latency_input_samples
+        # Waiting for a frame's events: a block ending `g` samples into a frame leaves hop - g unmade.
+        g = 1
+        block_model = None if block_frames is None else block_frames * models.sample_rate / self.sample_rate
+        if block_model is not None and block_model == int(block_model):
+            g = math.gcd(int(block_model), hop)
+        # Plus the resampler's look-ahead (+1: its window reaches floor(t) + W).
+        self.pipeline_delay_samples = hop - g + (look_ahead + 1 if look_ahead else 0)  # at the models' rate
         model_latency = self.pipeline_delay_samples + models.vocoder.latency_samples
         self.latency_samples = round(model_latency * self.sample_rate / models.sample_rate)
         self.reset()
@@ -212,9 +234,11 @@ class NeuralSynth(Synth):
         hop = self.models.hop_samples
         known = (self._engine_pos + n_frames) * self.models.sample_rate / self.sample_rate  # events known up to here
         ready = int(known // hop) - self._frames
-        if ready > 0:
-            with torch.inference_mode():
+        with torch.inference_mode():
+            if ready > 0:
                 self._resampler.push(self._make_frames(ready))
+            while self._resampler.input_needed(n_frames) > self._resampler.pushed:  # a block of another length
+                self._resampler.push(self._make_frames(1))
         self._engine_pos += n_frames
         return self._resampler.pull(n_frames)
 
@@ -235,8 +259,10 @@ class NeuralSynthFactory:
         folder: str | Path | None = None,
         notify: Callable[[str], None] | None = None,
         force: bool = False,
+        block_frames: int | None = None,
     ) -> None:
         self.sample_rate = int(sample_rate)
+        self.block_frames = block_frames  # the engine's usual block: a shorter pipeline delay (see NeuralSynth)
         self.folder = folder
         self.notify = notify
         self.force = force
@@ -256,7 +282,7 @@ class NeuralSynthFactory:
         wants_neural = (self.force or track.synth == "neural") and not track.is_drum
         models = self._load() if wants_neural else None
         if models is not None:
-            return NeuralSynth(models, track.program, self.sample_rate)
+            return NeuralSynth(models, track.program, self.sample_rate, block_frames=self.block_frames)
         if wants_neural and self._problem not in self._told:
             self._told.add(self._problem)
             if self.notify is not None:

@@ -34,6 +34,11 @@ class StreamResampler:
         self._pulled = 0
 
     @property
+    def pushed(self) -> int:
+        """Input samples pushed so far."""
+        return self._pushed
+
+    @property
     def latency_input_samples(self) -> int:
         return self.half_width
 

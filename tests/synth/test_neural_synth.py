@@ -167,3 +167,33 @@ def test_factory_tells_each_reason_once(no_models):
     factory = NeuralSynthFactory(48000, notify=heard.append)
     synths = [factory(Track("A", synth="neural")), factory(Track("B", synth="neural")), factory(Track("C"))]
     assert all(isinstance(s, DspSynth) for s in synths) and len(heard) == 1
+
+
+def play(synth: NeuralSynth, blocks: list[int], note_at: int) -> np.ndarray:
+    """Render blocks of the given lengths with a note from `note_at` (samples) for 0.1 s."""
+    pieces, pos = [], 0
+    off_at = note_at + synth.sample_rate // 10
+    for n in blocks:
+        if pos <= note_at < pos + n:
+            synth.note_on(62, 100, note_at - pos)
+        if pos <= off_at < pos + n:
+            synth.note_off(62, off_at - pos)
+        pieces.append(synth.render(n))
+        pos += n
+    return np.concatenate(pieces)
+
+
+def test_told_the_block_length_the_pipeline_is_shorter_by_what_it_saves(models):
+    neural = load_neural_models()
+    general = NeuralSynth(neural, sample_rate=24000)
+    aligned = NeuralSynth(neural, sample_rate=24000, block_frames=256)
+    assert general.pipeline_delay_samples == 255 and aligned.pipeline_delay_samples == 0
+    assert aligned.latency_samples == neural.vocoder.latency_samples  # 10.7 ms at 24 kHz
+    a = play(general, [64] * 200, note_at=3000)
+    b = play(aligned, [256] * 50, note_at=3000)
+    np.testing.assert_allclose(a[255:], b[: len(a) - 255], atol=1e-5 * np.abs(b).max())
+    assert int(np.flatnonzero(b)[0]) in (3000 // 256 * 256, 3000 // 256 * 256 + 1)  # the note's frame, at once
+    # A block of another length still gets its samples (the next frames are made early).
+    odd = NeuralSynth(neural, sample_rate=24000, block_frames=256)
+    c = play(odd, [256, 100, 256, 300, 256] * 8, note_at=3000)
+    assert len(c) == sum([256, 100, 256, 300, 256] * 8) and np.isfinite(c).all() and np.abs(c).max() > 0

@@ -1,0 +1,108 @@
+"""Speed and latency of the neural instrument (renderer + vocoder) on one CPU thread.
+
+The models have the shipped size (RendererConfig(), VocoderConfig()) and
+random weights (there are no trained ones yet; the cost does not depend on
+the weights' values). A NeuralSynth at the models' 24 kHz plays 8, then 16,
+notes held together (re-struck every second, so every slot stays busy), in
+blocks of 256 frames, as the engine's render thread would. Prints one JSON
+line:
+
+- realtime_factor_{8,16}_notes: render wall time / audio time (goal <= 0.3).
+- latency_ms: algorithmic (NeuralSynth.latency_samples told the engine's
+  256-frame blocks, as the engine tells it: no framing wait at 24 kHz, no
+  resampling, the vocoder's 256-sample overlap) plus compute (the 99th
+  percentile of one 256-frame block's render time), goal <= 25 ms.
+
+    python benchmarks/neural_speed.py [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from synth.neural_synth import NeuralModels, NeuralSynth  # noqa: E402
+from synth.renderer import Renderer, RendererConfig  # noqa: E402
+from synth.vocoder import Vocoder, VocoderConfig  # noqa: E402
+
+RTF_GOAL = 0.3
+LATENCY_GOAL_MS = 25.0
+BLOCK_FRAMES = 256
+SAMPLE_RATE = 24000
+
+
+def play(models: NeuralModels, n_notes: int, seconds: float) -> tuple[float, list[float], int]:
+    """(wall seconds, per-block seconds, latency_samples) of `seconds` of n_notes held notes."""
+    synth = NeuralSynth(models, program=0, sample_rate=SAMPLE_RATE, torch_threads=1, block_frames=BLOCK_FRAMES)
+    pitches = [36 + 3 * i for i in range(n_notes)]
+    blocks_per_s = SAMPLE_RATE // BLOCK_FRAMES
+    times = []
+    n_blocks = int(seconds * SAMPLE_RATE / BLOCK_FRAMES)
+    for b in range(n_blocks):
+        if b % blocks_per_s == 0:
+            for i, pitch in enumerate(pitches):
+                synth.note_on(pitch, 90, (7 * i) % BLOCK_FRAMES)
+        start = time.perf_counter()
+        block = synth.render(BLOCK_FRAMES)
+        times.append(time.perf_counter() - start)
+        assert np.isfinite(block).all()
+    return sum(times), times, synth.latency_samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    models = NeuralModels(Renderer(RendererConfig()).eval(), Vocoder(VocoderConfig()).eval())
+    play(models, 4, 1.0)  # warm-up
+    result = {"benchmark": "neural_speed", "weights": "random, shipped size (no trained weights yet)"}
+    worst_p99_s, latency_samples = 0.0, 0
+    for n_notes in (8, 16):
+        wall_s, times, latency_samples = play(models, n_notes, args.seconds)
+        p99_s = float(np.percentile(times, 99))
+        worst_p99_s = max(worst_p99_s, p99_s)
+        result[f"realtime_factor_{n_notes}_notes"] = round(wall_s / args.seconds, 3)
+        result[f"block_ms_mean_{n_notes}_notes"] = round(1000 * wall_s / len(times), 3)
+        result[f"block_ms_p99_{n_notes}_notes"] = round(1000 * p99_s, 3)
+    algorithmic_ms = 1000 * latency_samples / SAMPLE_RATE
+    latency_ms = algorithmic_ms + 1000 * worst_p99_s
+    result.update(
+        {
+            "rtf_goal": RTF_GOAL,
+            "rtf_met": max(result["realtime_factor_8_notes"], result["realtime_factor_16_notes"]) <= RTF_GOAL,
+            "algorithmic_latency_ms": round(algorithmic_ms, 2),
+            "latency_ms": round(latency_ms, 2),
+            "latency_goal_ms": LATENCY_GOAL_MS,
+            "latency_met": latency_ms <= LATENCY_GOAL_MS,
+            "block_frames": BLOCK_FRAMES,
+            "sample_rate": SAMPLE_RATE,
+            "renderer_params": models.renderer.num_params(),
+            "vocoder_params": models.vocoder.num_params(),
+            "audio_s": args.seconds,
+            "cpu_threads": 1,
+            "cpu_count": os.cpu_count(),
+            "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the CPU slows the weights' reads
+            "device": "cpu",
+            "torch": torch.__version__,
+        }
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
