@@ -20,6 +20,30 @@ pitch_bend with frame offsets, render(n_frames)); synth.dsp.DspSynth is the
 numpy synth that always works. MIDI: synth.midi_ports (ALSA, falling back to
 JACK), synth.live.LiveSession and synth.recorder.Recorder; call and response:
 synth.jam.
+
+Neural instruments (torch; trained with `composer train renderer|vocoder`)::
+
+    from synth.neural_synth import NeuralSynth, NeuralSynthFactory, load_neural_models
+    models = load_neural_models()                      # models/renderer + models/vocoder, else ComposerError
+    synth = NeuralSynth(models, program=0, sample_rate=48000, block_frames=256)
+    Engine(song, ...)                                  # a track with synth="neural" gets one by itself
+
+synth.renderer (notes -> causal log-mel, features from synth.note_features),
+synth.vocoder (log-mel -> waveform, iSTFT head), synth.mel (the log-mel
+frontend), synth.streaming (causal convolutions with explicit state),
+synth.neural_checkpoint (safetensors + config), synth.train_audio.
 """
 
-__all__ = ["audio_out", "base", "dsp", "engine", "live", "midi_ports", "recorder", "render"]
+__all__ = [
+    "audio_out",
+    "base",
+    "dsp",
+    "engine",
+    "live",
+    "midi_ports",
+    "neural_synth",
+    "recorder",
+    "render",
+    "renderer",
+    "vocoder",
+]

@@ -9,6 +9,7 @@ import pytest
 import torch
 from neural_fixtures import save_tiny_models, tiny_renderer
 
+from composer.errors import ComposerError
 from composer.midi_io import write_midi
 from composer.song import Note, Song, Track
 from synth.dsp import DspSynth
@@ -197,3 +198,14 @@ def test_told_the_block_length_the_pipeline_is_shorter_by_what_it_saves(models):
     odd = NeuralSynth(neural, sample_rate=24000, block_frames=256)
     c = play(odd, [256, 100, 256, 300, 256] * 8, note_at=3000)
     assert len(c) == sum([256, 100, 256, 300, 256] * 8) and np.isfinite(c).all() and np.abs(c).max() > 0
+
+
+def test_live_synth_choice(models, monkeypatch, tmp_path):
+    from tui.commands.live import synth_choice
+
+    assert synth_choice("dsp") == {}
+    factory = synth_choice("neural", 48000, 128)["synth_factory"]
+    assert isinstance(factory(Track("Live", 0)), NeuralSynth)  # every track, whatever its own choice
+    monkeypatch.setenv("COMPOSER_MODELS", str(tmp_path / "none"))
+    with pytest.raises(ComposerError, match="no renderer weights"):
+        synth_choice("neural", 48000, 128)

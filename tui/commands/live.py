@@ -51,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
     if api is None:
         raise ComposerError(None, f"no MIDI input ({problem})")
     song = Song(tracks=[Track(name="Live", program=args.program, synth=args.synth)])
-    engine = Engine(song, sample_rate=args.sample_rate, block_frames=args.block_frames, **synth_choice(args.synth))
+    engine = Engine(
+        song,
+        sample_rate=args.sample_rate,
+        block_frames=args.block_frames,
+        **synth_choice(args.synth, args.sample_rate, args.block_frames),
+    )
     session = LiveSession(engine, track_index=0)
     recorder = Recorder(song, 0) if record is not None else None
     if args.midi_in is None and not list_ports().inputs:
@@ -83,10 +88,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def synth_choice(name: str) -> dict:
-    """Engine keyword arguments for --synth; the neural instrument is used where it is installed."""
+def synth_choice(name: str, sample_rate: int = 48000, block_frames: int = 128) -> dict:
+    """Engine keyword arguments for --synth; neural without usable weights: ComposerError (one line, exit 2)."""
     if name == "dsp":
         return {}
-    from composer.errors import ComposerError
+    from synth.neural_synth import NeuralSynthFactory, load_neural_models
 
-    raise ComposerError("--synth", "the neural instrument is not available in live mode yet; use --synth dsp")
+    factory = NeuralSynthFactory(sample_rate, models=load_neural_models(), force=True, block_frames=block_frames)
+    return {"synth_factory": factory}
