@@ -5,7 +5,9 @@
 Losses. The vocoder: multi-resolution STFT (spectral convergence + log
 magnitude L1 at three resolutions) plus log-mel L1, against the reference
 delayed by its `latency_samples` (see synth/vocoder.py). The renderer: log-mel
-L1 against the reference's causal log-mel. The same pattern as
+L1 against the reference's causal log-mel. Each window runs `warmup_frames`
+frames before those the loss sees, so the model is trained in the warm
+state it streams in (for the vocoder, its receptive field: exactly). The same pattern as
 composer/train.py: AdamW, linear warm-up then cosine decay (by step or the
 wall-time budget), gradient clipping, validation every `eval_every` steps on
 fixed windows, best checkpoint kept, resume from the last one, a progress bar
@@ -37,6 +39,7 @@ from synth.vocoder import Vocoder, VocoderConfig
 STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) in samples
 MEL_LOSS_WEIGHT = 1.0
 VALID_WINDOWS = 16
+RENDERER_WARMUP_FRAMES = 32  # the GRU remembers for ever; this much history covers most of what matters
 
 
 @dataclass
@@ -47,7 +50,9 @@ class AudioTrainConfig:
     steps: int = 20_000
     max_minutes: float = 0.0
     batch_size: int = 16
-    segment_frames: int = 32  # mel frames per training window (32 = 0.34 s at 24 kHz, hop 256)
+    segment_frames: int = 32  # mel frames per training window that the loss sees (32 = 0.34 s at 24 kHz, hop 256)
+    warmup_frames: int | None = None  # frames run before them, outside the loss; None: the vocoder's
+    # receptive field (its output is then exactly what streaming makes), RENDERER_WARMUP_FRAMES for the renderer
     lr: float = 5e-4
     min_lr_ratio: float = 0.1
     warmup_steps: int = 500
@@ -82,21 +87,26 @@ def stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def vocoder_loss(
-    vocoder: torch.nn.Module, frontend: LogMel, context: torch.Tensor, target: torch.Tensor
+    vocoder: torch.nn.Module, frontend: LogMel, context: torch.Tensor, target: torch.Tensor, warmup_frames: int = 0
 ) -> torch.Tensor:
-    """context (B, n_samples + n_fft - hop) audio, target (B, n_samples) the same audio delayed -> scalar loss."""
+    """context (B, n_samples + n_fft - hop) audio, target (B, n_samples) the same audio delayed -> scalar loss.
+
+    The first `warmup_frames` frames run but are left out of the loss.
+    """
     hop, n_fft = frontend.cfg.hop_samples, frontend.cfg.n_fft
     n_frames = target.shape[1] // hop
     first = (n_fft - hop) // hop  # frames made of the context's lead-in only
     log_mel = frontend(context)[:, :, first : first + n_frames]  # (B, n_mels, T)
-    pred = vocoder(log_mel)  # (B, T * hop)
+    pred = vocoder(log_mel)[:, warmup_frames * hop :]  # (B, (T - warmup) * hop)
+    target = target[:, warmup_frames * hop :]
     mel_l1 = (frontend(pred) - frontend(target)).abs().mean()
     return stft_loss(pred, target) + MEL_LOSS_WEIGHT * mel_l1
 
 
-def renderer_loss(renderer: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def renderer_loss(renderer: torch.nn.Module, batch: dict[str, torch.Tensor], warmup_frames: int = 0) -> torch.Tensor:
+    """Log-mel L1 over the frames after the first `warmup_frames`."""
     pred = renderer(batch["pitch"], batch["notes"], batch["track"], batch["program"])  # (B, n_mels, T)
-    return (pred - batch["log_mel"]).abs().mean()
+    return (pred[:, :, warmup_frames:] - batch["log_mel"][:, :, warmup_frames:]).abs().mean()
 
 
 def _setup_distributed() -> tuple[int, int, torch.device]:
@@ -129,6 +139,11 @@ class _Batches:
         self.valid_is_train = not len(valid)
         self.valid = self.train if self.valid_is_train else valid
         self.tc, self.device = tc, device
+        if tc.warmup_frames is not None:
+            self.warmup_frames = tc.warmup_frames
+        else:
+            self.warmup_frames = getattr(model, "receptive_field_frames", RENDERER_WARMUP_FRAMES)
+        self.window_frames = self.warmup_frames + tc.segment_frames
         self.latency_samples = getattr(model, "latency_samples", 0)
         self.rng = np.random.default_rng(tc.seed + 1000 * rank)
         valid_rng = np.random.default_rng(12345)
@@ -136,9 +151,9 @@ class _Batches:
 
     def _draw(self, data: AudioDataset, rng: np.random.Generator, batch_size: int):
         if self.tc.kind == "vocoder":
-            context, target = data.vocoder_batch(rng, batch_size, self.tc.segment_frames, self.latency_samples)
+            context, target = data.vocoder_batch(rng, batch_size, self.window_frames, self.latency_samples)
             return context.to(self.device), target.to(self.device)
-        return {k: v.to(self.device) for k, v in data.renderer_batch(rng, batch_size, self.tc.segment_frames).items()}
+        return {k: v.to(self.device) for k, v in data.renderer_batch(rng, batch_size, self.window_frames).items()}
 
     def next(self):
         return self._draw(self.train, self.rng, self.tc.batch_size)
@@ -165,7 +180,9 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
     batches = _Batches(tc, model, device, rank)
 
     def loss_of(module: torch.nn.Module, batch) -> torch.Tensor:
-        return vocoder_loss(module, frontend, *batch) if tc.kind == "vocoder" else renderer_loss(module, batch)
+        if tc.kind == "vocoder":
+            return vocoder_loss(module, frontend, *batch, warmup_frames=batches.warmup_frames)
+        return renderer_loss(module, batch, warmup_frames=batches.warmup_frames)
 
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -222,7 +239,8 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
     if is_main and step == 0:
         params = sum(p.numel() for p in model.parameters())
         log({"event": "start", "kind": tc.kind, "params": params, "model": mc.to_dict(), "train": asdict(tc),
-             "world": world, "valid_is_train": batches.valid_is_train})  # fmt: skip
+             "world": world, "valid_is_train": batches.valid_is_train,
+             "warmup_frames": batches.warmup_frames})  # fmt: skip
     bar = None
     if is_main and tc.progress:
         from tqdm import tqdm

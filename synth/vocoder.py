@@ -115,6 +115,11 @@ class Vocoder(nn.Module):
         delay = cumulative_delay([self.embed, *self.blocks])
         return delay * self.cfg.hop_samples + self.head.n_fft - self.cfg.hop_samples
 
+    @property
+    def receptive_field_frames(self) -> int:
+        """Past frames an output frame depends on: with this much history the output equals an endless stream's."""
+        return self.embed.context_frames + sum(b.dwconv.context_frames for b in self.blocks)
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -89,3 +89,18 @@ def test_a_few_training_steps_on_a_tone_reduce_the_loss():
         losses.append(loss.item())
     assert np.isfinite(losses).all()
     assert np.mean(losses[-3:]) < 0.8 * losses[0]
+
+
+def test_a_window_with_its_receptive_field_as_warm_up_equals_the_endless_stream():
+    """Why training runs `receptive_field_frames` before the frames in the loss: they then match inference."""
+    vocoder = tiny_vocoder()
+    hop, R = vocoder.cfg.hop_samples, vocoder.receptive_field_frames
+    assert R == (7 - 1) + 2 * (7 - 1)
+    log_mel = torch.randn(1, 80, 40)
+    with torch.no_grad():
+        whole = vocoder(log_mel)[:, 20 * hop : 30 * hop]
+        window = vocoder(log_mel[:, :, 20 - R : 30])[:, R * hop :]
+        short = vocoder(log_mel[:, :, 17:30])[:, 3 * hop :]
+    scale = whole.abs().max()
+    assert (window - whole).abs().max() <= 1e-4 * scale
+    assert (short - whole).abs().max() > 1e-3 * scale  # too little history is not the same

@@ -31,6 +31,12 @@ def register(kinds: argparse._SubParsersAction) -> None:
         p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time budget; the LR schedule follows it")
         p.add_argument("--batch-size", type=int, default=16)
         p.add_argument("--segment-frames", type=int, default=32 if kind == "vocoder" else 128, help="frames per window")
+        p.add_argument(
+            "--warmup-frames",
+            type=int,
+            default=None,
+            help="frames run before each window, outside the loss (default: auto)",
+        )
         p.add_argument("--lr", type=float, default=5e-4)
         p.add_argument("--warmup-steps", type=int, default=500)
         p.add_argument("--eval-every", type=int, default=500)
@@ -55,6 +61,8 @@ def run_audio(args: argparse.Namespace) -> int:
             raise ComposerError(f"--{name.replace('_', '-')}", "must be positive")
     if not Path(args.data, "manifest.json").is_file():
         raise ComposerError(args.data, "no manifest.json here; build the data with `composer audio-data build`")
+    if args.warmup_frames is not None and args.warmup_frames < 0:
+        raise ComposerError("--warmup-frames", "must be 0 or more")
     config_cls = VocoderConfig if args.kind == "vocoder" else RendererConfig
     mc = config_cls(channels=args.channels, hidden=args.hidden, n_blocks=args.blocks)
     tc = AudioTrainConfig(
@@ -65,6 +73,7 @@ def run_audio(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         batch_size=args.batch_size,
         segment_frames=args.segment_frames,
+        warmup_frames=args.warmup_frames,
         lr=args.lr,
         warmup_steps=min(args.warmup_steps, args.steps),
         eval_every=args.eval_every,
