@@ -156,6 +156,7 @@ class NeuralSynth(Synth):
         self._tracker = NoteTracker(self.models.renderer.cfg.max_notes, self.models.sample_rate)
         self._renderer_state = self.models.renderer.initial_state(1)
         self._vocoder_state = self.models.vocoder.initial_state(1)
+        self._fresh_state = True  # the states are the initial ones (idle frames need not reset them again)
         self._silent_frames = None  # frames since the last sounding note; None: idle from the start
         self._idle_after_frames = -(-(self.pipeline_delay_samples + self.models.vocoder.latency_samples) // hop) + 2
         self._resampler.reset()
@@ -220,10 +221,13 @@ class NeuralSynth(Synth):
             if self._idle:
                 flush()
                 pieces.append(np.zeros(hop, np.float32))
-                self._renderer_state = self.models.renderer.initial_state(1)
-                self._vocoder_state = self.models.vocoder.initial_state(1)
+                if not self._fresh_state:
+                    self._renderer_state = self.models.renderer.initial_state(1)
+                    self._vocoder_state = self.models.vocoder.initial_state(1)
+                    self._fresh_state = True
             else:
                 features.append(frame)
+                self._fresh_state = False
         flush()
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 

@@ -209,3 +209,19 @@ def test_live_synth_choice(models, monkeypatch, tmp_path):
     monkeypatch.setenv("COMPOSER_MODELS", str(tmp_path / "none"))
     with pytest.raises(ComposerError, match="no renderer weights"):
         synth_choice("neural", 48000, 128)
+
+
+def test_after_falling_idle_a_note_sounds_as_from_the_start(models):
+    synth = NeuralSynth(load_neural_models(), sample_rate=24000, block_frames=256)
+    gap_blocks = int(6.0 * 24000 / 256)  # longer than the release kept (4 s) plus the pipeline
+    blocks, pieces = 3 * gap_blocks, []
+    for b in range(blocks):
+        if b in (10, 10 + gap_blocks):
+            synth.note_on(64, 90, 17)
+        if b in (20, 20 + gap_blocks):
+            synth.note_off(64, 0)
+        pieces.append(synth.render(256))
+    audio = np.concatenate(pieces)
+    first, second = audio[: gap_blocks * 256], audio[gap_blocks * 256 : 2 * gap_blocks * 256]
+    assert np.abs(first).max() > 0 and synth.active_voices == 0
+    np.testing.assert_array_equal(first, second)
