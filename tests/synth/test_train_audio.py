@@ -33,6 +33,8 @@ def test_a_few_steps_log_checkpoint_and_export(tmp_path, capsys, kind, model_cls
     model, extra = load_neural(export, kind)
     assert isinstance(model, model_cls) and model.cfg.channels == 16 and extra["step"] in (2, 4)
     assert (export.parent / "train_log.jsonl").exists()
+    card = (export.parent / "README.md").read_text()
+    assert f"composer train {kind} " in card and "--steps 4" in card and "best validation loss" in card
     assert "exported" in capsys.readouterr().out
     # Resume carries on from the last checkpoint.
     assert main([*argv, "--steps", "6", "--resume"]) == 0

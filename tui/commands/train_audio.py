@@ -90,5 +90,64 @@ def run_audio(args: argparse.Namespace) -> int:
         model, extra = load_neural(Path(args.out) / "best.safetensors", args.kind)
         save_neural(model, args.export, extra=extra)
         shutil.copyfile(Path(args.out) / "log.jsonl", args.export.with_name("train_log.jsonl"))
-        print(f"exported {args.export}")
+        write_model_card(args, model, extra, summary)
+        print(f"exported {args.export} (model card {args.export.with_name('README.md')})")
     return 0
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The `composer train` command that reproduces this run."""
+    parts = ["composer", "train", args.kind]
+    for name, value in sorted(vars(args).items()):
+        if name in ("run", "kind", "command", "resume") or value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
+    return " ".join(parts)
+
+
+def write_model_card(args: argparse.Namespace, model, extra: dict, summary: dict) -> None:
+    """models/<kind>/README.md beside the exported weights: data, command, steps, wall time, metrics so far."""
+    import json
+
+    from composer.atomic import atomic_write_text
+
+    manifest_path = Path(args.data) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    programs = manifest.get("programs", {})
+    seconds = manifest.get("seconds", {})
+    hours = {split: round(sum(by_program.values()) / 3600, 2) for split, by_program in seconds.items()}
+    params = sum(p.numel() for p in model.parameters())
+    lines = [
+        f"# {args.kind}",
+        "",
+        f"Kind `{args.kind}`, {params:,} parameters; config (also in the safetensors metadata):",
+        "",
+        "```json",
+        json.dumps(model.cfg.to_dict(), indent=1),
+        "```",
+        "",
+        "## Trained on",
+        "",
+        f"`{args.data}` ({manifest.get('format', 'unknown format')}, soundfont {manifest.get('soundfont', '?')}): "
+        f"programs {', '.join(f'{k} {v}' for k, v in programs.items()) or '?'}; hours per split {hours or '?'}.",
+        "",
+        "## Command",
+        "",
+        "```",
+        command_line(args),
+        "```",
+        "",
+        "## Run",
+        "",
+        f"- steps: {summary.get('step')}; best checkpoint at step {extra.get('step')}",
+        f"- wall time: {summary.get('elapsed_s')} s (this run's log: train_log.jsonl)",
+        f"- best validation loss: {summary.get('best_valid_loss')}",
+        "",
+        "## Metrics",
+        "",
+        "Not measured by the trainer. Fidelity to the FluidSynth reference per program: "
+        "`python benchmarks/neural_fidelity.py`; speed and latency: `python benchmarks/neural_speed.py`.",
+        "",
+    ]
+    atomic_write_text(args.export.with_name("README.md"), "\n".join(lines))
