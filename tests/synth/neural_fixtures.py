@@ -51,11 +51,13 @@ def harmonic_notes(notes: list[tuple[int, int, float, float]], seconds: float) -
     return out.astype(np.float32)
 
 
-def write_dataset(folder: Path, pieces_per_split: int = 2, seconds: float = 1.5) -> Path:
+def write_dataset(
+    folder: Path, pieces_per_split: int = 2, seconds: float = 1.5, splits: tuple[str, ...] = ("train", "valid")
+) -> Path:
     """An audio-data build (synth/audio_data.py's format): manifest.json, float16 shards, notes .npz."""
     rng = np.random.default_rng(0)
     shards = []
-    for split in ("train", "valid"):
+    for split in splits:
         (folder / split).mkdir(parents=True)
         audio, columns, starts = [], {k: [] for k in ("pitch", "velocity", "start_s", "end_s", "piece")}, []
         for index in range(pieces_per_split):
