@@ -116,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="test", help="held-out split to measure on (default test)")
     parser.add_argument("--models", type=Path, default=None, help="folder with renderer/ and vocoder/ weights")
     parser.add_argument("--seconds-per-program", type=float, default=60.0)
-    parser.add_argument("--pictures", type=Path, default=Path("benchmarks/out/neural_fidelity"))
+    parser.add_argument(
+        "--pictures",
+        type=Path,
+        default=Path("runs/neural_fidelity"),
+        help="where the PNGs go (copy them into the model cards)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     folder = args.models or models_dir()

@@ -66,7 +66,8 @@ class Engine:
         block_frames: the usual block length (render_block accepts any).
         synth_factory: track -> Synth at `sample_rate`; by default DspSynth, or NeuralSynth for a track
             whose `synth` is "neural" where the weights are installed (else DSP and a notice saying why).
-        on_notice: called with each one-line notice (also kept in `notices`).
+        on_notice: called with each one-line notice (also kept in `notices`); an overload notice
+            comes from the render thread, so a UI hands it over to its own thread.
         overload_guard: watch synths that may overload (`may_overload`, the neural one): one whose
             render time per block stays above OVERLOAD_LOAD of the block's duration over
             OVERLOAD_WINDOW_BLOCKS blocks is replaced by the DSP synth, with a notice. Offline
