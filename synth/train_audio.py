@@ -61,6 +61,7 @@ class AudioTrainConfig:
     eval_every: int = 500
     seed: int = 0
     threads: int = 0
+    workers: int = 0  # processes drawing training windows (the renderer's note features cost CPU); 0: in-process
     resume: bool = False
     progress: bool = True
 
@@ -145,18 +146,45 @@ class _Batches:
             self.warmup_frames = getattr(model, "receptive_field_frames", RENDERER_WARMUP_FRAMES)
         self.window_frames = self.warmup_frames + tc.segment_frames
         self.latency_samples = getattr(model, "latency_samples", 0)
-        self.rng = np.random.default_rng(tc.seed + 1000 * rank)
         valid_rng = np.random.default_rng(12345)
-        self.valid_batches = [self._draw(self.valid, valid_rng, min(tc.batch_size, VALID_WINDOWS))]
+        self.valid_batches = [self._to_device(self.draw(self.valid, valid_rng, min(tc.batch_size, VALID_WINDOWS)))]
+        stream = _WindowStream(self, tc.seed + 1000 * rank)
+        if tc.workers > 0:
+            loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=tc.workers, prefetch_factor=4)
+            self._stream = iter(loader)
+        else:
+            self._stream = iter(stream)
 
-    def _draw(self, data: AudioDataset, rng: np.random.Generator, batch_size: int):
+    def draw(self, data: AudioDataset, rng: np.random.Generator, batch_size: int):
+        """One batch on the CPU: (context, target) for the vocoder, a dict for the renderer."""
         if self.tc.kind == "vocoder":
-            context, target = data.vocoder_batch(rng, batch_size, self.window_frames, self.latency_samples)
-            return context.to(self.device), target.to(self.device)
-        return {k: v.to(self.device) for k, v in data.renderer_batch(rng, batch_size, self.window_frames).items()}
+            return data.vocoder_batch(rng, batch_size, self.window_frames, self.latency_samples)
+        return data.renderer_batch(rng, batch_size, self.window_frames)
+
+    def _to_device(self, batch):
+        if isinstance(batch, dict):
+            return {k: v.to(self.device) for k, v in batch.items()}
+        return tuple(v.to(self.device) for v in batch)
 
     def next(self):
-        return self._draw(self.train, self.rng, self.tc.batch_size)
+        return self._to_device(next(self._stream))
+
+    def close(self) -> None:
+        """Stop the worker processes (dropping the DataLoader's iterator shuts them down)."""
+        self._stream = None
+
+
+class _WindowStream(torch.utils.data.IterableDataset):
+    """Endless training batches; each DataLoader worker draws with its own generator."""
+
+    def __init__(self, batches: _Batches, seed: int) -> None:
+        self.batches, self.seed = batches, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, 0 if info is None else info.id + 1])
+        while True:
+            yield self.batches.draw(self.batches.train, rng, self.batches.tc.batch_size)
 
 
 def make_model(kind: str, cfg: VocoderConfig | RendererConfig) -> torch.nn.Module:
@@ -277,6 +305,7 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
                 shutil.copyfile(last_path, best_path)
     if bar is not None:
         bar.close()
+    batches.close()
     summary = {
         "event": "end",
         "kind": tc.kind,

@@ -44,6 +44,7 @@ def register(kinds: argparse._SubParsersAction) -> None:
         p.add_argument("--hidden", type=int, default=SIZES[kind]["hidden"])
         p.add_argument("--blocks", type=int, default=SIZES[kind]["blocks"])
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+        p.add_argument("--workers", type=int, default=0, help="processes drawing training windows (0: none)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
         p.add_argument("--export", type=Path, default=None, help=f"write the best weights here (models/{kind}/...)")
@@ -61,6 +62,8 @@ def run_audio(args: argparse.Namespace) -> int:
             raise ComposerError(f"--{name.replace('_', '-')}", "must be positive")
     if not Path(args.data, "manifest.json").is_file():
         raise ComposerError(args.data, "no manifest.json here; build the data with `composer audio-data build`")
+    if args.workers < 0:
+        raise ComposerError("--workers", "must be 0 or more")
     if args.warmup_frames is not None and args.warmup_frames < 0:
         raise ComposerError("--warmup-frames", "must be 0 or more")
     config_cls = VocoderConfig if args.kind == "vocoder" else RendererConfig
@@ -79,6 +82,7 @@ def run_audio(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         seed=args.seed,
         threads=args.threads,
+        workers=args.workers,
         resume=args.resume,
     )
     summary = train_audio(tc, mc)
