@@ -113,10 +113,15 @@ def test_composer_live_records_to_a_file_on_ctrl_c(jack_server, tmp_path):
         line = proc.stdout.readline()
         assert line.startswith("live: MIDI 'cli-kbd:keys' (JACK)"), line + proc.stderr.read()
         time.sleep(1.0)  # let the new process settle before playing
+        # Back-to-back sends from rtmidi's JACK output can repeat a message (its ring buffer is
+        # written in two steps that the JACK thread may read between): a keyboard never sends
+        # that fast, so space them by a few JACK cycles.
         kbd.send_message([0x90, 64, 100])
+        time.sleep(0.03)
         kbd.send_message([0xB0, 64, 127])  # pedal down
         time.sleep(0.2)
         kbd.send_message([0x80, 64, 0])  # held by the pedal
+        time.sleep(0.03)
         kbd.send_message([0xE0, 0x7F, 0x7F])  # bend up
         time.sleep(0.3)
         kbd.send_message([0xB0, 64, 0])  # pedal up: the note ends here
@@ -128,7 +133,10 @@ def test_composer_live_records_to_a_file_on_ctrl_c(jack_server, tmp_path):
             proc.kill()
         kbd.delete()
     assert proc.returncode == 0, stderr
-    assert f"wrote 1 notes to {out}" in stdout
+    notes_found = [
+        (n.pitch, n.velocity, round(n.start_s, 3), round(n.end_s, 3)) for n in read_midi(out).tracks[0].notes
+    ]
+    assert f"wrote 1 notes to {out}" in stdout, notes_found
     song = read_midi(out)
     (note,) = song.tracks[0].notes
     assert note.pitch == 64 and note.velocity == 100
