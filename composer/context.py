@@ -43,7 +43,7 @@ class TokenContext:
     def length(self) -> int:
         return self.cache.length if self.cache is not None else 0
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def push(self, ids: int | Sequence[int]) -> torch.Tensor | None:
         """Append one id or several in one forward pass; returns the logits for the next id."""
         ids = [int(ids)] if isinstance(ids, int) else [int(i) for i in ids]
@@ -65,7 +65,7 @@ class TokenContext:
         if self.length + n_tokens > self.model.cfg.max_len:
             self._reprime(keep=self.model.cfg.max_len - n_tokens - 1)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _reprime(self, keep: int | None = None) -> None:
         max_len = self.model.cfg.max_len
         if keep is not None or len(self.tokens) > max_len:
