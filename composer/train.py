@@ -12,8 +12,6 @@ last log line lists a checksum per rank to show it).
 from __future__ import annotations
 
 import json
-import math
-import os
 import shutil
 import time
 from contextlib import nullcontext
@@ -29,6 +27,7 @@ from composer.checkpoint import load_tensors, load_transformer, save_transformer
 from composer.dataset import TokenCorpus
 from composer.model import MusicTransformer, TransformerConfig
 from composer.tokens import PAD, VOCAB_SIZE
+from composer.train_kit import adam_moments, lr_at, restore_adam_moments, setup_distributed
 
 
 @dataclass
@@ -49,16 +48,6 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     resume: bool = False
     progress: bool = True
-
-
-def lr_at(tc: TrainConfig, step: int, elapsed_s: float) -> float:
-    if step < tc.warmup_steps:
-        return tc.lr * (step + 1) / tc.warmup_steps
-    done = (step - tc.warmup_steps) / max(1, tc.steps - tc.warmup_steps)
-    if tc.max_minutes > 0:
-        done = max(done, elapsed_s / (tc.max_minutes * 60))
-    cosine = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * cosine)
 
 
 @torch.no_grad()
@@ -87,19 +76,6 @@ def evaluate_nll(
     return total / max(count, 1)
 
 
-def _setup_distributed() -> tuple[int, int, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
-    rank = dist.get_rank() if world > 1 else 0
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        return rank, world, torch.device("cuda", local)
-    return rank, world, torch.device("cpu")
-
-
 def _eta_s(tc: TrainConfig, step: int, elapsed_s: float, run_s: float, run_steps: int) -> float:
     """Seconds left: by steps at this run's pace, or by the wall-time budget if sooner."""
     by_steps = (tc.steps - step) * run_s / max(run_steps, 1)
@@ -113,11 +89,6 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
-def _opt_params(opt: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
-    """Parameters in the optimizer's own index order (its state_dict keys)."""
-    return [p for group in opt.param_groups for p in group["params"]]
-
-
 def param_checksum(model: torch.nn.Module) -> float:
     return float(sum(p.detach().double().sum().item() * (i + 1) for i, p in enumerate(model.parameters())))
 
@@ -126,7 +97,7 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
     """Run training; returns the final summary (also the last JSONL line)."""
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
-    rank, world, device = _setup_distributed()
+    rank, world, device = setup_distributed()
     is_main = rank == 0
     out = Path(tc.out_dir)
     if is_main:
@@ -150,16 +121,7 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
     if tc.resume and last_path.exists():
         loaded, extra = load_transformer(last_path)
         model.load_state_dict(loaded.state_dict())
-        state = opt.state_dict()
-        moments = load_tensors(last_path, "opt.")
-        for i, _p in enumerate(_opt_params(opt)):
-            if f"{i}.exp_avg" in moments:
-                state["state"][i] = {
-                    "step": torch.tensor(float(extra["step"])),
-                    "exp_avg": moments[f"{i}.exp_avg"].to(device),
-                    "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(device),
-                }
-        opt.load_state_dict(state)
+        restore_adam_moments(opt, load_tensors(last_path, "opt."), extra["step"], device)
         step, best_nll, elapsed_before = extra["step"], extra["best_valid_nll"], extra.get("elapsed_s", 0.0)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
@@ -170,12 +132,7 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
                 f.write(json.dumps(entry) + "\n")
 
     def checkpoint(path: Path) -> None:
-        moments = {}
-        for i, p in enumerate(_opt_params(opt)):
-            s = opt.state.get(p, {})
-            if "exp_avg" in s:
-                moments[f"opt.{i}.exp_avg"] = s["exp_avg"]
-                moments[f"opt.{i}.exp_avg_sq"] = s["exp_avg_sq"]
+        moments = adam_moments(opt)
         extra = {
             "step": step,
             "best_valid_nll": best_nll,

@@ -18,8 +18,6 @@ averages the gradients.
 from __future__ import annotations
 
 import json
-import math
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +28,7 @@ import torch
 import torch.distributed as dist
 
 from composer.errors import ComposerError
+from composer.train_kit import adam_moments, lr_at, restore_adam_moments, setup_distributed
 from synth.audio_dataset import AudioDataset
 from synth.mel import LogMel, MelConfig
 from synth.neural_checkpoint import load_neural, load_tensors, save_neural
@@ -66,15 +65,6 @@ class AudioTrainConfig:
     progress: bool = True
 
 
-def lr_at(tc: AudioTrainConfig, step: int, elapsed_s: float) -> float:
-    if step < tc.warmup_steps:
-        return tc.lr * (step + 1) / tc.warmup_steps
-    done = (step - tc.warmup_steps) / max(1, tc.steps - tc.warmup_steps)
-    if tc.max_minutes > 0:
-        done = max(done, elapsed_s / (tc.max_minutes * 60))
-    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(done, 1.0))))
-
-
 def stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Multi-resolution STFT loss of (B, n_samples) signals: spectral convergence + log-magnitude L1."""
     total = pred.new_zeros(())
@@ -108,22 +98,6 @@ def renderer_loss(renderer: torch.nn.Module, batch: dict[str, torch.Tensor], war
     """Log-mel L1 over the frames after the first `warmup_frames`."""
     pred = renderer(batch["pitch"], batch["notes"], batch["track"], batch["program"])  # (B, n_mels, T)
     return (pred[:, :, warmup_frames:] - batch["log_mel"][:, :, warmup_frames:]).abs().mean()
-
-
-def _setup_distributed() -> tuple[int, int, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        return rank, world, torch.device("cuda", local)
-    return rank, world, torch.device("cpu")
-
-
-def _opt_params(opt: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
-    return [p for group in opt.param_groups for p in group["params"]]
 
 
 class _Batches:
@@ -197,7 +171,7 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
     """Run training; returns the final summary (also the last JSONL line)."""
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
-    rank, world, device = _setup_distributed()
+    rank, world, device = setup_distributed()
     is_main = rank == 0
     out = Path(tc.out_dir)
     if is_main:
@@ -224,16 +198,7 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
     if tc.resume and last_path.exists():
         loaded, extra = load_neural(last_path, tc.kind)
         model.load_state_dict(loaded.state_dict())
-        state = opt.state_dict()
-        moments = load_tensors(last_path, "opt.")
-        for i, _p in enumerate(_opt_params(opt)):
-            if f"{i}.exp_avg" in moments:
-                state["state"][i] = {
-                    "step": torch.tensor(float(extra["step"])),
-                    "exp_avg": moments[f"{i}.exp_avg"].to(device),
-                    "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(device),
-                }
-        opt.load_state_dict(state)
+        restore_adam_moments(opt, load_tensors(last_path, "opt."), extra["step"], device)
         step, best, elapsed_before = extra["step"], extra["best_valid_loss"], extra.get("elapsed_s", 0.0)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
@@ -250,12 +215,7 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
         return value
 
     def checkpoint(path: Path) -> None:
-        moments = {}
-        for i, p in enumerate(_opt_params(opt)):
-            s = opt.state.get(p, {})
-            if "exp_avg" in s:
-                moments[f"opt.{i}.exp_avg"] = s["exp_avg"]
-                moments[f"opt.{i}.exp_avg_sq"] = s["exp_avg_sq"]
+        moments = adam_moments(opt)
         extra = {
             "step": step,
             "best_valid_loss": best,
