@@ -27,11 +27,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from composer.checkpoint import load_tensors
 from composer.errors import ComposerError
 from composer.train_kit import adam_moments, lr_at, restore_adam_moments, setup_distributed
 from synth.audio_dataset import AudioDataset
 from synth.mel import LogMel, MelConfig
-from synth.neural_checkpoint import load_neural, load_tensors, save_neural
+from synth.neural_checkpoint import load_neural, save_neural
 from synth.renderer import Renderer, RendererConfig
 from synth.vocoder import Vocoder, VocoderConfig
 
