@@ -5,7 +5,8 @@
 
 The data folder is an audio-data build (manifest.json + float16 shards with
 their notes, synth/audio_data.py; read by synth/audio_dataset.py). Registered
-by tui/commands/train.py.
+by tui/commands/train.py; `composer train diffusion` (tui/commands/train_diffusion.py)
+is registered from here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from composer.errors import ComposerError
+from tui.commands.train_diffusion import register as register_diffusion
 
 SIZES = {  # the shipped sizes; tests pass smaller ones
     "vocoder": {"channels": 256, "hidden": 768, "blocks": 4},
@@ -49,6 +51,7 @@ def register(kinds: argparse._SubParsersAction) -> None:
         p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
         p.add_argument("--export", type=Path, default=None, help=f"write the best weights here (models/{kind}/...)")
         p.set_defaults(run=run_audio, kind=kind)
+    register_diffusion(kinds)
 
 
 def run_audio(args: argparse.Namespace) -> int:

@@ -1,0 +1,126 @@
+"""`composer train diffusion`: a few steps of a tiny model on a tiny synthetic prompt-data build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from composer.errors import ComposerError
+from synth.diffusion import DiffusionConfig
+from synth.flow_sampler import load_diffusion, sample_mel
+from synth.train_diffusion import PromptClips
+from tui.cli import main
+
+TINY = ["--d-model", "32", "--layers", "2", "--heads", "2", "--batch-size", "8", "--valid-clips", "8"]
+K = 3  # captions per clip
+
+
+def write_prompt_data(root: Path, n_clips: int = 48, clip_frames: int = 512, fmt: str = "composer-prompt-data/1"):
+    """Two kinds of clip, told apart by their caption embeddings: energy in the low bands or in the high bands.
+
+    Frame 0 of band 0 holds the clip's index (to tell which clips were set aside)."""
+    rng = np.random.default_rng(0)
+    family = np.arange(n_clips) % 2
+    bands = np.arange(80)[None, :, None]
+    loud = np.where(family[:, None, None] == 0, bands < 30, bands >= 50)  # (N, 80, 1)
+    envelope = np.sin(np.linspace(0, 8 * np.pi, clip_frames))[None, None] * 0.5
+    mel = np.where(loud, -2.0 + envelope, -9.0) + rng.normal(0, 0.3, (n_clips, 80, clip_frames))
+    mel[:, 0, 0] = np.arange(n_clips)
+    directions = rng.normal(size=(2, 384))
+    text = directions[family][:, None] + rng.normal(0, 0.1, (n_clips, K, 384))
+    text /= np.linalg.norm(text, axis=-1, keepdims=True)
+    (root / "train").mkdir(parents=True)
+    half = n_clips // 2
+    for i, part in enumerate((slice(0, half), slice(half, None))):
+        np.savez(root / "train" / f"shard-{i:03d}.npz", mel=mel[part].astype(np.float16),
+                 text_emb=text[part].astype(np.float16), family=family[part].astype(np.int16))  # fmt: skip
+    manifest = {"format": fmt, "sample_rate": 24000, "clip_frames": clip_frames, "families": ["low", "high"],
+                "captions_per_clip": K, "splits": {"train": n_clips, "judge_train": 0, "heldout": 0}}  # fmt: skip
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root, text.astype(np.float16).astype(np.float32)
+
+
+def read_log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_trains_learns_checkpoints_exports_and_resumes(tmp_path, capsys):
+    data, text = write_prompt_data(tmp_path / "prompt")
+    out, export = tmp_path / "run", tmp_path / "models" / "diffusion" / "model.safetensors"
+    argv = ["train", "diffusion", "--data", str(data), "--out", str(out), "--eval-every", "20", *TINY]
+    argv += ["--lr", "3e-3", "--warmup-steps", "5", "--threads", "1", "--ema-decay", "0.9"]
+    assert main([*argv, "--steps", "60", "--export", str(export)]) == 0
+    log = read_log(out / "log.jsonl")
+    start, end = log[0], log[-1]
+    assert start["event"] == "start" and start["train_clips"] == 40 and start["valid_clips"] == 8
+    valid = [e["valid_loss"] for e in log if "valid_loss" in e and "event" not in e]
+    assert [e["step"] for e in log if "valid_loss" in e and "event" not in e] == [20, 40, 60]
+    assert all(np.isfinite(e["loss"]) for e in log if "loss" in e)
+    # The untrained model predicts 0: its loss is E|data - noise|^2 ~ 2 in normalised units. Training lowers it.
+    assert start["valid_loss"] > 1.5
+    assert end["event"] == "end" and end["step"] == 60 and end["best_valid_loss"] < 0.8 * start["valid_loss"]
+    assert min(valid) == pytest.approx(end["best_valid_loss"], abs=1e-4)
+    train_losses = [e["loss"] for e in log if "loss" in e]
+    assert np.mean(train_losses[-3:]) < np.mean(train_losses[:2])
+    assert "exported" in capsys.readouterr().out
+    # The export: fp16 EMA weights with the data's band statistics in the config; load_diffusion reads it.
+    with safe_open(str(export), framework="pt") as f:
+        assert f.get_tensor("patch_in.weight").dtype == torch.float16 and "raw.patch_in.weight" not in f.keys()  # noqa: SIM118
+    model, meta = load_diffusion(export)
+    assert model.cfg.d_model == 32 and meta["step"] in (20, 40, 60) and (export.parent / "train_log.jsonl").exists()
+    clips = PromptClips(data, model.cfg, 8, 0)
+    mean, std = clips.band_stats()
+    assert model.cfg.mel_mean == pytest.approx(mean, abs=1e-6) and model.cfg.mel_std == pytest.approx(std, abs=1e-6)
+    mel = sample_mel(model, torch.from_numpy(text[:2, 0]), 64, steps=4, generator=torch.Generator().manual_seed(0))
+    assert mel.shape == (2, 80, 64) and torch.isfinite(mel).all()
+    # Resume carries on from the last checkpoint, with its config (the size flags are not needed).
+    assert main([*argv, "--steps", "70", "--resume"]) == 0
+    log = read_log(out / "log.jsonl")
+    assert log[-1]["event"] == "end" and log[-1]["step"] == 70
+    assert sum(1 for e in log if e.get("event") == "start") == 1
+    assert log[-1]["best_valid_loss"] <= end["best_valid_loss"]
+
+
+def test_valid_clips_are_set_aside_and_captions_vary(tmp_path):
+    data, _ = write_prompt_data(tmp_path / "prompt")
+    clips = PromptClips(data, DiffusionConfig(), valid_clips=8, seed=0)
+    train_ids = set(clips.mel[:, 0, 0].astype(int).tolist())
+    valid_ids = set(clips.valid_mel[:, 0, 0].astype(int).tolist())
+    assert len(train_ids) == 40 and len(valid_ids) == 8 and not train_ids & valid_ids
+    assert train_ids | valid_ids == set(range(48))
+    mean, std = clips.band_stats()
+    all_train = clips.mel.astype(np.float64)
+    np.testing.assert_allclose(mean, all_train.mean(axis=(0, 2)), atol=1e-9)
+    np.testing.assert_allclose(std, all_train.std(axis=(0, 2)), rtol=1e-6)
+    rng = np.random.default_rng(0)
+    mel, text = clips.batch(rng, 64)
+    assert mel.shape == (64, 80, 512) and text.shape == (64, 384) and mel.dtype == torch.float32
+    # Different phrasings of the same clip come up.
+    seen = {tuple(np.round(t[:4].numpy(), 3)) for t in text}
+    assert len(seen) > 40
+
+
+@pytest.mark.parametrize(
+    "problem,match",
+    [("format", "format"), ("frames", "clip_frames"), ("few", "set aside")],
+)
+def test_bad_data_is_one_composer_error(tmp_path, problem, match):
+    kwargs = {"format": {"fmt": "other/1"}, "frames": {"clip_frames": 256}, "few": {"n_clips": 8}}[problem]
+    data, _ = write_prompt_data(tmp_path / "prompt", **kwargs)
+    with pytest.raises(ComposerError, match=match):
+        PromptClips(data, DiffusionConfig(), valid_clips=8, seed=0)
+
+
+def test_missing_data_or_bad_flags_exit_2(tmp_path, capsys):
+    assert main(["train", "diffusion", "--data", str(tmp_path), "--steps", "1"]) == 2
+    assert "manifest.json" in capsys.readouterr().err
+    data, _ = write_prompt_data(tmp_path / "prompt")
+    assert main(["train", "diffusion", "--data", str(data), "--heads", "5", "--d-model", "32"]) == 2
+    assert "multiple of n_heads" in capsys.readouterr().err
+    assert main(["train", "diffusion", "--data", str(data), "--batch-size", "0"]) == 2
+    assert "--batch-size" in capsys.readouterr().err
