@@ -19,7 +19,11 @@ from composer.atomic import atomic_write, atomic_write_text
 from composer.errors import ComposerError
 from composer.song import MAX_TEMPO_BPM, MIN_TEMPO_BPM, AudioClip, Note, Song, Track
 
-SCHEMA_VERSION = 1
+# 1: tracks, notes, clips with prompt and seed. 2: clips also keep steps, guidance and loop (prompted clips).
+# Every version loads (missing keys take their defaults); a file newer than SCHEMA_VERSION is refused.
+SCHEMA_VERSION = 2
+MAX_CLIP_STEPS = 1000  # sanity bounds for a file; synth.prompt_audio checks its own, tighter ones
+MAX_CLIP_GUIDANCE = 100.0
 
 
 def song_to_dict(song: Song, clip_paths: list[str | None] | None = None) -> dict:
@@ -52,6 +56,9 @@ def song_to_dict(song: Song, clip_paths: list[str | None] | None = None) -> dict
                 "mute": c.mute,
                 "prompt": c.prompt,
                 "seed": c.seed,
+                "steps": c.steps,
+                "guidance": c.guidance,
+                "loop": c.loop,
             }
             for c, p in zip(song.clips, clip_paths, strict=True)
         ],
@@ -119,6 +126,21 @@ def _optional(value: object, kind: type, what: str):
     raise ValueError(f"{what} {value!r:.40} is not {kind.__name__} or null")
 
 
+def _optional_number(value: object, what: str, lo: float, hi: float, whole: bool = False) -> float | int | None:
+    if value is None:
+        return None
+    if whole and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise ValueError(f"{what} {value!r:.40} is not a whole number or null")
+    number = _finite(value, what, lo, hi)
+    return int(number) if whole else number
+
+
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} {value!r:.40} is not true or false")
+    return value
+
+
 def _from_dict(data: dict, path: Path) -> Song:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ComposerError(path, "not a project file (no schema_version)")
@@ -169,6 +191,9 @@ def _from_dict(data: dict, path: Path) -> Song:
             prompt=_optional(c.get("prompt"), str, "clip prompt"),
             seed=_optional(c.get("seed"), int, "clip seed"),
             path=_optional(c.get("path"), str, "clip path"),
+            steps=_optional_number(c.get("steps"), "clip steps", 1, MAX_CLIP_STEPS, whole=True),
+            guidance=_optional_number(c.get("guidance"), "clip guidance", 0, MAX_CLIP_GUIDANCE),
+            loop=_flag(c.get("loop", False), "clip loop"),
         )
         if clip.path:
             wav = Path(clip.path) if Path(clip.path).is_absolute() else path.parent / clip.path

@@ -58,8 +58,9 @@ class AudioClip:
     """An audio track's clip: a WAV file (or samples in memory) placed in the song.
 
     `samples` is float32 of shape (n_samples,) or (n_samples, channels) at
-    `sample_rate`. Prompted clips keep their prompt and seed so they can be
-    made again.
+    `sample_rate`. Prompted clips (synth.prompt_audio) keep their prompt, seed,
+    sampler steps, guidance scale and loop switch so they can be made again;
+    steps and guidance None mean the generator's defaults.
     """
 
     name: str = "Audio"
@@ -71,6 +72,14 @@ class AudioClip:
     seed: int | None = None
     samples: np.ndarray | None = None
     sample_rate: int = 24000
+    steps: int | None = None
+    guidance: float | None = None
+    loop: bool = False
+
+    @property
+    def prompted(self) -> bool:
+        """Made from a text prompt (and so can be made again)."""
+        return self.prompt is not None
 
     @property
     def duration_s(self) -> float:
