@@ -7,11 +7,19 @@
 The render runs past the song's last note until every synth is silent
 (active_voices == 0), plus TAIL_MARGIN_S, so no release is cut off; a synth
 that never falls silent (a drone) is cut MAX_TAIL_S after the end.
+
+Delay compensation: a synth with latency (the neural synth sounds
+`latency_samples` after its events) would land late in the mix. Offline the
+whole song is known, so each track's notes are sent that much earlier: the
+song is rendered with every track moved later by the largest latency less its
+own, and that largest latency is cut from the start. Every track then sounds
+exactly at its notes' times, as a DAW's plugin delay compensation does.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,7 +54,40 @@ def render_song(
     engine = Engine(
         song, sample_rate=sample_rate, block_frames=block_frames, synth_factory=synth_factory, overload_guard=False
     )
-    end = int(np.ceil(song.duration_s * sample_rate))
+    latencies = [synth.latency_samples for synth in engine.synths]  # per track, at sample_rate
+    lead = max(latencies, default=0)
+    if lead:
+        engine = Engine(
+            compensated(song, latencies, sample_rate),
+            sample_rate=sample_rate,
+            block_frames=block_frames,
+            synth_factory=engine.synth_factory,  # the models already loaded
+            overload_guard=False,
+        )
+    audio = _run(engine, song.duration_s + lead / sample_rate, sample_rate, block_frames, progress, lead)
+    return audio[lead:]
+
+
+def compensated(song: Song, latencies: list[int], sample_rate: int) -> Song:
+    """A copy of `song` with track i moved later by (max(latencies) - latencies[i]) samples, clips by the max."""
+    lead = max(latencies, default=0)
+    tracks = []
+    for track, latency in zip(song.tracks, latencies, strict=True):
+        shift_s = (lead - latency) / sample_rate
+        moved = copy.copy(track)
+        moved.notes = [
+            dataclasses.replace(n, start_s=n.start_s + shift_s, end_s=n.end_s + shift_s) for n in track.notes
+        ]
+        tracks.append(moved)
+    clips = [dataclasses.replace(c, start_s=c.start_s + lead / sample_rate) for c in song.clips]
+    return dataclasses.replace(song, tracks=tracks, clips=clips)
+
+
+def _run(
+    engine: Engine, duration_s: float, sample_rate: int, block_frames: int, progress: Progress | None, lead: int
+) -> np.ndarray:
+    """Blocks from time 0 until `duration_s` and every release tail have passed; `lead` samples are cut later."""
+    end = int(np.ceil(duration_s * sample_rate))
     limit = end + int(MAX_TAIL_S * sample_rate)
     blocks = []
     done = 0
@@ -56,7 +97,7 @@ def render_song(
         blocks.append(engine.render_block(n))
         done += n
         if progress is not None:
-            progress(done / sample_rate)
+            progress(max(done - lead, 0) / sample_rate)
         if done >= end and engine.active_voices == 0:
             break
     audio = np.concatenate(blocks) if blocks else np.zeros((0, 2), np.float32)

@@ -225,3 +225,35 @@ def test_after_falling_idle_a_note_sounds_as_from_the_start(models):
     first, second = audio[: gap_blocks * 256], audio[gap_blocks * 256 : 2 * gap_blocks * 256]
     assert np.abs(first).max() > 0 and synth.active_voices == 0
     np.testing.assert_array_equal(first, second)
+
+
+def _first_sound(audio: np.ndarray) -> int:
+    return int(np.flatnonzero(np.abs(audio).max(axis=1))[0])
+
+
+@pytest.mark.parametrize("sample_rate", [24000, 44100, 48000])
+def test_offline_render_compensates_the_neural_latency(models, sample_rate):
+    from synth.render import _run, compensated
+
+    note = Note(60, 100, 0.5, 1.0)
+    neural = Track("Lead", 0, synth="neural", notes=[note])
+    dsp = Track("Pad", 0, notes=[note])
+    engine = Engine(Song(tracks=[neural, dsp]), sample_rate=sample_rate, block_frames=4096, overload_guard=False)
+    latencies = [s.latency_samples for s in engine.synths]
+    assert latencies[0] > 0 and latencies[1] == 0
+    uncompensated = _run(engine, 1.0, sample_rate, 4096, None, 0)
+    alone = render_song(Song(tracks=[neural]), sample_rate)
+    # The neural track sounds `latency_samples` earlier than the engine plays it live (within one model hop).
+    hop = 256 * sample_rate / 24000
+    moved = _first_sound(uncompensated) - _first_sound(alone)
+    assert abs(moved - latencies[0]) <= hop
+    # The DSP track is moved later by the same amount and that lead is cut again: it is where it was.
+    shifted = compensated(Song(tracks=[neural, dsp]), latencies, sample_rate)
+    assert shifted.tracks[1].notes[0].start_s == pytest.approx(0.5 + latencies[0] / sample_rate)
+    assert shifted.tracks[0].notes[0].start_s == 0.5 and neural.notes[0].start_s == 0.5  # the song is not changed
+    pad_alone = render_song(Song(tracks=[dsp]), sample_rate)
+    both = render_song(Song(tracks=[neural, dsp]), sample_rate)
+    n = min(len(both), len(pad_alone), len(alone))
+    pad_in_mix = both[:n] - alone[:n]  # the neural track is not moved: what is left is the DSP track
+    assert _first_sound(pad_in_mix) == _first_sound(pad_alone)  # at its own time, though rendered `lead` later
+    assert np.abs(pad_in_mix - pad_alone[:n]).max() < 0.03 * np.abs(pad_alone).max()  # (DSP LFO phases differ)
