@@ -1,0 +1,120 @@
+"""`composer prompt "TEXT" --seconds S -o OUT.wav`: an audio clip made from a text prompt.
+
+    composer prompt "slow cello melody in D minor" --seconds 8 -o cello.wav
+    composer prompt "fast drum groove" --seconds 4 --loop --seed 3 -o drums.wav --project song.json --at 2.0
+
+The request is checked (prompt, length, steps, guidance, seed, weights) and the
+weights are loaded before anything is generated; a bad one is one line and
+exit status 2. The WAV (24 kHz) is written to a temporary name and renamed,
+so there is never a partial file. With --project the clip is also added to
+the project (made when the file does not exist yet) at --at seconds, with its
+prompt, seed, steps, guidance and loop, so the app can make it again; the
+project is saved atomically and only after the generation succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+from tui.commands.render import check_output, describe, raise_error
+
+REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed")  # ComposerError paths that are options here
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from synth.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SECONDS, MAX_STEPS
+
+    p = sub.add_parser("prompt", help="make an audio clip from a text prompt (optionally into a project)")
+    p.add_argument("text", metavar="TEXT", help='what to hear, e.g. "soft organ chords"')
+    p.add_argument("--seconds", type=float, required=True, help=f"length in seconds (up to {MAX_SECONDS:g})")
+    p.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps, 1-{MAX_STEPS} (default {DEFAULT_STEPS})"
+    )
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=DEFAULT_GUIDANCE,
+        help=f"how closely to follow the text; 0 ignores it, 1 plain (default {DEFAULT_GUIDANCE:g})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the same seed makes the same audio (default 0)")
+    p.add_argument("--loop", action="store_true", help="make the end run seamlessly into the start")
+    p.add_argument("-o", "--output", metavar="OUT.wav", help="the WAV file to write (24 kHz)")
+    p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="PCM bits per sample (default 16)")
+    p.add_argument("--project", metavar="P.json", help="also add the clip to this project file (made if missing)")
+    p.add_argument("--at", type=float, default=None, metavar="SECONDS", help="where the clip starts in the project")
+    p.add_argument("--diffusion", metavar="PATH", help="diffusion weights (default models/diffusion/...)")
+    p.add_argument("--vocoder", metavar="PATH", help="vocoder weights (default models/vocoder/...)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from composer.errors import ComposerError
+    from synth.prompt_audio import PromptRequest, validate_request
+
+    request = PromptRequest(args.text, args.seconds, args.steps, args.guidance, args.seed, args.loop)
+    try:
+        request = validate_request(request, args.diffusion, args.vocoder)
+    except ComposerError as exc:
+        if exc.path in REQUEST_FIELDS:
+            raise ComposerError(f"--{exc.path}", exc.problem) from None
+        raise
+    if args.output is None and args.project is None:
+        raise_error("-o", "give the WAV file to write (-o OUT.wav), a project (--project P.json), or both")
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        check_output(output)
+    song, project = None, None
+    if args.project:
+        project = Path(args.project)
+        song = open_project(project)
+        start_s = 0.0 if args.at is None else args.at
+        if not (math.isfinite(start_s) and 0 <= start_s <= 1e6):
+            raise_error("--at", f"expected a start time of 0 seconds or more, got {args.at}")
+    elif args.at is not None:
+        raise_error("--at", "places the clip in a project: give --project P.json too")
+
+    from tqdm import tqdm
+
+    from synth.prompt_audio import SAMPLE_RATE, PromptGenerator, prompted_clip
+    from synth.render import write_wav
+
+    started = time.perf_counter()
+    generator = PromptGenerator(args.diffusion, args.vocoder)  # mismatched weights: one line, exit 2
+    with tqdm(total=request.steps, file=sys.stderr, desc="prompt", unit="step", leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        audio = generator.generate(request, progress)
+    elapsed = time.perf_counter() - started
+    if output is not None:
+        write_wav(output, audio, SAMPLE_RATE, args.bit_depth)
+        print(f"{describe(output, audio, SAMPLE_RATE, args.bit_depth)} in {elapsed:.1f} s")
+    if project is not None:
+        from composer.project import save_project
+
+        clip = prompted_clip(request, audio, start_s)
+        song.clips.append(clip)
+        save_project(song, project)
+        print(f"added {clip.name!r} ({clip.duration_s:.2f} s at {start_s:g} s, seed {clip.seed}) to {project}")
+    return 0
+
+
+def open_project(path: Path):
+    """The project at `path`, or a new empty song when there is no file yet (its folder must exist)."""
+    from composer.project import load_project
+    from composer.song import Song
+
+    if path.suffix.lower() != ".json":
+        raise_error(path, "expected a .json project file")
+    if path.exists():
+        return load_project(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise_error(path, f"folder {folder} does not exist")
+    return Song()
