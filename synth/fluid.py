@@ -20,6 +20,10 @@ Notes of one program that overlap on the same pitch are cut where the next one
 starts, as a MIDI channel would play them. Needs the Debian packages
 libfluidsynth3 and fluid-soundfont-gm and the Python package pyfluidsynth
 (`make setup-train-audio`); only the audio-data build and training use this.
+
+The drum kit is the program key DRUMS (-1): FluidR3's standard kit (bank 128,
+preset 0) on MIDI channel 9, the pitch choosing the drum (36 kick, 38 snare,
+42 closed hi-hat, ...). Pitched programs play on channel 0 as before.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ FLUID_GAIN = 0.5  # master gain: a single ff piano note peaks near 0.1, an 8-not
 TAIL_CHUNK_SAMPLES = 64 * 64
 MAX_TAIL_S = 8.0  # a release still sounding after this is cut (no FluidR3 release is this long)
 CACHE_MAX_SAMPLES = 32_000_000  # 128 MB of float32 note renders reused within one FluidRenderer
+DRUMS = -1  # program key of the GM drum kit in `render` ({DRUMS: notes})
+DRUM_BANK = 128
+DRUM_CHANNEL = 9
 SETUP_HINT = "install it with `make setup-train-audio` (libfluidsynth3, fluid-soundfont-gm, pyfluidsynth)"
 
 
@@ -82,6 +89,8 @@ class FluidRenderer:
         # slot render the same whatever came before. Every note here uses the same slots, so one note
         # is played and dropped.
         self._render_note(0, 60, 100, 1)
+        self._synth.program_select(DRUM_CHANNEL, self._sfid, DRUM_BANK, 0)
+        self._render_note(DRUMS, 38, 100, 1)
 
     def __enter__(self) -> FluidRenderer:
         return self
@@ -95,11 +104,11 @@ class FluidRenderer:
             self._synth = None
 
     def render(self, notes_by_program: Mapping[int, Sequence[Note]]) -> np.ndarray:
-        """Mono float32 (n_samples,) from time 0 to the end of the last release tail."""
+        """Mono float32 (n_samples,) from time 0 to the end of the last release tail; key DRUMS is the kit."""
         parts: list[tuple[int, np.ndarray]] = []
         for program, notes in notes_by_program.items():
-            if not 0 <= program <= 127:
-                raise ComposerError("program", f"{program}, expected a GM program 0-127")
+            if not (0 <= program <= 127 or program == DRUMS):
+                raise ComposerError("program", f"{program}, expected a GM program 0-127 or DRUMS ({DRUMS})")
             for onset, blocks, pitch, velocity in _spans(notes, self.sample_rate):
                 parts.append((onset, self._note_audio(program, pitch, velocity, blocks)))
         n_samples = max((onset + len(audio) for onset, audio in parts), default=0)
@@ -123,22 +132,23 @@ class FluidRenderer:
     def _render_note(self, program: int, pitch: int, velocity: int, blocks: int) -> np.ndarray:
         """One note alone, note-on at sample 0, note-off after `blocks` blocks, until its voices end."""
         synth = self._synth
-        if program != self._program:
+        channel = DRUM_CHANNEL if program == DRUMS else 0
+        if channel == 0 and program != self._program:
             synth.program_select(0, self._sfid, 0, program)
             self._program = program
-        synth.noteon(0, pitch, velocity)
+        synth.noteon(channel, pitch, velocity)
         chunks, held = [], blocks * FLUID_BLOCK_SAMPLES
         while held > 0 and synth.get_active_voice_count() > 0:  # a decaying note may end before its note-off
             n = min(held, TAIL_CHUNK_SAMPLES)
             chunks.append(self._samples(n))
             held -= n
-        synth.noteoff(0, pitch)
+        synth.noteoff(channel, pitch)
         tail_left = int(MAX_TAIL_S * self.sample_rate)
         while synth.get_active_voice_count() > 0 and tail_left > 0:
             chunks.append(self._samples(TAIL_CHUNK_SAMPLES))
             tail_left -= TAIL_CHUNK_SAMPLES
         if synth.get_active_voice_count() > 0:  # cut: silence it so the next note starts alone
-            synth.all_sounds_off(0)
+            synth.all_sounds_off(channel)
             self._samples(FLUID_BLOCK_SAMPLES)
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         loud = np.flatnonzero(np.abs(audio) > 1e-6)

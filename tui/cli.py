@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "tui.commands.live",
     "tui.commands.jam",
     "tui.commands.audio_data",
+    "tui.commands.prompt_data",
     "tui.commands.prompt",
 )
 
