@@ -1,6 +1,7 @@
 """`composer train transformer [options]`: train the co-composer (CPU, GPU or torchrun).
 
-`composer train vocoder|renderer` live in tui/commands/train_audio.py.
+`composer train vocoder|renderer` live in tui/commands/train_audio.py, `composer train judge` in
+tui/commands/train_judge.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError
 from tui.commands.train_audio import register as register_audio
+from tui.commands.train_judge import register as register_judge
 
 DEFAULT_EXPORT = Path("models/transformer/model.safetensors")
 
@@ -43,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     t.set_defaults(run=run_transformer)
     register_audio(kinds)
+    register_judge(kinds)
 
 
 def run_transformer(args: argparse.Namespace) -> int:
