@@ -72,16 +72,26 @@ class NeuralModels:
     def hop_samples(self) -> int:
         return self.vocoder.cfg.hop_samples
 
+    @property
+    def device(self) -> torch.device:
+        return self.vocoder.embed.weight.device
 
-def load_neural_models(folder: str | Path | None = None) -> NeuralModels:
-    """The renderer and vocoder in `folder` (default `models_dir()`); ComposerError says why they cannot play."""
+
+def offline_device() -> str:
+    """Where offline renders run the models: the GPU when there is one (whole piece per call), else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_neural_models(folder: str | Path | None = None, device: str | torch.device = "cpu") -> NeuralModels:
+    """The renderer and vocoder in `folder` (default `models_dir()`) on `device`; ComposerError says why
+    they cannot play."""
     folder = Path(folder) if folder is not None else models_dir()
     paths = {kind: folder / kind / "model.safetensors" for kind in ("renderer", "vocoder")}
     for kind, path in paths.items():
         if not path.exists():
             raise ComposerError(path, f"no {kind} weights (train with `composer train {kind}`)")
-    renderer, _ = load_neural(paths["renderer"], "renderer")
-    vocoder, _ = load_neural(paths["vocoder"], "vocoder")
+    renderer, _ = load_neural(paths["renderer"], "renderer", device)
+    vocoder, _ = load_neural(paths["vocoder"], "vocoder", device)
     if renderer.cfg.n_mels != vocoder.cfg.n_mels:
         raise ComposerError(
             paths["vocoder"], f"expects {vocoder.cfg.n_mels} mel bands, the renderer makes {renderer.cfg.n_mels}"
@@ -109,7 +119,10 @@ class NeuralSynth(Synth):
         self.sample_rate = int(sample_rate)
         self.torch_threads = int(torch_threads)
         self._thread: int | None = None
-        self._program = torch.tensor([self.program])
+        self._device = models.device
+        # On a GPU a call costs launches, not arithmetic: offline renders then give it the whole piece at once.
+        self.prefers_long_blocks = self._device.type != "cpu"
+        self._program = torch.tensor([self.program], device=self._device)
         self._resampler = StreamResampler(models.sample_rate, self.sample_rate)
         hop = models.hop_samples
         look_ahead = self._resampler.latency_input_samples
@@ -131,9 +144,9 @@ class NeuralSynth(Synth):
         renderer, S = self.models.renderer, self.models.renderer.cfg.max_notes
         with torch.inference_mode():
             mel, _ = renderer.step(
-                torch.zeros(1, 1, S, dtype=torch.int64),
-                torch.zeros(1, 1, S, renderer.cfg.n_note_features),
-                torch.zeros(1, 1, renderer.cfg.n_track_features),
+                torch.zeros(1, 1, S, dtype=torch.int64, device=self._device),
+                torch.zeros(1, 1, S, renderer.cfg.n_note_features, device=self._device),
+                torch.zeros(1, 1, renderer.cfg.n_track_features, device=self._device),
                 self._program,
                 renderer.initial_state(1),
             )
@@ -214,14 +227,15 @@ class NeuralSynth(Synth):
         def flush() -> None:
             if not features:
                 return
-            pitch = torch.from_numpy(np.stack([f[0] for f in features]))[None]  # (1, T, S)
-            notes = torch.from_numpy(np.stack([f[1] for f in features]))[None]  # (1, T, S, F)
-            track = torch.from_numpy(np.stack([f[2] for f in features]))[None]  # (1, T, G)
+            device = self._device
+            pitch = torch.from_numpy(np.stack([f[0] for f in features]))[None].to(device)  # (1, T, S)
+            notes = torch.from_numpy(np.stack([f[1] for f in features]))[None].to(device)  # (1, T, S, F)
+            track = torch.from_numpy(np.stack([f[2] for f in features]))[None].to(device)  # (1, T, G)
             mel, self._renderer_state = self.models.renderer.step(
                 pitch, notes, track, self._program, self._renderer_state
             )
             audio, self._vocoder_state = self.models.vocoder.step(mel, self._vocoder_state)
-            pieces.append(audio[0].numpy())
+            pieces.append(audio[0].cpu().numpy())
             features.clear()
 
         for _ in range(n_frames):
@@ -279,8 +293,10 @@ class NeuralSynthFactory:
         notify: Callable[[str], None] | None = None,
         force: bool = False,
         block_frames: int | None = None,
+        device: str | torch.device = "cpu",
     ) -> None:
         self.sample_rate = int(sample_rate)
+        self.device = device
         self.block_frames = block_frames  # the engine's usual block: a shorter pipeline delay (see NeuralSynth)
         self.folder = folder
         self.notify = notify
@@ -292,7 +308,7 @@ class NeuralSynthFactory:
     def _load(self) -> NeuralModels | None:
         if self._models is None and self._problem is None:
             try:
-                self._models = load_neural_models(self.folder)
+                self._models = load_neural_models(self.folder, self.device)
             except ComposerError as exc:
                 self._problem = str(exc)
         return self._models

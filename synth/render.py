@@ -14,6 +14,11 @@ whole song is known, so each track's notes are sent that much earlier: the
 song is rendered with every track moved later by the largest latency less its
 own, and that largest latency is cut from the start. Every track then sounds
 exactly at its notes' times, as a DAW's plugin delay compensation does.
+
+A synth that `prefers_long_blocks` (the neural synth on a GPU, where each
+call costs kernel launches rather than arithmetic) gets the whole song as
+one block: each neural track's piece goes through the renderer and the
+vocoder in one call. The audio is the same at any block length.
 """
 
 from __future__ import annotations
@@ -56,7 +61,9 @@ def render_song(
     )
     latencies = [synth.latency_samples for synth in engine.synths]  # per track, at sample_rate
     lead = max(latencies, default=0)
-    if lead:
+    if any(getattr(synth, "prefers_long_blocks", False) for synth in engine.synths):
+        block_frames = max(block_frames, int(np.ceil(song.duration_s * sample_rate)) + lead)  # one call: the song
+    if lead or block_frames != engine.block_frames:
         engine = Engine(
             compensated(song, latencies, sample_rate),
             sample_rate=sample_rate,

@@ -257,3 +257,32 @@ def test_offline_render_compensates_the_neural_latency(models, sample_rate):
     pad_in_mix = both[:n] - alone[:n]  # the neural track is not moved: what is left is the DSP track
     assert _first_sound(pad_in_mix) == _first_sound(pad_alone)  # at its own time, though rendered `lead` later
     assert np.abs(pad_in_mix - pad_alone[:n]).max() < 0.03 * np.abs(pad_alone).max()  # (DSP LFO phases differ)
+
+
+def test_a_synth_that_prefers_long_blocks_renders_the_song_in_one_call(models):
+    neural = load_neural_models()
+    calls = []
+    original = neural.renderer.step
+
+    def counting(*args):
+        calls.append(args[0].shape[1])  # frames in this call
+        return original(*args)
+
+    neural.renderer.step = counting
+    song = Song(tracks=[Track("Lead", 0, synth="neural", notes=[Note(60, 100, 0.2, 0.6), Note(64, 90, 0.5, 1.5)])])
+
+    def long_blocks(track):
+        synth = NeuralSynth(neural, track.program, 48000, block_frames=4096)
+        synth.prefers_long_blocks = True  # as on a GPU
+        return synth
+
+    one_call = render_song(song, 48000, synth_factory=long_blocks)
+    # Two one-frame warm-ups (delay probe, render), then every frame from the first note to the song's end in one call.
+    assert calls[:2] == [1, 1] and calls[2] == int(1.5 * 93.75) - int(0.2 * 93.75) + 1
+
+    def streaming(track):
+        return NeuralSynth(neural, track.program, 48000, block_frames=4096)
+
+    streamed = render_song(song, 48000, synth_factory=streaming)
+    n = min(len(one_call), len(streamed))
+    np.testing.assert_allclose(one_call[:n], streamed[:n], atol=1e-4 * np.abs(streamed).max())

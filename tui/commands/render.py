@@ -125,14 +125,16 @@ def synth_factory(choice: str | None, sample_rate: int, song):
 
     if choice == "dsp" or (choice is None and not any(t.synth == "neural" for t in song.tracks)):
         return lambda track: DspSynth(track.program, track.is_drum, sample_rate)  # torch is not even imported
-    from synth.neural_synth import NeuralSynthFactory, load_neural_models
+    from synth.neural_synth import NeuralSynthFactory, load_neural_models, offline_device
 
-    models = load_neural_models() if choice == "neural" else None  # ComposerError: one line, exit 2
+    device = offline_device()  # a GPU renders each neural track's whole piece in one call
+    models = load_neural_models(device=device) if choice == "neural" else None  # ComposerError: one line, exit 2
     return NeuralSynthFactory(
         sample_rate,
         models=models,
         notify=lambda line: print(f"composer: {line}", file=sys.stderr),
         force=models is not None,
+        device=device,
     )
 
 
