@@ -15,6 +15,7 @@ from pathlib import Path
 
 from textual import work
 from textual.app import App
+from textual.message import Message
 
 from composer.errors import ComposerError
 from composer.history import History
@@ -28,6 +29,14 @@ from tui.screens.restore import RestoreScreen
 
 AUTOSAVE_EVERY_S = 30.0
 SWITCH_INTERVAL_S = 0.001
+
+
+class EngineNotice(Message):
+    """A one-line notice from the audio engine (posted from its threads; posting never blocks)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
 
 
 class ComposerApp(App):
@@ -91,8 +100,11 @@ class ComposerApp(App):
     @work(thread=True, exclusive=True, group="sound")
     def open_sound(self) -> None:
         """Open the engine and the device off the event loop (PortAudio can take a while)."""
-        playback = open_engine(self.song)
+        playback = open_engine(self.song, on_notice=lambda line: self.post_message(EngineNotice(line)))
         self.call_from_thread(self._sound_ready, playback)
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        self.notify(message.line, severity="warning", timeout=10)
 
     @work(thread=True, exclusive=True, group="midi")
     def open_midi(self) -> None:

@@ -187,14 +187,19 @@ class CurrentPlayback:
         self.current().live_pitch_bend(track_index, semitones)
 
 
-def open_engine(song: Song, sample_rate: int = 48000, block_frames: int = 256) -> EnginePlayback | SilentClock:
-    """The engine on the default output device, or a silent clock saying why there is no sound."""
+def open_engine(
+    song: Song, sample_rate: int = 48000, block_frames: int = 256, on_notice: Callable[[str], None] | None = None
+) -> EnginePlayback | SilentClock:
+    """The engine on the default output device, or a silent clock saying why there is no sound.
+
+    `on_notice` gets the engine's one-line notices (a neural track falling back to the DSP synth, and
+    why); it may be called from the audio thread, so it must not block."""
     try:
         from synth.audio_out import AudioOutput
         from synth.engine import Engine
     except ImportError as exc:
         return SilentClock(song, f"audio engine not available ({exc})")
-    engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames)
+    engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames, on_notice=on_notice)
     output = AudioOutput(engine.render_block, sample_rate=sample_rate, block_frames=block_frames)
     try:
         output.start()
