@@ -9,7 +9,15 @@ Each token is one patch of `patch_frames` frames x all `n_mels` bands, so a
 embedding) enters every block by adaLN-Zero (DiT): per-block shift, scale and
 gate regressed from the conditioning vector, the regressors and the output
 projection initialised to zero so the untrained model predicts velocity 0 and
-each block starts as the identity. A learned null text embedding stands in
+each block starts as the identity. A token sees its patch only through a
+d_model-wide projection (640 -> 192 values by default), so most directions of
+the noise are invisible to the transformer; a skip path predicts them the way
+the exact flow would for Gaussian data: v = a(t) x with a(t) = (t s^2 - (1 - t))
+/ ((1 - t)^2 + t^2 s^2), s^2 a learned variance per patch value (frame in
+patch, band). Without it the invisible noise would survive sampling. The
+transformer adds its prediction on top (0 at initialisation).
+
+A learned null text embedding stands in
 for a dropped condition (classifier-free guidance). The model works in
 normalised mel (per-band mean/std, carried in the config so the checkpoint
 holds them); `normalize`/`denormalize` convert from and to the log-mel.
@@ -25,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 TIME_FREQUENCIES = 256  # sinusoidal features of t before the timestep MLP
+SKIP_LOG_VAR_MIN, SKIP_LOG_VAR_MAX = -9.2, 4.6  # s^2 in [1e-4, 100]: |a(t)| stays below ~1 / (2 s)
 
 
 @dataclass
@@ -127,6 +136,7 @@ class MelDiT(nn.Module):
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
         self.patch_out = nn.Linear(d, patch_dim)
+        self.skip_log_var = nn.Parameter(torch.zeros(patch_dim))  # log s^2 per patch value, normalised units
         self.register_buffer("mel_mean", torch.tensor(cfg.mel_mean).view(1, -1, 1), persistent=False)
         self.register_buffer("mel_std", torch.tensor(cfg.mel_std).view(1, -1, 1), persistent=False)
         self._init_weights()
@@ -156,6 +166,12 @@ class MelDiT(nn.Module):
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.mel_std + self.mel_mean
 
+    def skip_gain(self, t: torch.Tensor) -> torch.Tensor:
+        """t (B,) -> a(t) (B, 1, patch_dim): the exact flow's velocity gain for Gaussian data of variance s^2."""
+        var = self.skip_log_var.clamp(SKIP_LOG_VAR_MIN, SKIP_LOG_VAR_MAX).exp()[None, None]  # (1, 1, P * M)
+        t = t.view(-1, 1, 1).to(var.dtype)
+        return (t * var - (1 - t)) / ((1 - t) ** 2 + t**2 * var)
+
     def condition(self, t: torch.Tensor, text: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
         """t (B,), text (B, text_dim), drop (B,) bool (True: use the null text) -> conditioning vector (B, d)."""
         if drop is not None:
@@ -179,6 +195,6 @@ class MelDiT(nn.Module):
         for block in self.blocks:
             h = block(h, c)
         shift, scale = self.ada_out(c).chunk(2, dim=-1)
-        out = self.patch_out(modulate(self.norm_out(h), shift, scale))  # (B, T, P * M)
+        out = self.patch_out(modulate(self.norm_out(h), shift, scale)) + self.skip_gain(t) * tokens  # (B, T, P * M)
         out = out.view(B, T, P, M).permute(0, 3, 1, 2).reshape(B, M, T * P)  # (B, M, T * P)
         return out[:, :, :n_frames]

@@ -73,11 +73,13 @@ def test_config_checks_and_default_statistics():
         DiffusionConfig(mel_std=[0.0] * 80)
 
 
-def test_adaln_zero_init_predicts_zero_and_blocks_are_identities():
+def test_adaln_zero_init_leaves_only_the_skip_and_blocks_are_identities():
     torch.manual_seed(0)
     model = MelDiT(DiffusionConfig(**TINY))
     x, t, text = torch.randn(2, 80, 40), torch.rand(2), torch.randn(2, 384)
-    assert torch.equal(model(x, t, text), torch.zeros(2, 80, 40))
+    gain = ((2 * t - 1) / ((1 - t) ** 2 + t**2)).view(2, 1, 1)  # a(t) for unit variance, the initial s^2
+    torch.testing.assert_close(model(x, t, text), gain * x)
+    assert torch.equal(model(x, t, text), model(x, t, torch.randn(2, 384)))  # the text enters by adaLN only
     h, c = torch.randn(2, 5, 32), model.condition(t, text)
     for block in model.blocks:
         assert torch.equal(block(h, c), h)
@@ -149,6 +151,16 @@ def test_heun_and_euler_reach_the_exact_flow_endpoint():
     assert euler_40 < euler_10 / 3  # first order
     assert heun_40 < heun_10 / 10  # second order
     assert heun_10 < euler_10 / 5 and heun_40 < 1e-3
+
+
+def test_skip_alone_is_the_exact_flow_for_gaussian_data():
+    # Untrained (transformer output 0), s^2 = 0.25 everywhere: the flow maps the noise z to 0.5 z.
+    model = MelDiT(DiffusionConfig(**TINY, mel_mean=[-3.0] * 80, mel_std=[2.0] * 80))
+    with torch.no_grad():
+        model.skip_log_var.fill_(torch.log(torch.tensor(0.25)).item())
+    z = torch.randn(2, 80, 64, generator=torch.Generator().manual_seed(4))
+    out = sample_mel(model, torch.randn(2, 384), 64, steps=40, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(model.normalize(out), 0.5 * z, atol=2e-3, rtol=0)
 
 
 def test_known_prefix_is_kept_and_only_steers_the_rest():
