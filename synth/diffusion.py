@@ -8,19 +8,19 @@ Each token is one patch of `patch_frames` frames x all `n_mels` bands, so a
 512-frame clip is 64 tokens. Conditioning (timestep embedding + projected text
 embedding) enters every block by adaLN-Zero (DiT): per-block shift, scale and
 gate regressed from the conditioning vector, the regressors and the output
-projection initialised to zero so the untrained model predicts velocity 0 and
-each block starts as the identity. A token sees its patch only through a
+projection initialised to zero so each block starts as the identity and the
+transformer's prediction as 0. A token sees its patch only through a
 d_model-wide projection (640 -> 192 values by default), so most directions of
 the noise are invisible to the transformer; a skip path predicts them the way
 the exact flow would for Gaussian data: v = a(t) x with a(t) = (t s^2 - (1 - t))
 / ((1 - t)^2 + t^2 s^2), s^2 a learned variance per patch value (frame in
 patch, band). Without it the invisible noise would survive sampling. The
-transformer adds its prediction on top (0 at initialisation).
+transformer adds its prediction on top.
 
-A learned null text embedding stands in
-for a dropped condition (classifier-free guidance). The model works in
-normalised mel (per-band mean/std, carried in the config so the checkpoint
-holds them); `normalize`/`denormalize` convert from and to the log-mel.
+A learned null text embedding stands in for a dropped condition
+(classifier-free guidance). The model works in normalised mel (per-band
+mean/std, carried in the config so the checkpoint holds them);
+`normalize`/`denormalize` convert from and to the log-mel.
 """
 
 from __future__ import annotations
