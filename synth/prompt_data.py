@@ -312,6 +312,7 @@ def build_prompt_data(
     mel = LogMel(MelConfig())
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the build is data like any other folder
     failures: list[str] = []
     done, total = 0, sum(counts.values())
     cache: dict[str, np.ndarray] = {}
