@@ -69,6 +69,8 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("volume_up", "0", "volume(0.05)", "Track volume up", TRACKS),
     KeyAction("pan_left", "7", "pan(-0.1)", "Pan the track left", TRACKS),
     KeyAction("pan_right", "8", "pan(0.1)", "Pan the track right", TRACKS),
+    KeyAction("prompt_track", "ctrl+t", "prompt_track", "Add an audio track made from a text prompt", TRACKS),
+    KeyAction("regenerate_clip", "E", "regenerate_clip", "Make the audio track again with a new seed", TRACKS),
     KeyAction("cursor_left", "left", "cursor(-1,0)", "Cursor one grid step earlier", ROLL),
     KeyAction("cursor_right", "right", "cursor(1,0)", "Cursor one grid step later", ROLL),
     KeyAction("cursor_up", "up", "cursor(0,1)", "Cursor a semitone up", ROLL),

@@ -277,3 +277,20 @@ def test_regenerate_refuses_clips_without_a_prompt_or_length(generator):
         regenerate_clip(AudioClip(name="take", samples=np.zeros(100, np.float32)), generator=generator)
     with pytest.raises(ComposerError, match="no audio"):
         regenerate_clip(AudioClip(name="p", prompt="cello"), generator=generator)
+
+
+def test_a_prompted_clip_plays_in_the_engine_and_the_wav_export(generator):
+    """Placed in a song, the clip is mixed by the engine (offline render = WAV export) where it starts."""
+    from composer.song import Note, Song, Track
+    from synth.render import render_song
+
+    request = PromptRequest("soft organ chords", 1.0, steps=2, seed=8)
+    clip = prompted_clip(request, generator.generate(request), start_s=0.5)
+    song = Song(tracks=[Track(name="Piano", notes=[Note(60, 1, 0.0, 0.1)], volume=0.0)], clips=[clip])
+    mix = render_song(song, sample_rate=SAMPLE_RATE)
+    start = SAMPLE_RATE // 2
+    assert mix.shape[0] >= start + SAMPLE_RATE
+    assert np.abs(mix[:start]).max() < 1e-6  # nothing before the clip starts
+    centred = clip.samples * np.float32(math.sqrt(0.5))  # a mono clip sits in the middle at -3 dB
+    assert np.allclose(mix[start : start + SAMPLE_RATE, 0], centred, atol=1e-3)
+    assert np.allclose(mix[start : start + SAMPLE_RATE, 1], centred, atol=1e-3)

@@ -30,6 +30,7 @@ from composer.song import DRUM_CHANNEL, Note, Song, Track
 from tui.audition import Audition
 from tui.keymap import PIANO_KEYS, bindings
 from tui.playback import SilentClock
+from tui.prompt_worker import PromptTrackActions
 from tui.screens.ai_settings import AISettingsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.instrument_picker import DRUM_KIT, InstrumentPicker
@@ -49,7 +50,7 @@ COUNT_IN_BARS = 1
 CANDIDATE_KEYS = "enter keeps · escape discards · r samples again · n/p next/previous · a listens"
 
 
-class MainScreen(Screen):
+class MainScreen(PromptTrackActions, Screen):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS = bindings()
 
@@ -129,6 +130,7 @@ class MainScreen(Screen):
         tracks.song = song
         tracks.selected = roll.track_index
         tracks.armed = self.armed_index()
+        tracks.selected_clip = self.clip_index
         tracks.refresh()
         transport = self.query_one("#transport", TransportBar)
         transport.song = song

@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from composer.gm import instrument_name
-from composer.song import Song, Track
+from composer.song import AudioClip, Song, Track
 
 
 def pan_label(pan: float) -> str:
@@ -35,11 +35,32 @@ def track_line(index: int, track: Track, selected: bool, armed: bool = False) ->
     return f"[reverse]{line}[/reverse]" if selected else line
 
 
+def clip_line(index: int, clip: AudioClip, selected: bool) -> str:
+    """An audio track (clip): its prompt (or name), where it starts, how long it is, its seed."""
+    marker = "▶" if selected else " "
+    about = f"“{clip.prompt}”" if clip.prompted else "audio file"
+    detail = f"{clip.start_s:.1f}s +{clip.duration_s:.1f}s"
+    if clip.prompted:
+        detail += f" seed {clip.seed}" + (" loop" if clip.loop else "")
+    mute = "[b red]M[/]" if clip.mute else "[dim]m[/]"
+    line = (
+        f"[@click=screen.select_clip({index})]{marker}A{index + 1:<2} [b]{escape(clip.name[:24])}[/b]\n"
+        f"    {escape(_fit(about, 28))}\n"
+        f"  {mute} {escape(_fit(detail, 28))}[/]"
+    )
+    return f"[reverse]{line}[/reverse]" if selected else line
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 class TracksPanel(Widget):
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
 
     selected: reactive[int] = reactive(0)
     armed: reactive[int | None] = reactive(None)  # the index of the track armed for recording
+    selected_clip: reactive[int | None] = reactive(None)  # the audio track (song.clips index) selected
     song_version: reactive[int] = reactive(0)
 
     def __init__(self, song: Song, *, id: str | None = None) -> None:
@@ -47,7 +68,8 @@ class TracksPanel(Widget):
         self.song = song
 
     def render(self) -> Text:
-        if not self.song.tracks:
+        if not self.song.tracks and not self.song.clips:
             return Text.from_markup("[dim]No tracks.\nPress [b]N[/b] to add one.[/]")
         lines = [track_line(i, t, i == self.selected, i == self.armed) for i, t in enumerate(self.song.tracks)]
+        lines += [clip_line(i, c, i == self.selected_clip) for i, c in enumerate(self.song.clips)]
         return Text.from_markup("\n".join(lines))
