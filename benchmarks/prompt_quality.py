@@ -20,8 +20,9 @@ judged, so decoding is judged too. Reported, with and without guidance:
 - key agreement (chroma + Krumhansl-Kessler profiles; exact and the MIREX
   score) over the clips whose prompt names the key and over all pitched clips.
 
-The same measures on the real clips (and on the real clips resynthesised by the
-vocoder alone) are the ceilings: what the judge and the estimators manage on
+The same measures on the real clips (their stored log-mel, made from float
+audio like the generated clips'; the key from their int16 audio) and on the real
+clips resynthesised by the vocoder alone are the ceilings: what the judge and the estimators manage on
 the real thing. A few pictures (log-mel of real, vocoded, guided, unguided) go
 to --out. Ends with one JSON line.
 
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         model, diffusion_extra = load_diffusion(args.diffusion or default_diffusion_path())
         vocoder, vocoder_extra = load_neural(args.vocoder or default_vocoder_path(), "vocoder")
         judge, judge_extra = load_judge(args.judge or models_dir() / "judge" / "model.safetensors")
-        heldout = read_split(args.data, "heldout", ("text_emb", "family", "audio"))
+        heldout = read_split(args.data, "heldout", ("text_emb", "family", "audio", "mel"))
     except ComposerError as exc:
         print(f"prompt_quality: {exc}", file=sys.stderr)
         return 2
@@ -227,9 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     text_emb = heldout.arrays["text_emb"][chosen, np.arange(len(chosen)) % heldout.arrays["text_emb"].shape[1]]
     labels = heldout.arrays["family"][chosen].astype(int)
     frontend = LogMel()
-    real_audio = heldout.arrays["audio"][chosen].astype(np.float32) / 32768.0
-    with torch.no_grad():
-        real_mel = frontend(torch.from_numpy(real_audio))  # (N, n_mels, clip_frames)
+    real_audio = heldout.arrays["audio"][chosen].astype(np.float32) / 32768.0  # int16: for the key only
+    real_mel = torch.from_numpy(heldout.arrays["mel"][chosen].astype(np.float32))  # (N, n_mels, clip_frames)
     vocoded_audio, vocoded_mel = decode(vocoder, frontend, real_mel)
     n_frames = min(int(heldout.manifest.get("clip_frames", real_mel.shape[2])), model.cfg.clip_frames)
     takes = {"real": (real_audio, real_mel), "vocoded": (vocoded_audio, vocoded_mel)}

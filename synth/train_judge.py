@@ -7,11 +7,17 @@ seeds than the diffusion model's train split, so the judge has not seen what
 the generator learned from. A tenth of judge_train (drawn by clip, seeded) is
 set aside to pick the best checkpoint; the heldout split is scored once, at
 the end, with the best weights, on whole clips: family accuracy, balanced
-(mean per-family) accuracy and drums-vs-pitched accuracy.
+(mean per-family) accuracy and drums-vs-pitched accuracy, from the stored
+log-mel and again from the log-mel of the stored int16 audio.
 
-Augmentation: a random crop of `crop_frames` frames per clip and a random gain
+Augmentation: a random crop of `crop_frames` frames per clip, a random gain
 of +-`gain_db` dB, applied to the log-mel exactly (a gain adds its log to
-every band; the silence floor stays the floor). AdamW, linear warm-up then
+every band; the silence floor stays the floor), and for half the clips a
+noise floor: a magnitude drawn log-uniformly from 1e-5 to `noise_floor_max`
+added to every band (log(exp(x) + floor)). Without it the judge leans on
+digital silence: the log-mel of the same clip stored as int16 (quantization
+noise, about 1.5e-4) or decoded by a vocoder has a different floor, and the
+judge would be judging the floor. AdamW, linear warm-up then
 cosine decay by step or by the wall-time budget (composer.train_kit.lr_at),
 a progress bar and a JSONL log as the other trainers.
 """
@@ -32,7 +38,7 @@ from composer.errors import ComposerError
 from composer.train_kit import lr_at
 from synth.judge import KIND, Judge, JudgeConfig, load_judge
 from synth.judge_eval import accuracy_report, judge_outputs, read_split
-from synth.mel import SILENCE_LOG_MEL
+from synth.mel import LOG_FLOOR, SILENCE_LOG_MEL, LogMel
 
 TRAIN_SPLIT, HELDOUT_SPLIT = "judge_train", "heldout"
 
@@ -46,6 +52,8 @@ class JudgeTrainConfig:
     batch_size: int = 32
     crop_frames: int = 256
     gain_db: float = 12.0
+    noise_floor_max: float = 1e-3  # magnitude; 0: no noise-floor augmentation
+    noise_floor_share: float = 0.5
     lr: float = 2e-3
     min_lr_ratio: float = 0.05
     warmup_steps: int = 100
@@ -57,14 +65,37 @@ class JudgeTrainConfig:
     progress: bool = True
 
 
-def augment(mel: np.ndarray, rng: np.random.Generator, crop_frames: int, gain_db: float) -> torch.Tensor:
-    """(B, n_mels, T) float16 clips -> (B, n_mels, crop_frames) float32: random crop, random gain."""
+def augment(
+    mel: np.ndarray,
+    rng: np.random.Generator,
+    crop_frames: int,
+    gain_db: float,
+    noise_floor_max: float = 0.0,
+    noise_floor_share: float = 0.5,
+) -> torch.Tensor:
+    """(B, n_mels, T) float16 clips -> (B, n_mels, crop_frames) float32: random crop, gain and noise floor."""
     B, _, T = mel.shape
     crop_frames = min(crop_frames, T)
     starts = rng.integers(0, T - crop_frames + 1, size=B)
     crops = np.stack([mel[i, :, s : s + crop_frames] for i, s in enumerate(starts)]).astype(np.float32)
     gain = rng.uniform(-gain_db, gain_db, size=(B, 1, 1)) * math.log(10.0) / 20.0  # dB -> natural-log magnitude
-    return torch.from_numpy(np.maximum(crops + gain, SILENCE_LOG_MEL).astype(np.float32))
+    x = np.maximum(crops + gain, SILENCE_LOG_MEL)
+    if noise_floor_max > LOG_FLOOR:
+        floor = np.exp(rng.uniform(math.log(LOG_FLOOR), math.log(noise_floor_max), size=(B, 1, 1)))
+        floor *= rng.random((B, 1, 1)) < noise_floor_share
+        x = np.log(np.exp(x) + floor)
+    return torch.from_numpy(x.astype(np.float32))
+
+
+def int16_log_mel(audio: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """int16 audio (N, n_samples) -> its synth.mel log-mel (N, n_mels, n_samples // hop) float32."""
+    frontend = LogMel()
+    with torch.no_grad():
+        parts = [
+            frontend(torch.from_numpy(audio[i : i + batch_size].astype(np.float32) / 32768.0)).numpy()
+            for i in range(0, len(audio), batch_size)
+        ]
+    return np.concatenate(parts) if parts else np.zeros((0, frontend.cfg.n_mels, 0), np.float32)
 
 
 def split_valid(n_clips: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +178,7 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
         for group in opt.param_groups:
             group["lr"] = lr
         batch = rng.choice(train_idx, size=min(tc.batch_size, len(train_idx)), replace=len(train_idx) < tc.batch_size)
-        x = augment(mel[batch], rng, tc.crop_frames, tc.gain_db)
+        x = augment(mel[batch], rng, tc.crop_frames, tc.gain_db, tc.noise_floor_max, tc.noise_floor_share)
         logits, _ = model(x)
         loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels[batch]))
         opt.zero_grad(set_to_none=True)
@@ -166,10 +197,13 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
     if step % tc.eval_every or step == 0:
         validate()
     judge, extra = load_judge(best_path)
-    heldout = read_split(tc.data_dir, HELDOUT_SPLIT, ("mel", "family"))
+    heldout = read_split(tc.data_dir, HELDOUT_SPLIT, ("mel", "family", "audio"))
     if tuple(heldout.manifest["families"]) != families:
         raise ComposerError(Path(tc.data_dir) / HELDOUT_SPLIT, "families differ from judge_train's")
-    result = evaluate(judge, heldout.arrays["mel"], heldout.arrays["family"].astype(np.int64))
+    heldout_labels = heldout.arrays["family"].astype(np.int64)
+    result = evaluate(judge, heldout.arrays["mel"], heldout_labels)
+    # The same clips through their int16 audio: another noise floor, the same music.
+    result["from_int16_audio"] = evaluate(judge, int16_log_mel(heldout.arrays["audio"]), heldout_labels)
     summary = {
         "event": "end",
         "kind": KIND,

@@ -31,6 +31,7 @@ def test_trains_on_judge_train_only_and_exports(tmp_path, capsys):
     assert end["event"] == "end" and end["step"] == 60 and end["heldout"]["n"] == 9
     # Three families that sound nothing alike: the tiny judge tells them apart on held-out clips.
     assert end["heldout"]["family_accuracy"] >= 0.8 and end["heldout"]["drums_vs_pitched_accuracy"] >= 0.8
+    assert end["heldout"]["from_int16_audio"]["n"] == 9 and end["heldout"]["from_int16_audio"]["family_accuracy"] >= 0.8
     judge, extra = load_judge(export)
     assert judge.cfg.families == FAMILIES and judge.cfg.channels == (4, 8, 8, 8)
     assert extra["heldout"] == end["heldout"] and extra["step"] == end["best_step"]
@@ -53,6 +54,13 @@ def test_augment_crops_and_gains_exactly():
     assert x.min() >= np.log(1e-5) - 1e-4  # the floor stays the floor
     loud = x[x > -10]
     assert ((loud + 3.0).abs() <= 12 * np.log(10) / 20 + 1e-3).all()  # +-12 dB as a log-magnitude shift
+    # A noise floor lifts silence to at most log(1e-5 + 1e-3) and barely moves loud bands; no gain to isolate it.
+    x = augment(mel, np.random.default_rng(1), 128, gain_db=0.0, noise_floor_max=1e-3, noise_floor_share=1.0)
+    quiet = x[:, :, -1]  # inside the silent part for every crop start (crops end at or after frame 128)
+    assert (quiet > np.log(1e-5) + 1e-3).all() and (quiet <= np.log(2e-5 + 1e-3) + 1e-4).all()
+    assert quiet.std() > 0.1  # each clip its own floor
+    loud = x[x > -4]
+    assert ((loud + 3.0).abs() < 0.03).all()
 
 
 def test_valid_split_is_seeded_and_disjoint():

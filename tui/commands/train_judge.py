@@ -26,6 +26,7 @@ def register(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--crop-frames", type=int, default=256, help="log-mel frames per training crop (>= 128)")
     p.add_argument("--gain-db", type=float, default=12.0, help="random gain of +- this many dB")
+    p.add_argument("--noise-floor", type=float, default=1e-3, help="largest added noise floor (magnitude; 0: none)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=200)
@@ -46,6 +47,8 @@ def run_judge(args: argparse.Namespace) -> int:
             raise ComposerError(f"--{name.replace('_', '-')}", "must be positive")
     if args.crop_frames < 128:
         raise ComposerError("--crop-frames", "must be at least 128")
+    if not 0 <= args.noise_floor < 1:
+        raise ComposerError("--noise-floor", "must be in [0, 1)")
     if not 0 <= args.gain_db < 60:
         raise ComposerError("--gain-db", "must be in [0, 60)")
     if not Path(args.data, "manifest.json").is_file():
@@ -63,6 +66,7 @@ def run_judge(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         crop_frames=args.crop_frames,
         gain_db=args.gain_db,
+        noise_floor_max=args.noise_floor,
         lr=args.lr,
         warmup_steps=min(args.warmup_steps, args.steps),
         eval_every=args.eval_every,
@@ -108,7 +112,7 @@ def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
         "metadata, families included):",
         "",
         "```json",
-        json.dumps(model.cfg.to_dict(), indent=1),
+        json.dumps(model.cfg.to_dict()),
         "```",
         "",
         "A small CNN on synth.mel log-mel (80 bands, any length >= 128 frames) -> instrument-family logits and a "
@@ -119,8 +123,8 @@ def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
         "",
         f"`{args.data}` ({manifest.get('format', 'unknown format')}): the judge_train split only "
         f"({summary['train_clips']} clips trained on, a tenth of the split set aside to pick the best step), never "
-        "the diffusion model's train split. Random crops and +-"
-        f"{args.gain_db:g} dB gain.",
+        "the diffusion model's train split. Random crops, +-"
+        f"{args.gain_db:g} dB gain, and for half the crops a noise floor up to {args.noise_floor:g} (magnitude).",
         "",
         "## Command",
         "",
@@ -136,6 +140,9 @@ def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
         f"{heldout['balanced_family_accuracy']})",
         f"- drums vs pitched accuracy: {heldout.get('drums_vs_pitched_accuracy')}",
         f"- per family: {per_family}",
+        f"- the same clips from their int16 audio (another noise floor): family accuracy "
+        f"{heldout['from_int16_audio']['family_accuracy']}, drums vs pitched "
+        f"{heldout['from_int16_audio'].get('drums_vs_pitched_accuracy')}",
         "",
     ]
     atomic_write_text(args.export.with_name("README.md"), "\n".join(lines))
