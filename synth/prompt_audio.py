@@ -5,13 +5,17 @@
     audio = generator.generate(PromptRequest("fast drum groove", 4.0, loop=True), progress=print)
     clip = regenerate_clip(clip, seed=clip.seed + 1)    # a prompted AudioClip made again, new seed
 
-Length. The diffusion model makes causal log-mel frames (synth.mel) of at most
-`clip_frames` (512 = 5.46 s) per window. A longer request is made of windows
-that each continue the previous one: the last OVERLAP_FRAMES frames made so
-far go in as the `known` prefix of the next window, and the two versions of
-those frames are joined with an equal-power crossfade (in power, so the
-crossfade is the spectrum an equal-power crossfade of the two sounds would
-have). The vocoder decodes the whole mel in one pass; its output sample n
+Length. The diffusion model makes causal log-mel frames (synth.mel) in
+windows of `clip_frames` (512 = 5.46 s), the length of every clip it was
+trained on, so every window is made whole and a shorter request keeps the
+first frames. A longer request is made of windows that each continue what
+was made so far: its last OVERLAP_FRAMES frames go in as the next window's
+`known` prefix (the last window, which needs fewer new frames, gets a longer
+prefix: more context for the same cost), and the two versions of the last
+OVERLAP_FRAMES frames are joined with an equal-power crossfade (in power, so
+the crossfade is the spectrum an equal-power crossfade of the two sounds would
+have; the sampler holds known frames exactly, so the two versions agree).
+The vocoder decodes the whole mel in one pass; its output sample n
 stands for sample n - latency_samples of the sound the mel describes, so the
 first latency_samples are dropped and the result is cut to exactly
 round(seconds * 24000) samples.
@@ -158,12 +162,15 @@ def crossfade_log_mel(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
     return (0.5 * power).astype(np.float32)
 
 
-def join_windows(mel: np.ndarray, window: np.ndarray, overlap: int) -> np.ndarray:
-    """Append `window` (n_mels, F) whose first `overlap` frames remake the last `overlap` of `mel`."""
-    if overlap == 0:
-        return np.concatenate([mel, window], axis=1)
-    joined = crossfade_log_mel(mel[:, -overlap:], window[:, :overlap])
-    return np.concatenate([mel[:, :-overlap], joined, window[:, overlap:]], axis=1)
+def join_windows(mel: np.ndarray, window: np.ndarray, known: int, fade: int) -> np.ndarray:
+    """Append `window` (n_mels, F) whose first `known` frames remake the last `known` of `mel`.
+
+    The last `fade` (<= known) of those frames are crossfaded from `mel`'s version to the window's."""
+    fade = min(fade, known)
+    if fade == 0:
+        return np.concatenate([mel, window[:, known:]], axis=1)
+    joined = crossfade_log_mel(mel[:, -fade:], window[:, known - fade : known])
+    return np.concatenate([mel[:, :-fade], joined, window[:, known:]], axis=1)
 
 
 def loop_fade_samples(n_samples: int) -> int:
@@ -203,17 +210,16 @@ def normalize_peak(audio: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarra
     return (audio * np.float32(10 ** (peak_dbfs / 20) / peak)).astype(np.float32)
 
 
-def plan_windows(n_frames: int, clip_frames: int, overlap: int) -> list[int]:
-    """Frames of each window (the first overlap frames of every window after the first are remade)."""
-    if n_frames <= clip_frames:
-        return [n_frames]
-    sizes = [clip_frames]
-    made = clip_frames
+def plan_windows(n_frames: int, clip_frames: int, overlap: int) -> list[tuple[int, int]]:
+    """(known frames, new frames) of each window of `clip_frames`: the first keeps up to `clip_frames` new
+    frames; each later one continues the last `overlap` frames made (the last window more, to stay whole)."""
+    plan = [(0, min(n_frames, clip_frames))]
+    made = plan[0][1]
     while made < n_frames:
         new = min(clip_frames - overlap, n_frames - made)
-        sizes.append(overlap + new)
+        plan.append((clip_frames - new, new))
         made += new
-    return sizes
+    return plan
 
 
 # ----- the generator ---------------------------------------------------------------------------------
@@ -283,10 +289,8 @@ class PromptGenerator:
         extra = loop_fade_samples(n_samples) if request.loop else 0
         audio = self.raw_audio(request, n_samples + extra, progress)
         if request.loop:
-            audio = close_loop(audio, n_samples)
-        else:
-            audio = fade_edges(audio, int(EDGE_FADE_S * SAMPLE_RATE))
-        return normalize_peak(audio)
+            return normalize_peak(close_loop(audio, n_samples))
+        return normalize_peak(fade_edges(audio, int(EDGE_FADE_S * SAMPLE_RATE)))
 
     def raw_audio(self, request: PromptRequest, n_samples: int, progress: Progress | None = None) -> np.ndarray:
         """The vocoded sound of the request's mel, float32 (n_samples,): no loop, fades or normalisation."""
@@ -307,33 +311,32 @@ class PromptGenerator:
 
         from synth.flow_sampler import sample_mel
 
-        sizes = plan_windows(n_frames, self.model.cfg.clip_frames, self.overlap_frames)
-        total = request.steps * len(sizes)
+        clip_frames = self.model.cfg.clip_frames
+        plan = plan_windows(n_frames, clip_frames, self.overlap_frames)
+        total = request.steps * len(plan)
         generator = torch.Generator().manual_seed(request.seed)
+        kwargs = {"sampler": self.sampler} if self.sampler else {}
         mel: np.ndarray | None = None
-        for i, size in enumerate(sizes):
-            known = None
-            if mel is not None:
-                known = torch.from_numpy(mel[:, -self.overlap_frames :].copy())[None]  # (1, n_mels, overlap)
+        for i, (n_known, n_new) in enumerate(plan):
+            known = None if mel is None else torch.from_numpy(mel[:, -n_known:].copy())[None]  # (1, n_mels, known)
 
             def report(done: int, _total: int, base: int = i * request.steps) -> None:
                 if progress is not None:
                     progress(base + done, total)
 
-            kwargs = {"sampler": self.sampler} if self.sampler else {}
             window = sample_mel(
                 self.model,
                 text,
-                size,
+                clip_frames,
                 steps=request.steps,
                 guidance=request.guidance,
                 generator=generator,
                 known=known,
                 progress=report,
                 **kwargs,
-            )  # (1, n_mels, size)
-            window = window[0].float().numpy()
-            mel = window if mel is None else join_windows(mel, window, self.overlap_frames)
+            )  # (1, n_mels, clip_frames)
+            window = window[0, :, : n_known + n_new].float().numpy()
+            mel = window if mel is None else join_windows(mel, window, n_known, self.overlap_frames)
         assert mel is not None and mel.shape[1] == n_frames
         return mel
 

@@ -156,13 +156,12 @@ def test_generate_prompt_audio_is_reproducible_and_reports_progress(models):
 # ----- windows ---------------------------------------------------------------------------------------------------
 
 
-def test_plan_windows_covers_the_length_in_windows_that_fit():
-    assert plan_windows(40, 64, 16) == [40]
-    assert plan_windows(64, 64, 16) == [64]
-    sizes = plan_windows(189, 64, 16)
-    assert max(sizes) <= 64 and all(s > 16 for s in sizes[1:])
-    assert sizes[0] + sum(s - 16 for s in sizes[1:]) == 189
-    assert sizes == [64, 64, 64, 45]
+def test_plan_windows_covers_the_length_in_whole_windows():
+    assert plan_windows(40, 64, 16) == [(0, 40)]  # one window made whole, its first 40 frames kept
+    assert plan_windows(64, 64, 16) == [(0, 64)]
+    plan = plan_windows(189, 64, 16)
+    assert plan == [(0, 64), (16, 48), (16, 48), (35, 29)]  # the last window continues more frames
+    assert all(known + new == 64 for known, new in plan[1:]) and sum(new for _, new in plan) == 189
 
 
 def test_equal_power_crossfade_weights_and_mel_join():
@@ -177,13 +176,21 @@ def test_equal_power_crossfade_weights_and_mel_join():
     assert faded[0, 0] > -0.1 and faded[0, -1] < -3.0
     # halfway, the power is the mean of the two powers: log magnitude 0.5 * log(0.5 * (1 + e^-40))
     assert crossfade_log_mel(loud[:, :3], soft[:, :3])[0, 1] == pytest.approx(0.5 * math.log(0.5), abs=1e-5)
-    joined = join_windows(same, np.concatenate([same[:, -4:], soft[:, :10]], axis=1), 4)
+    window = np.concatenate([same[:, -6:], soft[:, :10]], axis=1)  # continues the last 6 frames, 10 new ones
+    joined = join_windows(same, window, known=6, fade=4)
     assert joined.shape == (80, 16 + 10) and np.allclose(joined[:, :16], same, atol=1e-5)
+    assert np.array_equal(joined[:, 16:], soft[:, :10])
+    other = window.copy()
+    other[:, :6] = 0.0  # a window whose version of the known frames differs: only the last 4 are faded
+    joined = join_windows(same, other, known=6, fade=4)
+    assert np.array_equal(joined[:, :12], same[:, :12]) and np.allclose(
+        joined[:, 12:16], crossfade_log_mel(same[:, 12:], other[:, 2:6])
+    )
 
 
 def test_long_requests_are_windows_that_continue_each_other(generator):
-    """Each window after the first continues the last OVERLAP frames made so far (held exactly by the sampler),
-    so the first window is kept as it was and the joins are seamless in the mel."""
+    """Each window after the first continues the frames made so far (held exactly by the sampler), so the
+    first window is kept as it was and the joins are seamless in the mel; every window is made whole."""
     overlap = generator.overlap_frames
     assert overlap == min(OVERLAP_FRAMES, CLIP_FRAMES // 4)
     request = PromptRequest("slow cello melody in D minor", 2.0, steps=3, seed=4)
@@ -191,20 +198,40 @@ def test_long_requests_are_windows_that_continue_each_other(generator):
     n_frames = generator.frames_for(request.n_samples)
     calls = []
     mel = generator.sample_mel(text, n_frames, request, lambda i, n: calls.append((i, n)))
-    sizes = plan_windows(n_frames, CLIP_FRAMES, overlap)
-    assert len(sizes) >= 3 and mel.shape == (80, n_frames)
-    assert calls[-1] == (3 * len(sizes), 3 * len(sizes)) and len(calls) == 3 * len(sizes)
-    first = sample_mel(
-        generator.model, text, CLIP_FRAMES, steps=3, guidance=3.0, generator=torch.Generator().manual_seed(4)
-    )[0].numpy()
+    plan = plan_windows(n_frames, CLIP_FRAMES, overlap)
+    assert len(plan) >= 3 and mel.shape == (80, n_frames)
+    assert calls == [(i, 3 * len(plan)) for i in range(1, 3 * len(plan) + 1)]
+    rng = torch.Generator().manual_seed(4)
+    first = sample_mel(generator.model, text, CLIP_FRAMES, steps=3, guidance=3.0, generator=rng)[0].numpy()
     assert np.allclose(mel[:, :CLIP_FRAMES], first, atol=1e-4)  # the overlap frames too: continued, not remade
-    # Each window's new frames differ from a fresh start: they were generated knowing the frames before them.
-    start = CLIP_FRAMES
-    second_new = mel[:, start : start + 8]
-    fresh = sample_mel(
-        generator.model, text, sizes[1], steps=3, guidance=3.0, generator=torch.Generator().manual_seed(4)
+    # The second window, drawn next from the same generator, continues the first one's last frames.
+    second = sample_mel(
+        generator.model,
+        text,
+        CLIP_FRAMES,
+        steps=3,
+        guidance=3.0,
+        generator=rng,
+        known=torch.from_numpy(first[None, :, -overlap:]),
     )[0].numpy()
-    assert not np.allclose(second_new, fresh[:, overlap : overlap + 8], atol=1e-3)
+    assert np.allclose(mel[:, CLIP_FRAMES : 2 * CLIP_FRAMES - overlap], second[:, overlap:], atol=1e-4)
+    # ...and differs from a window made without that context.
+    fresh = sample_mel(
+        generator.model, text, CLIP_FRAMES, steps=3, guidance=3.0, generator=torch.Generator().manual_seed(9)
+    )
+    assert not np.allclose(second[:, overlap:], fresh[0, :, overlap:].numpy(), atol=1e-2)
+
+
+def test_a_short_request_keeps_the_start_of_a_whole_window(generator):
+    request = PromptRequest("fast drum groove", 0.3, steps=2, seed=3)
+    text = torch.from_numpy(generator.text_encoder.encode([request.prompt]))
+    n_frames = generator.frames_for(request.n_samples)
+    assert n_frames < CLIP_FRAMES
+    mel = generator.sample_mel(text, n_frames, request, None)
+    whole = sample_mel(
+        generator.model, text, CLIP_FRAMES, steps=2, guidance=3.0, generator=torch.Generator().manual_seed(3)
+    )
+    assert np.allclose(mel, whole[0, :, :n_frames].numpy(), atol=1e-5)
 
 
 def test_a_long_clip_decodes_in_one_pass_with_latency_removed(generator):
