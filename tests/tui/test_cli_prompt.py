@@ -43,6 +43,7 @@ BAD = {
     "no folder": (["cello", "--seconds", "2", "-o", "{tmp}/nowhere/out.wav"], "does not exist"),
     "nowhere to write": (["cello", "--seconds", "2"], "-o: give the WAV file to write"),
     "--at alone": (["cello", "--seconds", "2", "--at", "1"], "--at: places the clip in a project"),
+    "negative threads": (["cello", "--seconds", "2", "--threads", "-1"], "--threads: expected 0"),
     "negative --at": (["cello", "--seconds", "2", "--project", "{tmp}/p.json", "--at", "-1"], "--at: expected"),
 }
 

@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="PCM bits per sample (default 16)")
     p.add_argument("--project", metavar="P.json", help="also add the clip to this project file (made if missing)")
     p.add_argument("--at", type=float, default=None, metavar="SECONDS", help="where the clip starts in the project")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: the models are small, and more threads thrash on a busy machine; 0: all)",
+    )
     p.add_argument("--diffusion", metavar="PATH", help="diffusion weights (default models/diffusion/...)")
     p.add_argument("--vocoder", metavar="PATH", help="vocoder weights (default models/vocoder/...)")
     p.set_defaults(run=run)
@@ -62,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         if exc.path in REQUEST_FIELDS:
             raise ComposerError(f"--{exc.path}", exc.problem) from None
         raise
+    if args.threads < 0:
+        raise_error("--threads", f"expected 0 (all cores) or more, got {args.threads}")
     if args.output is None and args.project is None:
         raise_error("-o", "give the WAV file to write (-o OUT.wav), a project (--project P.json), or both")
     output = Path(args.output) if args.output else None
@@ -82,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     from synth.prompt_audio import SAMPLE_RATE, PromptGenerator, prompted_clip
     from synth.render import write_wav
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     started = time.perf_counter()
     generator = PromptGenerator(args.diffusion, args.vocoder)  # mismatched weights: one line, exit 2
     with tqdm(total=request.steps, file=sys.stderr, desc="prompt", unit="step", leave=False) as bar:
