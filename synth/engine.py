@@ -17,6 +17,7 @@ frame inside the block), also across a loop wrap. Offline rendering
 
 from __future__ import annotations
 
+import copy
 import math
 import queue
 import threading
@@ -140,6 +141,19 @@ class Engine:
                 self.sample_rate, notify=self.notice, block_frames=self.block_frames
             )
         return self._neural_factory(track)
+
+    def prepare_synth(self, track: Track, synth: str) -> None:
+        """Load what `track` would need to play with `synth` ("dsp" or "neural"), in the caller's thread.
+
+        Call it off the audio thread before switching a track to the neural
+        synth: the models (a second or more to load) are then cached, and the
+        render thread, noticing the switch, only makes the synth itself.
+        """
+        if synth not in ("dsp", "neural"):
+            raise ValueError(f"synth must be 'dsp' or 'neural', not {synth!r}")
+        wanted = copy.copy(track)
+        wanted.synth = synth
+        self.synth_factory(wanted)
 
     def notice(self, line: str) -> None:
         """Tell the user something in one line (kept in `notices`, passed to `on_notice`)."""

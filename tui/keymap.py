@@ -65,6 +65,7 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("arm", "A", "arm", "Arm the track for recording (or disarm it)", TRACKS),
     KeyAction("mute", "m", "mute", "Mute the track", TRACKS),
     KeyAction("solo", "o", "solo", "Solo the track", TRACKS),
+    KeyAction("synth", "Y", "toggle_synth", "Play the track with the neural synth / the DSP synth", TRACKS),
     KeyAction("volume_down", "9", "volume(-0.05)", "Track volume down", TRACKS),
     KeyAction("volume_up", "0", "volume(0.05)", "Track volume up", TRACKS),
     KeyAction("pan_left", "7", "pan(-0.1)", "Pan the track left", TRACKS),

@@ -81,6 +81,9 @@ class SilentClock:
     def notes_changed(self) -> None:
         """Nothing scheduled ahead, nothing to refresh."""
 
+    def prepare_synth(self, track, synth: str) -> None:
+        """Nothing plays, nothing to load."""
+
     def describe(self) -> str:
         return f"no sound: {self.reason}"
 
@@ -151,6 +154,10 @@ class EnginePlayback:
 
     def notes_changed(self) -> None:
         self.engine.notes_changed()
+
+    def prepare_synth(self, track, synth: str) -> None:
+        """Load the synth's models now (call from a worker thread), not in the audio thread."""
+        self.engine.prepare_synth(track, synth)
 
     def describe(self) -> str:
         out = self.output

@@ -359,6 +359,35 @@ class MainScreen(PromptTrackActions, Screen):
                 track.is_drum, track.program = False, program
         self.say(f"{track.name}: {'Drum kit' if track.is_drum else instrument_name(track.program)}")
 
+    def action_toggle_synth(self) -> None:
+        """The track plays with the neural instrument (renderer + vocoder) or the DSP synth."""
+        track = self.require_track()
+        if track is None:
+            return
+        if track.is_drum:
+            self.say("Drum tracks play with the DSP kit (the neural renderer learned pitched instruments)", error=True)
+            return
+        if track.synth == "neural":
+            with self.edit("DSP synth"):
+                track.synth = "dsp"
+            self.say(f"{track.name}: DSP synth")
+            return
+        self.say(f"{track.name}: loading the neural synth…")
+        self.switch_to_neural(track)
+
+    @work(thread=True, exclusive=True, group="synth")
+    def switch_to_neural(self, track: Track) -> None:
+        # The models load here, not in the audio thread; a missing model comes back as an engine notice.
+        self.app.playback.prepare_synth(track, "neural")
+        self.app.call_from_thread(self._neural_ready, track)
+
+    def _neural_ready(self, track: Track) -> None:
+        if track not in self.song.tracks or track.synth == "neural":
+            return
+        with self.edit("neural synth"):
+            track.synth = "neural"
+        self.say(f"{track.name}: neural synth")
+
     def action_mute(self) -> None:
         track = self.require_track()
         if track is not None:

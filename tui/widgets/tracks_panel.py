@@ -26,9 +26,10 @@ def track_line(index: int, track: Track, selected: bool, armed: bool = False) ->
     solo = "[b yellow]S[/]" if track.solo else "[dim]s[/]"
     arm = "[b red]●[/]" if armed else "[dim]○[/]"
     name = escape(track.name[:16])
+    voice = escape(instrument[:15]) + " [b cyan]neural[/]" if track.synth == "neural" else escape(instrument[:22])
     line = (
         f"[@click=screen.select_track({index})]{marker}{index + 1:>2} [b]{name}[/b]\n"
-        f"    {escape(instrument[:22])}\n"
+        f"    {voice}\n"
         f"  {arm} {mute} {solo} vol {round(track.volume * 100):>3} pan {pan_label(track.pan):>4}"
         f" {len(track.notes):>4}♪[/]"
     )
