@@ -155,6 +155,11 @@ class Engine:
         wanted.synth = synth
         self.synth_factory(wanted)
 
+    def prepare_clip(self, clip) -> None:
+        """Resample an audio clip to the engine's rate now, in the caller's thread (a worker's), so the
+        audio thread does not do it when the clip first plays."""
+        self._mixer.clip_audio(clip)
+
     def notice(self, line: str) -> None:
         """Tell the user something in one line (kept in `notices`, passed to `on_notice`)."""
         self.notices.append(line)

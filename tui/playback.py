@@ -84,6 +84,9 @@ class SilentClock:
     def prepare_synth(self, track, synth: str) -> None:
         """Nothing plays, nothing to load."""
 
+    def prepare_clip(self, clip) -> None:
+        """Nothing plays, nothing to resample."""
+
     def describe(self) -> str:
         return f"no sound: {self.reason}"
 
@@ -158,6 +161,10 @@ class EnginePlayback:
     def prepare_synth(self, track, synth: str) -> None:
         """Load the synth's models now (call from a worker thread), not in the audio thread."""
         self.engine.prepare_synth(track, synth)
+
+    def prepare_clip(self, clip) -> None:
+        """Resample a new clip now (call from a worker thread), not in the audio thread."""
+        self.engine.prepare_clip(clip)
 
     def describe(self) -> str:
         out = self.output

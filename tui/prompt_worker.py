@@ -125,6 +125,7 @@ class PromptTrackActions:
                 self._prompt_finish, None, None, f"generation failed: {type(exc).__name__}: {exc}"
             )
         else:
+            self.app.playback.prepare_clip(clip[0])  # resampled here, not in the audio thread
             self.app.call_from_thread(self._prompt_finish, *clip, None)
 
     def _prompt_make_new(self, request: PromptRequest, at_s: float, generator, progress) -> tuple[AudioClip, None]:

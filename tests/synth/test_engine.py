@@ -317,3 +317,17 @@ def test_custom_synth_factory_and_bad_sample_rate():
         Engine(song_of(Track("A")), sample_rate=48000, synth_factory=factory)
     with pytest.raises(ValueError, match="sample_rate"):
         Engine(Song(), sample_rate=10)
+
+
+def test_a_prepared_clip_is_not_resampled_again_in_the_audio_thread(monkeypatch):
+    import synth.mixer as mixer_module
+    from composer.song import AudioClip
+
+    clip = AudioClip(samples=np.ones(2400, np.float32) * 0.1, sample_rate=24000, start_s=0.0)
+    engine = Engine(Song(clips=[clip]), sample_rate=48000)
+    engine.prepare_clip(clip)
+    calls = []
+    monkeypatch.setattr(mixer_module, "resample", lambda *a: calls.append(a))
+    engine.play()
+    block = engine.render_block(256)
+    assert not calls and np.abs(block).max() > 0  # played from the cache made before
