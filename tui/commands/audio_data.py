@@ -30,6 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--seed", type=int, default=0, help="choice of pieces, transpositions and material (default 0)")
     b.set_defaults(run=run_build)
+    w = actions.add_parser(
+        "widen",
+        help="add generated parts of every other GM family and drum grooves, for the vocoder",
+        description="Link a build's shards into a new folder and add train shards of generated melodies, chords, "
+        "arpeggios for every program of the prompt data that the build lacks, and drum grooves, so the vocoder "
+        "learns to decode every family (synth/vocoder_data.py). Needs `make setup-train-audio`.",
+    )
+    w.add_argument("--base", type=Path, default=Path("data/audio"), help="the build to widen (default data/audio)")
+    w.add_argument("--out", type=Path, default=Path("data/audio-wide"), help="output folder (default data/audio-wide)")
+    w.add_argument("--pieces-per-program", type=int, default=6, help="pieces of 4 clips per added program (6)")
+    w.add_argument("--drum-pieces", type=int, default=60, help="pieces of 4 drum grooves (60)")
+    w.set_defaults(run=run_widen)
 
 
 def parse_programs(text: str | None) -> list[int] | None:
@@ -81,4 +93,29 @@ def run_build(args: argparse.Namespace) -> int:
     for line in summary["failures"][:10]:
         print(f"  failed: {line}")
     print(f"wrote {args.out}")
+    return 0
+
+
+def run_widen(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from synth.fluid import fluidsynth_available
+    from synth.vocoder_data import widen_audio_data
+
+    if args.pieces_per_program < 0 or args.drum_pieces < 0 or args.pieces_per_program + args.drum_pieces == 0:
+        raise ComposerError("--pieces-per-program", "expected counts of 0 or more, not both 0")
+    problem = fluidsynth_available()
+    if problem is not None:
+        raise ComposerError(None, problem)
+    with tqdm(total=0, unit="piece", desc="widen") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        summary = widen_audio_data(args.base, args.out, args.pieces_per_program, args.drum_pieces, progress=progress)
+    print(
+        f"added {summary['added_pieces']} pieces ({summary['added_train_minutes']:.1f} min) of programs "
+        f"{summary['added_programs']} in {summary['widen_seconds']} s; wrote {args.out}"
+    )
     return 0
