@@ -29,6 +29,7 @@ import torch
 from composer.checkpoint import load_model
 from composer.errors import ComposerError
 from synth.diffusion import DiffusionConfig, MelDiT
+from synth.mel import SILENCE_LOG_MEL
 
 KIND = "mel-diffusion"
 DEFAULT_DIFFUSION_PATH = Path(__file__).resolve().parents[1] / "models" / "diffusion" / "model.safetensors"
@@ -84,7 +85,8 @@ def sample_mel(
 
     `known` (B, n_mels, n_known) log-mel, n_known < n_frames: the window continues it (its first frames
     are exactly `known`). The same generator state gives the same result. `progress(i, steps)` is called
-    after step i (1..steps). Heun costs two model passes a step (Euler one), guidance != 1 doubles the batch."""
+    after step i (1..steps). Values are floored at the log-mel of silence. Heun costs two model passes a
+    step (Euler one), guidance != 1 doubles the batch."""
     cfg = model.cfg
     B = text_emb.shape[0]
     if text_emb.dim() != 2 or text_emb.shape[1] != cfg.text_dim:
@@ -127,4 +129,4 @@ def sample_mel(
         x = x_next
         if progress is not None:
             progress(i + 1, steps)
-    return model.denormalize(x)
+    return model.denormalize(x).clamp(min=SILENCE_LOG_MEL)  # below the floor is no sound a log-mel can hold

@@ -13,6 +13,7 @@ from composer.checkpoint import save_model
 from composer.errors import ComposerError
 from synth.diffusion import DiffusionConfig, MelDiT
 from synth.flow_sampler import KIND, load_diffusion, noised, sample_mel, velocity_target
+from synth.mel import SILENCE_LOG_MEL
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "patch_frames": 8, "clip_frames": 64}
 
@@ -167,7 +168,7 @@ def test_known_prefix_is_kept_and_only_steers_the_rest():
     torch.manual_seed(0)
     mu = torch.randn(1, 80, 32)
     flow = GaussianFlow(mu, 0.5)
-    known = torch.randn(1, 80, 12) * 2 - 4
+    known = torch.randn(1, 80, 12) - 4
     gen = torch.Generator().manual_seed(5)
     free = sample_mel(flow, torch.zeros(1, 384), 32, steps=6, guidance=1.0, generator=gen)
     gen = torch.Generator().manual_seed(5)
@@ -192,7 +193,7 @@ def euler_by_hand(model, text, n_frames, steps, seed, velocity):
     with torch.no_grad():
         for t, t_next in zip(grid[:-1], grid[1:], strict=True):
             x = x + (t_next - t) * velocity(x, torch.full((text.shape[0],), t))
-    return model.denormalize(x)
+    return model.denormalize(x).clamp(min=SILENCE_LOG_MEL)
 
 
 def test_guidance_combines_conditional_and_unconditional():
@@ -210,6 +211,13 @@ def test_guidance_combines_conditional_and_unconditional():
     guided = euler_by_hand(model, text, 24, 3, 2, lambda x, t: 2.5 * cond(x, t) - 1.5 * uncond(x, t))
     torch.testing.assert_close(sample(2.5), guided, atol=1e-4, rtol=1e-4)
     assert not torch.allclose(sample(2.5), sample(1.0))
+
+
+def test_nothing_below_the_log_mel_floor():
+    # A model whose flow ends far below silence (mean -30 log units): the result is held at the floor.
+    model = MelDiT(DiffusionConfig(**TINY, mel_mean=[-30.0] * 80))
+    out = sample_mel(model, torch.randn(1, 384), 16, steps=2, generator=torch.Generator().manual_seed(0))
+    assert out.min() == SILENCE_LOG_MEL and (out == SILENCE_LOG_MEL).float().mean() > 0.99
 
 
 def test_progress_is_reported_each_step():
