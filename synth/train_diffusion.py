@@ -9,9 +9,12 @@ most steps in the middle of the path, where velocity is hardest to predict)
 and regresses the velocity data - noise at x_t = (1 - t) * noise + t * data
 (synth/flow_sampler.py) with an MSE loss, in mel normalised per band by the
 mean/std of the training clips (computed once, stored in the config and so in
-every checkpoint). AdamW, linear warm-up then cosine decay by step or by the
-wall-time budget (composer.train_kit.lr_at), gradient clipping, an EMA of the
-weights. Validation: the EMA model's conditional loss on `valid_clips` clips
+every checkpoint). The model's skip path starts as the exact flow of the
+clips' Gaussian approximation (band principal directions and per-component
+variances measured on STAT_CLIPS clips; see synth/diffusion.py). AdamW,
+linear warm-up then cosine decay by step or by the wall-time budget
+(composer.train_kit.lr_at), gradient clipping, an EMA of the weights.
+Validation: the EMA model's conditional loss on `valid_clips` clips
 set aside from the train split (never trained on), on a fixed grid of t with
 fixed noise, so values are comparable across evaluations. Checkpoints hold
 the EMA weights as the model (so best.safetensors loads with load_diffusion)
@@ -35,12 +38,13 @@ from torch.nn import functional as F
 from composer.checkpoint import load_model, load_tensors, save_model
 from composer.errors import ComposerError
 from composer.train_kit import adam_moments, lr_at, restore_adam_moments
-from synth.diffusion import DiffusionConfig, MelDiT
+from synth.diffusion import SKIP_LOG_VAR_MAX, SKIP_LOG_VAR_MIN, DiffusionConfig, MelDiT
 from synth.flow_sampler import KIND, noised, velocity_target
 
 DATA_FORMAT = "composer-prompt-data/1"
 VALID_T = (0.1, 0.3, 0.5, 0.7, 0.9)  # the t grid of the validation loss
 T_SAMPLINGS = ("logit-normal", "uniform")
+STAT_CLIPS = 1000  # clips the skip's Gaussian statistics are measured on
 
 
 @dataclass
@@ -130,6 +134,24 @@ class PromptClips:
         return mel, text
 
 
+@torch.no_grad()
+def set_patch_statistics(model: MelDiT, log_mel: np.ndarray) -> None:
+    """Point the model's skip at the Gaussian approximation of these clips (N, M, F) log-mel.
+
+    band_basis: eigenvectors of the bands' covariance (normalised mel, over all frames), strongest first;
+    skip_log_var: the log second moment of each (cosine, band component) coordinate of the patches."""
+    x = model.normalize(torch.from_numpy(np.asarray(log_mel, np.float32)).to(model.mel_mean.device))
+    N, M, n_frames = x.shape
+    P = model.cfg.patch_frames
+    frames = x.permute(0, 2, 1).reshape(-1, M).double()  # (N * F, M)
+    eigenvalues, eigenvectors = torch.linalg.eigh(frames.T @ frames / len(frames))
+    model.band_basis.copy_(eigenvectors.flip(-1).to(model.band_basis.dtype))
+    T = n_frames // P
+    patches = x[:, :, : T * P].reshape(N, M, T, P).permute(0, 2, 3, 1)  # (N, T, P, M)
+    second_moment = model.to_components(patches).pow(2).mean(dim=(0, 1))  # (P, M)
+    model.skip_log_var.copy_(second_moment.clamp(min=1e-6).log().clamp(SKIP_LOG_VAR_MIN, SKIP_LOG_VAR_MAX))
+
+
 def sample_t(gen: torch.Generator, n: int, how: str) -> torch.Tensor:
     if how == "logit-normal":
         return torch.sigmoid(torch.randn(n, generator=gen))
@@ -172,6 +194,7 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
         mean, std = clips.band_stats()
         mc = DiffusionConfig(**{**mc.to_dict(), "mel_mean": mean, "mel_std": std})
         ema = MelDiT(mc).to(device)
+        set_patch_statistics(ema, clips.mel[np.random.default_rng(tc.seed).permutation(len(clips))[:STAT_CLIPS]])
     model = copy.deepcopy(ema).train()
     if resuming:
         model.load_state_dict(load_tensors(last_path, "raw."))

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from composer.checkpoint import save_model
 from composer.errors import ComposerError
-from synth.diffusion import DiffusionConfig, MelDiT
+from synth.diffusion import DiffusionConfig, MelDiT, dct_matrix
 from synth.flow_sampler import KIND, load_diffusion, noised, sample_mel, velocity_target
 from synth.mel import SILENCE_LOG_MEL
 
@@ -162,6 +162,31 @@ def test_skip_alone_is_the_exact_flow_for_gaussian_data():
     z = torch.randn(2, 80, 64, generator=torch.Generator().manual_seed(4))
     out = sample_mel(model, torch.randn(2, 384), 64, steps=40, generator=torch.Generator().manual_seed(4))
     torch.testing.assert_close(model.normalize(out), 0.5 * z, atol=2e-3, rtol=0)
+
+
+def test_dct_basis_is_orthonormal():
+    basis = dct_matrix(8)
+    torch.testing.assert_close(basis @ basis.T, torch.eye(8), atol=1e-6, rtol=0)
+    assert torch.allclose(basis[0], torch.full((8,), 8**-0.5))
+
+
+def test_skip_in_a_data_basis_is_the_exact_gaussian_flow():
+    # Patches whose coordinates (DCT over frames x an orthonormal band basis) have variances s^2: the
+    # untrained model carries noise coordinates z to s * z.
+    torch.manual_seed(0)
+    model = MelDiT(DiffusionConfig(**TINY))
+    with torch.no_grad():
+        model.band_basis.copy_(torch.linalg.qr(torch.randn(80, 80))[0])
+        model.skip_log_var.copy_(torch.empty(8, 80).uniform_(-6.0, 2.0))
+    z = torch.randn(1, 80, 64, generator=torch.Generator().manual_seed(4))
+    out = sample_mel(model, torch.randn(1, 384), 64, steps=40, generator=torch.Generator().manual_seed(4))
+
+    def coordinates(mel):
+        return model.to_components(mel.view(1, 80, 8, 8).permute(0, 2, 3, 1))  # (1, T, P, M)
+
+    expected = (model.skip_log_var / 2).exp() * coordinates(z)
+    torch.testing.assert_close(coordinates(out), expected.detach(), atol=2e-2, rtol=2e-3)
+    torch.testing.assert_close(model.from_components(coordinates(z)), z.view(1, 80, 8, 8).permute(0, 2, 3, 1))
 
 
 def test_known_prefix_is_kept_and_only_steers_the_rest():
