@@ -1,8 +1,8 @@
 """Speed and latency of the neural instrument (renderer + vocoder) on one CPU thread.
 
-The models have the shipped size (RendererConfig(), VocoderConfig()) and
-random weights (there are no trained ones yet; the cost does not depend on
-the weights' values). A NeuralSynth at the models' 24 kHz plays 8, then 16,
+The models are the shipped ones (models/renderer, models/vocoder) when
+they are there, else random weights of the shipped size (RendererConfig(),
+VocoderConfig(); the cost does not depend on the weights' values). A NeuralSynth at the models' 24 kHz plays 8, then 16,
 notes held together (re-struck every second, so every slot stays busy), in
 blocks of 256 frames, as the engine's render thread would. Prints one JSON
 line:
@@ -34,7 +34,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synth.neural_synth import NeuralModels, NeuralSynth  # noqa: E402
+from composer.errors import ComposerError  # noqa: E402
+from synth.neural_synth import NeuralModels, NeuralSynth, load_neural_models  # noqa: E402
 from synth.renderer import Renderer, RendererConfig  # noqa: E402
 from synth.vocoder import Vocoder, VocoderConfig  # noqa: E402
 
@@ -68,9 +69,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    models = NeuralModels(Renderer(RendererConfig()).eval(), Vocoder(VocoderConfig()).eval())
+    try:
+        models, weights = load_neural_models(), "shipped (models/renderer, models/vocoder)"
+    except ComposerError:
+        models = NeuralModels(Renderer(RendererConfig()).eval(), Vocoder(VocoderConfig()).eval())
+        weights = "random, shipped size (no trained weights found)"
     play(models, 4, 1.0)  # warm-up
-    result = {"benchmark": "neural_speed", "weights": "random, shipped size (no trained weights yet)"}
+    result = {"benchmark": "neural_speed", "weights": weights}
     worst_p99_s, latency_samples = 0.0, 0
     for n_notes in (8, 16):
         wall_s, times, latency_samples = play(models, n_notes, args.seconds)
