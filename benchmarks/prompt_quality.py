@@ -26,7 +26,7 @@ clips resynthesised by the vocoder alone are the ceilings: what the judge and th
 the real thing. A few pictures (log-mel of real, vocoded, guided, unguided) go
 to --out. Ends with one JSON line.
 
-    python benchmarks/prompt_quality.py [--data data/prompt] [--clips 200] [--steps 20] [--guidance 3.0]
+    python benchmarks/prompt_quality.py [--data data/prompt] [--clips 200] [--steps 20] [--guidance 5.0]
 """
 
 from __future__ import annotations

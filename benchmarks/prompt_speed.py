@@ -7,7 +7,7 @@ encoding, every diffusion window and the vocoder's decoding are inside the
 timing. Goal: median <= 8 s for 8 s of audio at the default steps and
 guidance. Ends with one JSON line.
 
-    python benchmarks/prompt_speed.py [--seconds 8] [--threads 2] [--steps 20] [--guidance 3.0]
+    python benchmarks/prompt_speed.py [--seconds 8] [--threads 2] [--steps 20] [--guidance 5.0]
 """
 
 from __future__ import annotations

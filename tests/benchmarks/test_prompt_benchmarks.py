@@ -14,6 +14,7 @@ from judge_fixtures import FAMILIES, write_prompt_data
 from prompt_fixtures import save_tiny_prompt_models
 
 from synth.judge import Judge, JudgeConfig, save_judge
+from synth.prompt_audio import DEFAULT_GUIDANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_FRAMES = 160
@@ -49,7 +50,7 @@ def test_prompt_quality_end_to_end(tmp_path, capsys, models):
     assert pq.main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
-    assert result["benchmark"] == "prompt_quality" and result["clips"] == 6 and result["guidance"] == 3.0
+    assert result["benchmark"] == "prompt_quality" and result["clips"] == 6 and result["guidance"] == DEFAULT_GUIDANCE
     assert set(result["family_accuracy"]) == {"real", "vocoded", "guided", "unguided"}
     assert all(0 <= v <= 1 for v in result["family_accuracy"].values())
     assert set(result["frechet_distance"]) == {"guided", "unguided", "vocoded", "real_floor"}

@@ -19,6 +19,7 @@ from composer.song import AudioClip
 from synth.flow_sampler import KIND, sample_mel
 from synth.neural_checkpoint import save_neural
 from synth.prompt_audio import (
+    DEFAULT_GUIDANCE,
     LOOP_FADE_S,
     MAX_SECONDS,
     OVERLAP_FRAMES,
@@ -202,7 +203,7 @@ def test_long_requests_are_windows_that_continue_each_other(generator):
     assert len(plan) >= 3 and mel.shape == (80, n_frames)
     assert calls == [(i, 3 * len(plan)) for i in range(1, 3 * len(plan) + 1)]
     rng = torch.Generator().manual_seed(4)
-    first = sample_mel(generator.model, text, CLIP_FRAMES, steps=3, guidance=3.0, generator=rng)[0].numpy()
+    first = sample_mel(generator.model, text, CLIP_FRAMES, steps=3, guidance=DEFAULT_GUIDANCE, generator=rng)[0].numpy()
     assert np.allclose(mel[:, :CLIP_FRAMES], first, atol=1e-4)  # the overlap frames too: continued, not remade
     # The second window, drawn next from the same generator, continues the first one's last frames.
     second = sample_mel(
@@ -210,14 +211,19 @@ def test_long_requests_are_windows_that_continue_each_other(generator):
         text,
         CLIP_FRAMES,
         steps=3,
-        guidance=3.0,
+        guidance=DEFAULT_GUIDANCE,
         generator=rng,
         known=torch.from_numpy(first[None, :, -overlap:]),
     )[0].numpy()
     assert np.allclose(mel[:, CLIP_FRAMES : 2 * CLIP_FRAMES - overlap], second[:, overlap:], atol=1e-4)
     # ...and differs from a window made without that context.
     fresh = sample_mel(
-        generator.model, text, CLIP_FRAMES, steps=3, guidance=3.0, generator=torch.Generator().manual_seed(9)
+        generator.model,
+        text,
+        CLIP_FRAMES,
+        steps=3,
+        guidance=DEFAULT_GUIDANCE,
+        generator=torch.Generator().manual_seed(9),
     )
     assert not np.allclose(second[:, overlap:], fresh[0, :, overlap:].numpy(), atol=1e-2)
 
@@ -229,7 +235,12 @@ def test_a_short_request_keeps_the_start_of_a_whole_window(generator):
     assert n_frames < CLIP_FRAMES
     mel = generator.sample_mel(text, n_frames, request, None)
     whole = sample_mel(
-        generator.model, text, CLIP_FRAMES, steps=2, guidance=3.0, generator=torch.Generator().manual_seed(3)
+        generator.model,
+        text,
+        CLIP_FRAMES,
+        steps=2,
+        guidance=DEFAULT_GUIDANCE,
+        generator=torch.Generator().manual_seed(3),
     )
     assert np.allclose(mel, whole[0, :, :n_frames].numpy(), atol=1e-5)
 
