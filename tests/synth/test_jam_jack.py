@@ -1,7 +1,6 @@
 """Jam mode through the JACK dummy server: a scripted virtual keyboard plays, the model answers and yields."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 import rtmidi
 import torch
+from jack_helpers_stop import interrupt
 
 from composer.checkpoint import save_transformer
 from composer.keys import scale_pitch_classes
@@ -142,8 +142,7 @@ def test_composer_jam_records_both_parts_on_ctrl_c(jack_server, tmp_path):
         play(kbd, C_MAJOR_PHRASE)
         answered = proc.stdout.readline()  # printed once the answer's first note is out
         time.sleep(2.0)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
+        stdout, stderr = interrupt(proc)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,7 +1,6 @@
 """A note from a virtual JACK MIDI keyboard reaches the engine, sounds, and is recorded."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import rtmidi
+from jack_helpers_stop import interrupt
 
 from composer.midi_io import read_midi
 from composer.song import Song, Track
@@ -126,8 +126,7 @@ def test_composer_live_records_to_a_file_on_ctrl_c(jack_server, tmp_path):
         time.sleep(0.3)
         kbd.send_message([0xB0, 64, 0])  # pedal up: the note ends here
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
+        stdout, stderr = interrupt(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
