@@ -1,4 +1,9 @@
-"""Stopping a `composer live`/`jam` process the way a user does: Ctrl+C, and Ctrl+C again if it lingers."""
+"""Starting and stopping a `composer live`/`jam` process the way a user does: Ctrl+C (SIGINT).
+
+A process started from a background job (a CI runner under `nohup ... &`) inherits SIGINT *ignored*, and
+Python then installs no KeyboardInterrupt handler: Ctrl+C would do nothing. The child gets the default
+disposition back before it starts, as a terminal would give it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,17 @@ import signal
 import subprocess
 
 
-def interrupt(proc: subprocess.Popen, first_wait_s: float = 60.0, second_wait_s: float = 30.0) -> tuple[str, str]:
-    """SIGINT, then (known issue: late in a long test session the first one is sometimes not acted on) a
-    second SIGINT; returns (stdout, stderr). Raises TimeoutExpired if the process ignores both."""
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(cmd: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default
+    )
+
+
+def interrupt(proc: subprocess.Popen, wait_s: float = 30.0) -> tuple[str, str]:
+    """Ctrl+C, then the process's (stdout, stderr) once it has exited."""
     proc.send_signal(signal.SIGINT)
-    try:
-        return proc.communicate(timeout=first_wait_s)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        return proc.communicate(timeout=second_wait_s)
+    return proc.communicate(timeout=wait_s)

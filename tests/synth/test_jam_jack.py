@@ -1,7 +1,6 @@
 """Jam mode through the JACK dummy server: a scripted virtual keyboard plays, the model answers and yields."""
 
 import os
-import subprocess
 import sys
 import time
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 import rtmidi
 import torch
-from jack_helpers_stop import interrupt
+from jack_helpers_stop import interrupt, start
 
 from composer.checkpoint import save_transformer
 from composer.keys import scale_pitch_classes
@@ -134,7 +133,7 @@ def test_composer_jam_records_both_parts_on_ctrl_c(jack_server, tmp_path):
     cmd = [sys.executable, "-u", "-m", "tui.cli", "jam", "--midi-in", "cli-jam-kbd", "--model", str(weights)]
     cmd += ["--gap-ms", "300", "--answer-program", "40", "--answer-seconds", "1.5", "--seed", "5"]
     cmd += ["--record", str(out)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start(cmd, env)
     try:
         line = proc.stdout.readline()
         assert line.startswith("jam: MIDI 'cli-jam-kbd:keys' (JACK)"), line + proc.stderr.read()

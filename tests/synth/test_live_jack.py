@@ -1,14 +1,13 @@
 """A note from a virtual JACK MIDI keyboard reaches the engine, sounds, and is recorded."""
 
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
 import rtmidi
-from jack_helpers_stop import interrupt
+from jack_helpers_stop import interrupt, start
 
 from composer.midi_io import read_midi
 from composer.song import Song, Track
@@ -108,7 +107,7 @@ def test_composer_live_records_to_a_file_on_ctrl_c(jack_server, tmp_path):
         "--record",
         str(out),
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start(cmd, env)
     try:
         line = proc.stdout.readline()
         assert line.startswith("live: MIDI 'cli-kbd:keys' (JACK)"), line + proc.stderr.read()
