@@ -27,7 +27,7 @@ from composer.checkpoint import load_tensors, load_transformer, save_transformer
 from composer.dataset import TokenCorpus
 from composer.model import MusicTransformer, TransformerConfig
 from composer.tokens import PAD, VOCAB_SIZE
-from composer.train_kit import adam_moments, lr_at, restore_adam_moments, setup_distributed
+from composer.train_kit import adam_moments, adamw, lr_at, restore_adam_moments, setup_distributed
 
 
 @dataclass
@@ -109,13 +109,7 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
     valid_windows = TokenCorpus(Path(tc.data_dir), "valid").eval_windows(mc.max_len, tc.eval_tokens) if is_main else []
 
     model = MusicTransformer(mc).to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "rel_emb" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "rel_emb" in n]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.lr,
-        betas=(0.9, 0.98),
-    )
+    opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.9, 0.98), no_decay=("rel_emb",))
     step, best_nll, elapsed_before = 0, float("inf"), 0.0
     last_path, best_path, log_path = out / "last.safetensors", out / "best.safetensors", out / "log.jsonl"
     if tc.resume and last_path.exists():

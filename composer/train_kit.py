@@ -74,3 +74,14 @@ def restore_adam_moments(opt: torch.optim.Optimizer, moments: dict[str, torch.Te
                 "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(device),
             }
     opt.load_state_dict(state)
+
+
+def adamw(
+    model: torch.nn.Module, lr: float, weight_decay: float, betas: tuple[float, float], no_decay: tuple[str, ...] = ()
+) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, norms, nor parameters named in `no_decay`)."""
+    decayed, plain = [], []
+    for name, p in model.named_parameters():
+        (plain if p.dim() < 2 or any(key in name for key in no_decay) else decayed).append(p)
+    groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)

@@ -29,7 +29,7 @@ import torch.distributed as dist
 
 from composer.checkpoint import load_tensors
 from composer.errors import ComposerError
-from composer.train_kit import adam_moments, lr_at, restore_adam_moments, setup_distributed
+from composer.train_kit import adam_moments, adamw, lr_at, restore_adam_moments, setup_distributed
 from synth.audio_dataset import AudioDataset
 from synth.mel import LogMel, MelConfig
 from synth.neural_checkpoint import load_neural, save_neural
@@ -187,13 +187,7 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
             return vocoder_loss(module, frontend, *batch, warmup_frames=batches.warmup_frames)
         return renderer_loss(module, batch, warmup_frames=batches.warmup_frames)
 
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.lr,
-        betas=(0.8, 0.99),
-    )
+    opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.8, 0.99))
     step, best, elapsed_before = 0, float("inf"), 0.0
     last_path, best_path, log_path = out / "last.safetensors", out / "best.safetensors", out / "log.jsonl"
     if tc.resume and last_path.exists():

@@ -37,7 +37,7 @@ from torch.nn import functional as F
 
 from composer.checkpoint import load_model, load_tensors, save_model
 from composer.errors import ComposerError
-from composer.train_kit import adam_moments, lr_at, restore_adam_moments
+from composer.train_kit import adam_moments, adamw, lr_at, restore_adam_moments
 from synth.diffusion import SKIP_LOG_VAR_MAX, SKIP_LOG_VAR_MIN, DiffusionConfig, MelDiT
 from synth.flow_sampler import KIND, noised, velocity_target
 
@@ -200,13 +200,7 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
         model.load_state_dict(load_tensors(last_path, "raw."))
     ema.eval().requires_grad_(False)
 
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.lr,
-        betas=(0.9, 0.99),
-    )
+    opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.9, 0.99))
     step, best, elapsed_before = 0, float("inf"), 0.0
     if resuming:
         restore_adam_moments(opt, load_tensors(last_path, "opt."), extra["step"], device)

@@ -35,7 +35,7 @@ import torch
 
 from composer.checkpoint import save_model
 from composer.errors import ComposerError
-from composer.train_kit import lr_at
+from composer.train_kit import adamw, lr_at
 from synth.judge import KIND, Judge, JudgeConfig, load_judge
 from synth.judge_eval import accuracy_report, judge_outputs, read_split
 from synth.mel import LOG_FLOOR, SILENCE_LOG_MEL, LogMel
@@ -143,11 +143,7 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
     model = Judge(mc)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr
-    )
+    opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.9, 0.999))  # torch's default betas
     log({"event": "start", "kind": KIND, "params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc),
          "train_clips": len(train_idx), "valid_clips": len(valid_idx), "split": TRAIN_SPLIT})  # fmt: skip
     bar = None
