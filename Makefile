@@ -8,8 +8,11 @@ PIP := $(PY) -m pip
 APT_PACKAGES := jackd2 libportaudio2 libsndfile1
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# Every dependency but torch, pinned (pip-tools' pip-compile; `make lock` regenerates it).
+LOCK := requirements.lock
+LOCK_ARGS ?=
 
-.PHONY: run test setup system-deps setup-train-audio lint bench clean
+.PHONY: run test setup system-deps setup-train-audio lint lock bench clean
 
 run: setup
 	$(VENV)/bin/composer
@@ -33,11 +36,23 @@ system-deps:
 # torch first and pinned, so nothing else pulls a second (CUDA) build.
 # GPU users: create .venv and `pip install` the CUDA torch of their choice first;
 # a torch already present in .venv is kept.
-$(STAMP): pyproject.toml
+# Then everything else from the lock, exactly, and the package itself without resolving again.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -r $(LOCK)
+	$(PIP) install -q --no-deps -e .
 	touch $(STAMP)
+
+# Regenerate the lock from pyproject.toml (all extras), resolved against the pinned torch, which it leaves out.
+# Upgrade: `make lock LOCK_ARGS=--upgrade` (everything) or `LOCK_ARGS="--upgrade-package textual"` (one).
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q pip-tools
+	echo "$(TORCH_SPEC)" > $(VENV)/torch-pin.txt
+	$(VENV)/bin/pip-compile -q $(LOCK_ARGS) --extra=dev --extra=train-audio --constraint=$(VENV)/torch-pin.txt \
+	  --unsafe-package=torch --no-allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras \
+	  --output-file=$(LOCK) pyproject.toml
 
 # FluidSynth and the GM soundfont, for the neural instruments' training data only
 # (`composer audio-data build`, `composer train renderer|vocoder`); the app and `make test` never need them.
@@ -51,7 +66,7 @@ setup-train-audio: setup
 	    echo "Missing system packages. Run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
-	$(PIP) install -q -e ".[dev,train-audio]"
+	@echo "pyfluidsynth comes with the lock; FluidSynth and FluidR3 GM are installed."
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
