@@ -50,7 +50,11 @@ from synth.fluid import DEFAULT_SOUNDFONT, FLUID_GAIN, snap_to_fluid
 from synth.material import instrument_range, material_pieces
 
 FORMAT = "composer-audio-data/1"
-PROGRAMS = (0, 48, 19, 24, 73, 42, 56)  # piano, string ensemble, church organ, nylon guitar, flute, cello, trumpet
+# One program of each of the 16 GM families (the instrument families of composer.gm), in this order:
+# piano, chromatic percussion (vibraphone), organ (church), guitar (nylon), bass (finger), strings (cello),
+# ensemble (strings), brass (trumpet), reed (clarinet), pipe (flute), synth lead (saw), synth pad (warm),
+# synth effects (atmosphere), ethnic (banjo), percussive (steel drums), sound effects (guitar fret noise).
+PROGRAMS = (0, 11, 19, 24, 33, 42, 48, 56, 71, 73, 81, 89, 99, 105, 114, 120)
 SAMPLE_RATE = 24000
 SPLIT_SHARES = {"train": 0.90, "valid": 0.05, "test": 0.05}
 MATERIAL_SHARE = 0.5

@@ -26,6 +26,15 @@ INSTRUMENT_RANGES: dict[int, tuple[int, int]] = {
     48: (28, 96),  # string ensemble, contrabass E1 to violin C7
     56: (54, 84),  # trumpet F#3-C6
     73: (60, 96),  # flute C4-C7
+    11: (53, 89),  # vibraphone F3-F6
+    33: (28, 67),  # electric bass (finger) E1-G4
+    71: (50, 91),  # clarinet D3-G6
+    81: (48, 96),  # sawtooth lead C3-C7
+    89: (36, 96),  # warm pad C2-C7
+    99: (36, 96),  # atmosphere C2-C7
+    105: (48, 84),  # banjo C3-C6
+    114: (52, 88),  # steel drums E3-E6
+    120: (40, 84),  # guitar fret noise E2-C6
 }
 DEFAULT_RANGE = (36, 96)
 KINDS = ("scale", "chords", "arpeggio", "repeated", "velocity_sweep", "long_hold", "staccato")

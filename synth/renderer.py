@@ -1,29 +1,41 @@
-"""The performance renderer: features of the sounding notes -> causal log-mel frames.
+"""The performance renderer: the sounding notes -> causal log-mel frames, with the partials built in.
 
     r = Renderer(RendererConfig())
     log_mel = r(pitch, notes, track, program)            # offline, see forward() for shapes
     state = r.initial_state(batch_size=1)
     log_mel_k, state = r.step(pitch_k, notes_k, track_k, program, state)   # same frames, streaming
 
-Each note slot goes through a small MLP (pitch and program embeddings plus
-the numeric features of synth.note_features); empty slots are masked and the
-slots are summed, so the order of slots does not matter and polyphony is the
-slot count. Track features (pedal, bend) are added, then causal ConvNeXt
-blocks and a GRU run over time. Nothing looks ahead: frame k depends only on
-features of frames <= k, and a note-on changes the frame it lands in.
+The network does not have to discover where a note's harmonics fall. For
+each sounding note slot a small MLP (pitch and program embeddings plus the
+numeric features of synth.note_features) predicts controls: a spectral
+envelope over the mel bands for the harmonic part, one for a noise part, and
+how stretched the partials are (a stiff string's inharmonicity). A fixed step
+(synth.harmonics) puts the partials of the note's pitch, bent by the track's
+pitch bend, on the mel bands with the filterbank's own response; the
+envelope scales them, the noise adds, the notes' magnitudes sum (as the mel
+of their summed audio does), then the log. A small causal residual network
+over time corrects the summed log-mel (transients, body, room); its output
+layer starts at zero, so an untrained renderer already plays the partials.
+Nothing looks ahead: frame k depends only on features of frames <= k.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from synth.blocks import CausalConvNeXtBlock
-from synth.mel import SILENCE_LOG_MEL
-from synth.note_features import N_NOTE_FEATURES, N_TRACK_FEATURES
+from synth.harmonics import fine_pitch_index, harmonic_combs
+from synth.mel import LOG_FLOOR, MelConfig
+from synth.note_features import BEND_SCALE_SEMITONES, N_NOTE_FEATURES, N_TRACK_FEATURES
 from synth.streaming import cumulative_delay
+
+N_PROGRAMS = 129  # GM programs 0-127 and the drum kit (128)
+HARMONIC_START = -4.0  # initial log gain of a partial (amplitude ~0.02)
+NOISE_START = -9.0  # initial log magnitude of the noise part per band
 
 
 @dataclass
@@ -33,11 +45,11 @@ class RendererConfig:
     n_note_features: int = N_NOTE_FEATURES
     n_track_features: int = N_TRACK_FEATURES
     pitch_dim: int = 32
-    program_dim: int = 16
+    program_dim: int = 32
     note_hidden: int = 128
-    channels: int = 256
-    hidden: int = 512
-    n_blocks: int = 3
+    channels: int = 128
+    hidden: int = 256
+    n_blocks: int = 2
     kernel_size: int = 5
 
     def __post_init__(self) -> None:
@@ -48,31 +60,49 @@ class RendererConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def mel_config(self) -> MelConfig:
+        return MelConfig(n_mels=self.n_mels)
+
 
 @dataclass
 class RendererState:
     conv: list[torch.Tensor] = field(default_factory=list)  # per block: (B, C, context_frames)
-    gru: torch.Tensor | None = None  # (1, B, C)
+
+
+@functools.lru_cache(maxsize=4)
+def _combs(mel: MelConfig) -> torch.Tensor:
+    return torch.from_numpy(harmonic_combs(mel))  # (2, P, n_mels)
 
 
 class Renderer(nn.Module):
     def __init__(self, cfg: RendererConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.register_buffer("combs", _combs(cfg.mel_config()).clone(), persistent=False)
         self.pitch_emb = nn.Embedding(128, cfg.pitch_dim)
-        self.program_emb = nn.Embedding(128, cfg.program_dim)
-        note_in = cfg.pitch_dim + cfg.program_dim + cfg.n_note_features
+        self.program_emb = nn.Embedding(N_PROGRAMS, cfg.program_dim)
+        note_in = cfg.pitch_dim + cfg.program_dim + cfg.n_note_features + 1
         self.note_mlp = nn.Sequential(
-            nn.Linear(note_in, cfg.note_hidden), nn.GELU(), nn.Linear(cfg.note_hidden, cfg.channels)
+            nn.Linear(note_in, cfg.note_hidden),
+            nn.GELU(),
+            nn.Linear(cfg.note_hidden, cfg.note_hidden),
+            nn.GELU(),
         )
-        self.track_proj = nn.Linear(cfg.n_track_features, cfg.channels)
-        self.norm = nn.LayerNorm(cfg.channels)
+        self.controls = nn.Linear(cfg.note_hidden, 2 * cfg.n_mels + 1)  # harmonic envelope, noise, stretch
+        with torch.no_grad():
+            self.controls.weight.mul_(0.1)
+            self.controls.bias.zero_()
+            self.controls.bias[: cfg.n_mels] = HARMONIC_START
+            self.controls.bias[cfg.n_mels : 2 * cfg.n_mels] = NOISE_START
+            self.controls.bias[-1] = -2.0  # mostly harmonic
+        self.in_proj = nn.Linear(cfg.n_mels + cfg.note_hidden + cfg.n_track_features, cfg.channels)
         self.blocks = nn.ModuleList(
             CausalConvNeXtBlock(cfg.channels, cfg.hidden, cfg.kernel_size) for _ in range(cfg.n_blocks)
         )
-        self.gru = nn.GRU(cfg.channels, cfg.channels, batch_first=True)
+        self.norm = nn.LayerNorm(cfg.channels)
         self.out = nn.Linear(cfg.channels, cfg.n_mels)
-        nn.init.constant_(self.out.bias, SILENCE_LOG_MEL)  # start from silence
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     @property
     def delay_frames(self) -> int:
@@ -81,36 +111,65 @@ class Renderer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def _pooled(self, pitch, notes, track, program) -> torch.Tensor:
-        """pitch (B, T, S), notes (B, T, S, F), track (B, T, G), program (B,) -> (B, C, T)."""
+    def _comb(self, pitch_semitones: torch.Tensor, stretch: torch.Tensor) -> torch.Tensor:
+        """(N,) float pitches, stretch weights in [0, 1] -> mel magnitudes of unit partials (N, M)."""
+        index = fine_pitch_index(pitch_semitones)
+        lo = index.floor().long().clamp(max=self.combs.shape[1] - 2)
+        frac = (index - lo)[..., None]
+        combs = self.combs
+        plain = combs[0, lo] * (1 - frac) + combs[0, lo + 1] * frac
+        stiff = combs[1, lo] * (1 - frac) + combs[1, lo + 1] * frac
+        s = stretch[..., None]
+        return plain * (1 - s) + stiff * s
+
+    def note_mel(self, pitch, notes, track, program) -> tuple[torch.Tensor, torch.Tensor]:
+        """The structured part: (summed log-mel (B, M, T), pooled note hidden (B, T, H)).
+
+        pitch (B, T, S) int64, notes (B, T, S, F), track (B, T, G), program (B,) int64. Only the
+        sounding slots (notes[..., 0] = 1) are computed; empty ones add nothing.
+        """
         B, T, S = pitch.shape
-        prog = self.program_emb(program)[:, None, None].expand(B, T, S, -1)  # (B, T, S, program_dim)
-        per_note = self.note_mlp(torch.cat([self.pitch_emb(pitch), prog, notes], dim=-1))  # (B, T, S, C)
-        pooled = (per_note * notes[..., :1]).sum(dim=2) + self.track_proj(track)  # (B, T, C); notes[..., 0] = active
-        return self.norm(pooled).transpose(1, 2)
+        M = self.cfg.n_mels
+        b, t, s = torch.nonzero(notes[..., 0] > 0, as_tuple=True)  # the sounding slots, (N,) each
+        p = pitch[b, t, s]
+        feats = notes[b, t, s]  # (N, F)
+        scalar = (p.to(feats.dtype) / 64.0 - 1.0)[:, None]
+        h = self.note_mlp(torch.cat([self.pitch_emb(p), self.program_emb(program[b]), feats, scalar], dim=-1))
+        c = self.controls(h)  # (N, 2M + 1)
+        harmonic, noise, stretch = c[:, :M], c[:, M : 2 * M], torch.sigmoid(c[:, 2 * M])
+        bent = p.to(feats.dtype) + track[b, t, 1] * BEND_SCALE_SEMITONES  # (N,)
+        magnitude = torch.exp(harmonic) * self._comb(bent, stretch) + torch.exp(noise)  # (N, M)
+        frame = b * T + t
+        total = magnitude.new_zeros(B * T, M).index_add(0, frame, magnitude)
+        pooled = h.new_zeros(B * T, h.shape[1]).index_add(0, frame, h)
+        log_mel = torch.log(total + LOG_FLOOR).view(B, T, M)
+        return log_mel.transpose(1, 2), pooled.view(B, T, -1)
+
+    def _residual_in(self, log_mel, pooled, track) -> torch.Tensor:
+        return self.in_proj(torch.cat([log_mel.transpose(1, 2), pooled, track], dim=-1)).transpose(1, 2)
+
+    def _residual_out(self, log_mel, x) -> torch.Tensor:
+        return log_mel + self.out(self.norm(x.transpose(1, 2))).transpose(1, 2)
 
     def forward(
         self, pitch: torch.Tensor, notes: torch.Tensor, track: torch.Tensor, program: torch.Tensor
     ) -> torch.Tensor:
         """pitch (B, T, S) int64, notes (B, T, S, F), track (B, T, G), program (B,) int64 -> (B, n_mels, T)."""
-        x = self._pooled(pitch, notes, track, program)
+        log_mel, pooled = self.note_mel(pitch, notes, track, program)
+        x = self._residual_in(log_mel, pooled, track)
         for block in self.blocks:
             x = block(x)
-        h, _ = self.gru(x.transpose(1, 2))  # (B, T, C)
-        return self.out(h).transpose(1, 2)
+        return self._residual_out(log_mel, x)
 
     def initial_state(self, batch_size: int = 1) -> RendererState:
-        weight = self.out.weight
-        return RendererState(
-            [b.initial_state(batch_size) for b in self.blocks], weight.new_zeros(1, batch_size, self.cfg.channels)
-        )
+        return RendererState([b.initial_state(batch_size) for b in self.blocks])
 
     def step(self, pitch, notes, track, program, state: RendererState) -> tuple[torch.Tensor, RendererState]:
         """The next frames (shapes as in forward) after those `state` has seen -> ((B, n_mels, T), new state)."""
-        x = self._pooled(pitch, notes, track, program)
+        log_mel, pooled = self.note_mel(pitch, notes, track, program)
+        x = self._residual_in(log_mel, pooled, track)
         conv = []
         for block, s in zip(self.blocks, state.conv, strict=True):
             x, s = block.step(x, s)
             conv.append(s)
-        h, gru = self.gru(x.transpose(1, 2), state.gru)
-        return self.out(h).transpose(1, 2), RendererState(conv, gru)
+        return self._residual_out(log_mel, x), RendererState(conv)

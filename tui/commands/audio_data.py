@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--programs",
         default=None,
         metavar="P,P,...",
-        help="GM programs (default 0,48,19,24,73,42,56: piano, strings, organ, nylon guitar, flute, cello, trumpet)",
+        help="GM programs (default: one of each of the 16 GM families, synth.audio_data.PROGRAMS)",
     )
     b.add_argument("--seed", type=int, default=0, help="choice of pieces, transpositions and material (default 0)")
     b.set_defaults(run=run_build)

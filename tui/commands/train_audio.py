@@ -20,7 +20,7 @@ from tui.commands.train_diffusion import register as register_diffusion
 
 SIZES = {  # the shipped sizes; tests pass smaller ones
     "vocoder": {"channels": 256, "hidden": 768, "blocks": 4},
-    "renderer": {"channels": 256, "hidden": 512, "blocks": 3},
+    "renderer": {"channels": 128, "hidden": 256, "blocks": 2},
 }
 
 
