@@ -25,20 +25,24 @@ def demo_song() -> Song:
     return Song(tempo_bpm=120.0, tracks=[lead, bass])
 
 
-def test_main_screen(snap_compare):
-    assert snap_compare(ComposerApp(demo_song(), sound=False), terminal_size=SIZE)
+def studio() -> ComposerApp:
+    return ComposerApp(demo_song(), sound=False)
 
 
-def test_main_screen_with_selection(snap_compare):
+def test_main_screen(screen_matches):
+    screen_matches(studio, terminal_size=SIZE)
+
+
+def test_main_screen_with_selection(screen_matches):
     keys = ["shift+right"] * 7 + ["shift+up"] * 4 + ["plus"]
-    assert snap_compare(ComposerApp(demo_song(), sound=False), press=keys, terminal_size=SIZE)
+    screen_matches(studio, press=keys, terminal_size=SIZE)
 
 
-def test_help_overlay(snap_compare):
-    assert snap_compare(ComposerApp(demo_song(), sound=False), press=["question_mark"], terminal_size=SIZE)
+def test_help_overlay(screen_matches):
+    screen_matches(studio, press=["question_mark"], terminal_size=SIZE)
 
 
-def test_ai_candidate_and_armed_track(snap_compare, tmp_path):
+def test_ai_candidate_and_armed_track(screen_matches, tmp_path):
     """A candidate from a tiny seeded model drawn over the track; the Bass track armed."""
     import torch
 
@@ -50,13 +54,15 @@ def test_ai_candidate_and_armed_track(snap_compare, tmp_path):
     torch.manual_seed(0)
     cfg = TransformerConfig(vocab_size=VOCAB_SIZE, max_len=64, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0)
     save_transformer(MusicTransformer(cfg), tmp_path / "tiny.safetensors")
-    app = ComposerApp(demo_song(), sound=False, model_path=tmp_path / "tiny.safetensors")
+
+    def studio_with_model() -> ComposerApp:
+        return ComposerApp(demo_song(), sound=False, model_path=tmp_path / "tiny.safetensors")
 
     async def generate(pilot) -> None:
-        app.screen.ai.settings = AISettings(bars=2, seed=1)
+        pilot.app.screen.ai.settings = AISettings(bars=2, seed=1)
         await pilot.press("tab", "A", "shift+tab", "G")
-        await app.workers.wait_for_complete()
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.pause()
 
-    assert snap_compare(app, run_before=generate, terminal_size=SIZE)
+    screen_matches(studio_with_model, run_before=generate, terminal_size=SIZE)
