@@ -23,7 +23,7 @@ def measure(variant: str) -> None:
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with torch.no_grad():
         if variant == "skew":
-            from composer.model import skew
+            from composer.model.model import skew
 
             rel = skew(torch.einsum("bhqd,hkd->bhqk", q, rel_emb))  # (1, H, L, L)
         else:

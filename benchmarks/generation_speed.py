@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from composer.context import TokenContext
-from composer.sample import SampleOptions, load_model, sample_next, token_mask
+from composer.model.context import TokenContext
+from composer.model.sample import SampleOptions, load_model, sample_next, token_mask
 from composer.tokens import BOS, style_token
 
 

@@ -3,10 +3,10 @@
 Takes the first `--pieces` pieces of the corpus's test split that last at
 least 3 gaps + the suffix window, decodes them (composer.tokens.decode) and
 cuts a gap of `--gap-seconds` from the middle. Per piece, under the piece's
-own style, `composer.infill.infill` samples `--candidates` fills (piece n
+own style, `composer.model.infill.infill` samples `--candidates` fills (piece n
 gets seed 1000+n, its candidate i seed 1000+n+i); candidate 0 alone is what
 K=1 gives (plain continuation of the prefix, the same notes as
-composer.sample.stream), the reranked choice is K=8. With a model whose
+composer.model.sample.stream), the reranked choice is K=8. With a model whose
 context is shorter than prefix + fill + window, later_nll cannot see the fill
 and comes out equal for all three.
 
@@ -42,7 +42,8 @@ from pathlib import Path
 
 import torch
 
-from composer.constrained import (
+from composer.errors import ComposerError
+from composer.model.constrained import (
     context_ids,
     encode_after,
     last_velocity_bin,
@@ -50,12 +51,11 @@ from composer.constrained import (
     to_steps,
     tokens_steps,
 )
-from composer.dataset import TokenCorpus
-from composer.errors import ComposerError
-from composer.infill import in_gap, infill, suffix_notes
-from composer.sample import DEFAULT_MODEL_PATH, SampleOptions, load_model
+from composer.model.infill import in_gap, infill, suffix_notes
+from composer.model.sample import DEFAULT_MODEL_PATH, SampleOptions, load_model
 from composer.song import Note
 from composer.tokens import DEFAULT_MAX_NOTE_S, STEP_S, STYLE_OFFSET, STYLES, decode, encode, shift_tokens
+from composer.train.dataset import TokenCorpus
 
 FIRST_SEED = 1000
 SEAM_S = 1.0

@@ -1,7 +1,7 @@
 """Jam mode's answer latency through a private JACK dummy server: gap end -> first answer note-on to the engine.
 
 A virtual JACK MIDI keyboard (rtmidi) plays N phrases (6-10 notes, a random
-major key and tempo) into synth.jam.JamSession, as `composer jam` does. After
+major key and tempo) into synth.engine.jam.JamSession, as `composer jam` does. After
 each phrase it waits for the answer's first note, lets the answer play a
 moment, then comes back in (the answer yields). Per phrase we take the
 session's measured latency (the gap's end to the first note-on handed to the
@@ -34,17 +34,17 @@ import numpy as np  # noqa: E402
 import rtmidi  # noqa: E402
 import torch  # noqa: E402
 
-from composer.checkpoint import save_transformer  # noqa: E402
 from composer.keys import PITCH_NAMES, SCALES  # noqa: E402
-from composer.model import MusicTransformer, TransformerConfig  # noqa: E402
-from composer.sample import DEFAULT_MODEL_PATH, SampleOptions, load_model  # noqa: E402
+from composer.model.checkpoint import save_transformer  # noqa: E402
+from composer.model.model import MusicTransformer, TransformerConfig  # noqa: E402
+from composer.model.sample import DEFAULT_MODEL_PATH, SampleOptions, load_model  # noqa: E402
 from composer.song import Song, Track  # noqa: E402
 from composer.tokens import VOCAB_SIZE  # noqa: E402
-from synth.audio_out import AudioOutput  # noqa: E402
-from synth.engine import Engine  # noqa: E402
-from synth.jack_dummy import JackDummyServer  # noqa: E402
-from synth.jam import JamSession  # noqa: E402
-from synth.midi_ports import MidiInput, midi_api  # noqa: E402
+from synth.engine.audio_out import AudioOutput  # noqa: E402
+from synth.engine.engine import Engine  # noqa: E402
+from synth.engine.jack_dummy import JackDummyServer  # noqa: E402
+from synth.engine.jam import JamSession  # noqa: E402
+from synth.engine.midi_ports import MidiInput, midi_api  # noqa: E402
 
 SAMPLE_RATE = 48000
 BLOCK_FRAMES = 128

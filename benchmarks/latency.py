@@ -1,7 +1,7 @@
 """Key-to-sound latency through a private JACK dummy server at 48 kHz, 128- and 256-frame blocks.
 
 A virtual JACK MIDI keyboard (rtmidi) sends note-ons to the engine through
-synth.midi_ports and synth.live. For each note we take the time it arrived on
+synth.engine.midi_ports and synth.engine.live. For each note we take the time it arrived on
 the MIDI port, find the first non-zero sample of that note in the rendered
 stream, and the output callback that handed that frame to the device:
 
@@ -27,11 +27,11 @@ import rtmidi
 import sounddevice
 
 from composer.song import Song, Track
-from synth.audio_out import AudioOutput
-from synth.engine import Engine
-from synth.jack_dummy import JackDummyServer
-from synth.live import LiveSession
-from synth.midi_ports import MidiInput
+from synth.engine.audio_out import AudioOutput
+from synth.engine.engine import Engine
+from synth.engine.jack_dummy import JackDummyServer
+from synth.engine.live import LiveSession
+from synth.engine.midi_ports import MidiInput
 
 SAMPLE_RATE = 48000
 SILENCE = 1e-6

@@ -45,11 +45,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.dataset import TokenCorpus
 from composer.errors import ComposerError
-from composer.sample import SampleOptions, load_model, stream
+from composer.model.sample import SampleOptions, load_model, stream
 from composer.song import Note
 from composer.tokens import DEFAULT_MAX_NOTE_S, STEP_S, decode, events_to_notes
+from composer.train.dataset import TokenCorpus
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED_STYLES = ("chorale", "renaissance", "folk", "classical", "medieval")

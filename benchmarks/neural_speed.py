@@ -35,9 +35,9 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from composer.errors import ComposerError  # noqa: E402
-from synth.neural_synth import NeuralModels, NeuralSynth, load_neural_models  # noqa: E402
-from synth.renderer import Renderer, RendererConfig  # noqa: E402
-from synth.vocoder import Vocoder, VocoderConfig  # noqa: E402
+from synth.instruments.neural.neural_synth import NeuralModels, NeuralSynth, load_neural_models  # noqa: E402
+from synth.instruments.neural.renderer import Renderer, RendererConfig  # noqa: E402
+from synth.instruments.neural.vocoder import Vocoder, VocoderConfig  # noqa: E402
 
 RTF_GOAL = 0.3
 LATENCY_GOAL_MS = 25.0

@@ -7,13 +7,13 @@ noise: with the default guidance and with guidance 1.0 (none). Each generated
 log-mel is decoded by the vocoder and the log-mel of that audio is what is
 judged, so decoding is judged too. Reported, with and without guidance:
 
-- family accuracy of the judge (synth/judge.py, trained on judge_train only;
+- family accuracy of the judge (synth/prompt/judge.py, trained on judge_train only;
   goal >= 0.70 with guidance), balanced accuracy, drums-vs-pitched accuracy;
 - Frechet distance on the judge's features, generated vs real heldout clips:
   the clips are split in halves A and B, and generated-from-A is compared with
   real B (and B with A, averaged), so the real-vs-real floor, real A vs real
   B, has the same sample sizes;
-- tempo agreement (synth.music_analysis: onset autocorrelation; exact within
+- tempo agreement (synth.prompt.music_analysis: onset autocorrelation; exact within
   8 %, and up to a factor of 2) with the metadata BPM, over the clips whose
   prompt states the BPM and over all; the tempo word (slow/moderate/fast) of
   the estimate against the metadata's;
@@ -49,20 +49,20 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from composer.errors import ComposerError  # noqa: E402
-from synth.captions import tempo_word  # noqa: E402
-from synth.flow_sampler import load_diffusion, sample_mel  # noqa: E402
-from synth.judge import load_judge  # noqa: E402
-from synth.judge_eval import accuracy_report, frechet_distance, judge_outputs, read_split  # noqa: E402
-from synth.mel import LogMel  # noqa: E402
-from synth.music_analysis import estimate_key, estimate_tempo, key_score, onset_strength, tempo_agreement  # noqa: E402
-from synth.neural_checkpoint import load_neural  # noqa: E402
-from synth.prompt_audio import (  # noqa: E402
+from synth.data.captions import tempo_word  # noqa: E402
+from synth.instruments.neural.mel import LogMel  # noqa: E402
+from synth.instruments.neural.neural_checkpoint import load_neural  # noqa: E402
+from synth.prompt.flow_sampler import load_diffusion, sample_mel  # noqa: E402
+from synth.prompt.judge import load_judge  # noqa: E402
+from synth.prompt.music_analysis import estimate_key, estimate_tempo, key_score, onset_strength, tempo_agreement  # noqa: E402
+from synth.prompt.prompt_audio import (  # noqa: E402
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
     default_diffusion_path,
     default_vocoder_path,
     models_dir,
 )
+from synth.train.judge_eval import accuracy_report, frechet_distance, judge_outputs, read_split  # noqa: E402
 
 GOAL_FAMILY_ACCURACY = 0.70
 SAMPLE_RATE = 24000

@@ -1,6 +1,6 @@
 """Speed of text-prompted audio: wall time for an 8-s clip on 2 CPU threads, sampling and decoding included.
 
-The shipped models are loaded once (synth.prompt_audio.PromptGenerator; the
+The shipped models are loaded once (synth.prompt.prompt_audio.PromptGenerator; the
 load and the first call, which loads the text encoder, are reported apart),
 then the same request is made --repeats times with different seeds: text
 encoding, every diffusion window and the vocoder's decoding are inside the
@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from composer.errors import ComposerError  # noqa: E402
-from synth.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, PromptGenerator, PromptRequest  # noqa: E402
+from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, PromptGenerator, PromptRequest  # noqa: E402
 
 GOAL_S = 8.0
 PROMPT = "slow cello melody in D minor"

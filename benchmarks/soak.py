@@ -19,9 +19,9 @@ import numpy as np
 import sounddevice
 
 from composer.song import Song, Track
-from synth.audio_out import AudioOutput
-from synth.engine import Engine
-from synth.jack_dummy import JackDummyServer
+from synth.engine.audio_out import AudioOutput
+from synth.engine.engine import Engine
+from synth.engine.jack_dummy import JackDummyServer
 
 SAMPLE_RATE = 48000
 VOICES = 64

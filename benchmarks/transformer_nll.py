@@ -2,7 +2,7 @@
 
     python benchmarks/transformer_nll.py [--model PATH ...] [--data data/corpus] [--max-tokens N]
 
-Windows are the non-overlapping, unaugmented crops of composer.dataset
+Windows are the non-overlapping, unaugmented crops of composer.train.dataset
 (style token first), the same for every model. Ends with one JSON line.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from composer.checkpoint import load_transformer
-from composer.dataset import TokenCorpus
-from composer.sample import DEFAULT_MODEL_PATH
-from composer.train import evaluate_nll
+from composer.model.checkpoint import load_transformer
+from composer.model.sample import DEFAULT_MODEL_PATH
+from composer.train.dataset import TokenCorpus
+from composer.train.train import evaluate_nll
 
 
 def main() -> None:

@@ -15,25 +15,33 @@ Performance-event tokens (Oore et al. 2018)::
     notes = decode(ids)                      # never raises; stuck notes closed after 8 s
     StreamDecoder().feed(token)              # -> NoteEvents, one token at a time
 
-The co-composer (torch is imported only here)::
+The co-composer (torch is imported only in composer.model and composer.train)::
 
-    from composer.sample import load_model, SampleOptions, stream, generate_notes
+    from composer.model.sample import load_model, SampleOptions, stream, generate_notes
     model = load_model()                     # models/transformer/model.safetensors
     options = SampleOptions(seconds=20, style="folk", temperature=1.0, top_p=0.95, seed=1, key="G:major")
     for item in stream(model, primer_notes, options):    # tokens and note events as they are sampled
         play(item.events)                    # NoteEvent(on, pitch, velocity, time_s from the continuation start)
     notes = generate_notes(model, primer_notes, options)  # the continuation, placed after the primer
 
-Training and data: composer.corpus.build_corpus, composer.dataset.TokenCorpus,
-composer.train.train (CPU, GPU, torchrun), composer.model.MusicTransformer,
-composer.checkpoint (safetensors, config in the metadata, nothing unpickled).
-Editing: composer.edit (pure note operations), composer.history (undo/redo).
+The map (each subpackage's docstring has its own)::
+
+    song.py, tokens.py   the Song model (seconds inside) and the performance-event tokens
+    gm.py, keys.py       General MIDI names and families; keys and scales
+    edit.py, history.py  note operations the app and the command line share; undo/redo snapshots
+    errors.py            ComposerError, the one error type for bad input
+    files/               midi_io, project, loader, atomic: a Song to and from disk, atomically
+    model/               the co-composer at inference: MusicTransformer, checkpoint, context, sample,
+                         constrained decoding (accompany, infill), call and response (answer, phrase), candidates
+    train/               corpus -> dataset -> train, and train_kit (shared with synth.train's loops)
+
+Imports point down: train -> model -> files -> the top-level modules, which import no subpackage.
 """
 
 from composer.errors import ComposerError
-from composer.loader import load_song
-from composer.midi_io import read_midi, write_midi
-from composer.project import load_project, save_project
+from composer.files.loader import load_song
+from composer.files.midi_io import read_midi, write_midi
+from composer.files.project import load_project, save_project
 from composer.song import AudioClip, Note, Song, Track
 from composer.tokens import StreamDecoder, decode, encode
 

@@ -58,7 +58,7 @@ class AudioClip:
     """An audio track's clip: a WAV file (or samples in memory) placed in the song.
 
     `samples` is float32 of shape (n_samples,) or (n_samples, channels) at
-    `sample_rate`. Prompted clips (synth.prompt_audio) keep their prompt, seed,
+    `sample_rate`. Prompted clips (synth.prompt.prompt_audio) keep their prompt, seed,
     sampler steps, guidance scale and loop switch so they can be made again;
     steps and guidance None mean the generator's defaults.
     """

@@ -8,42 +8,44 @@ Offline, as fast as the machine allows::
 
 Real time, through the same engine::
 
-    from synth.engine import Engine
-    from synth.audio_out import AudioOutput, NoAudioDevice
+    from synth.engine.engine import Engine
+    from synth.engine.audio_out import AudioOutput, NoAudioDevice
     engine = Engine(song, sample_rate=48000, block_frames=256)
     with AudioOutput(engine.render_block, sample_rate=48000, block_frames=256) as out:
         engine.play()                                  # transport: play/stop/seek/set_loop, metronome
         engine.live_note_on(track_index, 60, 100)      # thread-safe live input
 
-Instruments implement synth.base.Synth (note_on/note_off/control_change/
-pitch_bend with frame offsets, render(n_frames)); synth.dsp.DspSynth is the
-numpy synth that always works. MIDI: synth.midi_ports (ALSA, falling back to
-JACK), synth.live.LiveSession and synth.recorder.Recorder; call and response:
-synth.jam.
-
 Neural instruments (torch; trained with `composer train renderer|vocoder`)::
 
-    from synth.neural_synth import NeuralSynth, NeuralSynthFactory, load_neural_models
+    from synth.instruments.neural.neural_synth import NeuralSynth, NeuralSynthFactory, load_neural_models
     models = load_neural_models()                      # models/renderer + models/vocoder, else ComposerError
     synth = NeuralSynth(models, program=0, sample_rate=48000, block_frames=256)
     Engine(song, ...)                                  # a track with synth="neural" gets one by itself
 
-synth.renderer (notes -> causal log-mel, features from synth.note_features),
-synth.vocoder (log-mel -> waveform, iSTFT head), synth.mel (the log-mel
-frontend), synth.streaming (causal convolutions with explicit state),
-synth.neural_checkpoint (safetensors + config), synth.train_audio.
+The map (each subpackage's docstring has its own, module by module)::
+
+    base.py             Synth: the one interface every instrument implements (frame-offset events, render)
+    render.py           offline render of a song or its stems through the Engine, write_wav
+    stream_resample.py  the streaming windowed-sinc resampler (the neural path's 24 kHz -> the engine's rate)
+    engine/             real time: Engine, scheduler, mixer, metronome, limiter, audio out, MIDI ports,
+                        live playing, recording, jam (call and response)
+    instruments/dsp/    DspSynth, the numpy synth that always works: patches, wavetables, envelopes
+    instruments/neural/ NeuralSynth at inference: note features -> renderer -> vocoder, the log-mel frontend
+    prompt/             text prompt -> audio clip: text encoder, mel diffusion, flow sampler; the judge
+    data/               training data builds: FluidSynth renders, generated material, captions, readers
+    train/              the training loops of the vocoder, renderer, diffusion model and judge
+
+Imports point down the map: train -> data -> prompt -> instruments -> base; engine -> instruments;
+render -> engine. Inference code never imports train or data.
 """
 
 __all__ = [
-    "audio_out",
     "base",
-    "dsp",
+    "data",
     "engine",
-    "live",
-    "midi_ports",
-    "neural_synth",
-    "recorder",
+    "instruments",
+    "prompt",
     "render",
-    "renderer",
-    "vocoder",
+    "stream_resample",
+    "train",
 ]

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from composer.atomic import atomic_write
 from composer.errors import ComposerError
+from composer.files.atomic import atomic_write
 from composer.song import Song
-from synth.engine import Engine, SynthFactory
+from synth.engine.engine import Engine, SynthFactory
 
 # Offline blocks are long: a block costs some fixed numpy calls per synth whatever its length, and
 # 4096 frames (85 ms) keep one synth's working arrays within the CPU's L2 cache.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from synth.jack_dummy import JackDummyServer, JackUnavailable
+from synth.engine.jack_dummy import JackDummyServer, JackUnavailable
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""A tiny prompt-data build (the format of synth/prompt_data.py) whose families a judge can tell apart.
+"""A tiny prompt-data build (the format of synth/data/prompt_data.py) whose families a judge can tell apart.
 
 Three families, each a distinct sound: "bass" low harmonic tones, "pipe" high
 sines, "drums" noise bursts. Clips are `clip_frames` log-mel frames long; the
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synth.mel import LogMel
+from synth.instruments.neural.mel import LogMel
 
 SAMPLE_RATE = 24000
 HOP = 256

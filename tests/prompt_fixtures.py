@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
-from composer.checkpoint import save_model
-from synth.diffusion import DiffusionConfig, MelDiT
-from synth.flow_sampler import KIND
-from synth.neural_checkpoint import save_neural
-from synth.vocoder import Vocoder, VocoderConfig
+from composer.model.checkpoint import save_model
+from synth.instruments.neural.neural_checkpoint import save_neural
+from synth.instruments.neural.vocoder import Vocoder, VocoderConfig
+from synth.prompt.diffusion import DiffusionConfig, MelDiT
+from synth.prompt.flow_sampler import KIND
 
 CLIP_FRAMES = 64  # 0.68 s windows, so a couple of seconds already needs several
 

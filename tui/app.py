@@ -58,7 +58,7 @@ class ComposerApp(App):
         env_model = os.environ.get("COMPOSER_TRANSFORMER")
         self.model_path: Path | None = Path(model_path) if model_path else Path(env_model) if env_model else None
         self.midi = sound if midi is None else midi
-        self.live = None  # synth.live.LiveSession once a MIDI keyboard is open
+        self.live = None  # synth.engine.live.LiveSession once a MIDI keyboard is open
         self.midi_port = None
         self.song = song if song is not None else Song(tracks=[Track(name="Track 1")])
         self.history = History()
@@ -110,8 +110,8 @@ class ComposerApp(App):
     def open_midi(self) -> None:
         """Play (and record) the first MIDI keyboard through the current playback; silent when there is none."""
         try:
-            from synth.live import LiveSession
-            from synth.midi_ports import MidiInput, list_ports
+            from synth.engine.live import LiveSession
+            from synth.engine.midi_ports import MidiInput, list_ports
 
             if not list_ports().inputs:
                 return

@@ -16,8 +16,8 @@ import os
 import time
 from pathlib import Path
 
-from composer.atomic import atomic_write_text
-from composer.project import load_project, save_project
+from composer.files.atomic import atomic_write_text
+from composer.files.project import load_project, save_project
 from composer.song import Song
 
 

@@ -95,7 +95,7 @@ class SilentClock:
 
 
 class EnginePlayback:
-    """The audio engine (synth.engine) playing through the sound card (synth.audio_out)."""
+    """The audio engine (synth.engine.engine) playing through the sound card (synth.engine.audio_out)."""
 
     def __init__(self, engine, output) -> None:
         self.engine = engine
@@ -183,7 +183,7 @@ class EnginePlayback:
 
 class CurrentPlayback:
     """Live input for whatever the app's playback is now (the engine replaces the silent clock once the
-    device is open): what synth.live.LiveSession plays a MIDI keyboard into."""
+    device is open): what synth.engine.live.LiveSession plays a MIDI keyboard into."""
 
     def __init__(self, current: Callable[[], SilentClock | EnginePlayback]) -> None:
         self.current = current
@@ -209,8 +209,8 @@ def open_engine(
     `on_notice` gets the engine's one-line notices (a neural track falling back to the DSP synth, and
     why); it may be called from the audio thread, so it must not block."""
     try:
-        from synth.audio_out import AudioOutput
-        from synth.engine import Engine
+        from synth.engine.audio_out import AudioOutput
+        from synth.engine.engine import Engine
     except ImportError as exc:
         return SilentClock(song, f"audio engine not available ({exc})")
     engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames, on_notice=on_notice)

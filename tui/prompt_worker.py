@@ -4,7 +4,7 @@
              at the cursor as one undo step, selected
     E        the selected prompted clip made again with the next seed (one undo step)
 
-MainScreen mixes in PromptTrackActions. Generation (synth.prompt_audio) runs in
+MainScreen mixes in PromptTrackActions. Generation (synth.prompt.prompt_audio) runs in
 a thread so the UI keeps drawing; progress and the result come back through
 call_from_thread. The models load on the first request and are kept. One
 generation at a time; a clip undone or removed while it was being made again is
@@ -21,7 +21,7 @@ from textual import work
 
 from composer.errors import ComposerError
 from composer.song import AudioClip
-from synth.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SEED, PromptRequest
+from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SEED, PromptRequest
 from tui.screens.prompt_dialog import PromptDialog
 
 DEFAULT_SECONDS = 8.0
@@ -31,7 +31,7 @@ class PromptTrackActions:
     """Mixed into MainScreen (which provides song, roll, edit, say, refresh_all)."""
 
     clip_index: int | None = None  # the clip the track list shows selected
-    _prompt_models = None  # synth.prompt_audio.PromptGenerator, made in the worker on first use
+    _prompt_models = None  # synth.prompt.prompt_audio.PromptGenerator, made in the worker on first use
     _prompt_job: str | None = None  # what is being generated, while it is
     _prompt_last: PromptRequest | None = None
 
@@ -102,7 +102,7 @@ class PromptTrackActions:
         if self._prompt_models is None:
             import torch
 
-            from synth.prompt_audio import PromptGenerator
+            from synth.prompt.prompt_audio import PromptGenerator
 
             # One torch thread, as the neural synth's: more leave the audio thread no core, and on a busy
             # machine they spin (measured: an 8-s clip 1.4 CPU-s on one thread, 49 CPU-s on two, 2 cores loaded).
@@ -129,12 +129,12 @@ class PromptTrackActions:
             self.app.call_from_thread(self._prompt_finish, *clip, None)
 
     def _prompt_make_new(self, request: PromptRequest, at_s: float, generator, progress) -> tuple[AudioClip, None]:
-        from synth.prompt_audio import prompted_clip
+        from synth.prompt.prompt_audio import prompted_clip
 
         return prompted_clip(request, generator.generate(request, progress), at_s), None
 
     def _prompt_make_again(self, clip: AudioClip, seed: int, generator, progress) -> tuple[AudioClip, AudioClip]:
-        from synth.prompt_audio import regenerate_clip
+        from synth.prompt.prompt_audio import regenerate_clip
 
         return regenerate_clip(clip, seed, generator, progress), clip
 

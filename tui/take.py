@@ -1,6 +1,6 @@
 """One recording take: what the QWERTY piano and a MIDI keyboard play while recording.
 
-The take records into a scratch track of its own (synth.recorder.Recorder,
+The take records into a scratch track of its own (synth.engine.recorder.Recorder,
 thread-safe, called from the MIDI callback thread too), so the song is never
 touched from another thread; the screen shows the take's notes as they come
 and, when the take stops, adds them to the armed track as one undo step.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 import mido
 
 from composer.song import Note, Song, Track
-from synth.recorder import Recorder
+from synth.engine.recorder import Recorder
 
 
 class Take:

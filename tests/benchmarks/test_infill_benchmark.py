@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from composer.checkpoint import save_transformer
-from composer.constrained import tokens_steps
-from composer.corpus import build_corpus
-from composer.midi_io import write_midi
-from composer.model import MusicTransformer, TransformerConfig
+from composer.files.midi_io import write_midi
+from composer.model.checkpoint import save_transformer
+from composer.model.constrained import tokens_steps
+from composer.model.model import MusicTransformer, TransformerConfig
 from composer.song import Note, Song, Track
 from composer.tokens import VOCAB_SIZE, decode
+from composer.train.corpus import build_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 

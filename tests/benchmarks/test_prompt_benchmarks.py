@@ -13,8 +13,8 @@ import torch
 from judge_fixtures import FAMILIES, write_prompt_data
 from prompt_fixtures import save_tiny_prompt_models
 
-from synth.judge import Judge, JudgeConfig, save_judge
-from synth.prompt_audio import DEFAULT_GUIDANCE
+from synth.prompt.judge import Judge, JudgeConfig, save_judge
+from synth.prompt.prompt_audio import DEFAULT_GUIDANCE
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_FRAMES = 160

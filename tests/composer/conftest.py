@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from composer.corpus import build_corpus
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Note, Song, Track
+from composer.train.corpus import build_corpus
 
 
 def synthetic_song(seed: int) -> Song:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from composer.accompany import ACCOMPANIMENT_TRACK, accompany, accompany_song
-from composer.constrained import drop_final_offs, forced_events, span_prefix, to_steps, tokens_steps
 from composer.errors import ComposerError
 from composer.keys import scale_pitch_classes
-from composer.model import MusicTransformer, TransformerConfig
-from composer.sample import SampleOptions
+from composer.model.accompany import ACCOMPANIMENT_TRACK, accompany, accompany_song
+from composer.model.constrained import drop_final_offs, forced_events, span_prefix, to_steps, tokens_steps
+from composer.model.model import MusicTransformer, TransformerConfig
+from composer.model.sample import SampleOptions
 from composer.song import DRUM_CHANNEL, Note, Song, Track
 from composer.tokens import (
     TIME_SHIFT_OFFSET,

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from composer.answer import answer_steps, sounding_after
-from composer.context import TokenContext
 from composer.keys import scale_pitch_classes
-from composer.model import MusicTransformer, TransformerConfig
-from composer.sample import SampleOptions
+from composer.model.answer import answer_steps, sounding_after
+from composer.model.context import TokenContext
+from composer.model.model import MusicTransformer, TransformerConfig
+from composer.model.sample import SampleOptions
 from composer.tokens import (
     BOS,
     NOTE_OFF_OFFSET,

@@ -1,7 +1,7 @@
 import pytest
 
-from composer.candidates import AISettings, NoteAssembler, parse_settings, place, primer_before
 from composer.errors import ComposerError
+from composer.model.candidates import AISettings, NoteAssembler, parse_settings, place, primer_before
 from composer.song import Note, Song, Track
 from composer.tokens import NoteEvent
 

@@ -12,7 +12,7 @@ import music21
 import pytest
 
 from composer.errors import ComposerError
-from composer.midi_io import midi_bytes_to_song, song_to_midi
+from composer.files.midi_io import midi_bytes_to_song, song_to_midi
 from composer.song import Note, Song, Track
 
 N_MUTATIONS = 1500

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from composer.constrained import bar_span_s, to_steps
 from composer.errors import ComposerError
-from composer.infill import INFILL_TRACK, infill, infill_song
-from composer.model import MusicTransformer, TransformerConfig
-from composer.sample import SampleOptions, generate_notes
+from composer.model.constrained import bar_span_s, to_steps
+from composer.model.infill import INFILL_TRACK, infill, infill_song
+from composer.model.model import MusicTransformer, TransformerConfig
+from composer.model.sample import SampleOptions, generate_notes
 from composer.song import DRUM_CHANNEL, Note, Song, Track
 from composer.tokens import BOS, VELOCITY_OFFSET, VOCAB_SIZE, encode, style_token
 

@@ -11,15 +11,15 @@ import pytest
 from smf_bytes import header, note, set_tempo, smf, track, varlen
 
 from composer.errors import ComposerError
-from composer.loader import load_song
-from composer.midi_io import midi_bytes_to_song, write_midi
-from composer.project import SCHEMA_VERSION, load_project, save_project
+from composer.files.loader import load_song
+from composer.files.midi_io import midi_bytes_to_song, write_midi
+from composer.files.project import SCHEMA_VERSION, load_project, save_project
 from composer.song import Note, Song, Track
 
 
 def _real_midi() -> bytes:
     song = Song(tracks=[Track(notes=[Note(60 + i % 7, 80, i * 0.2, i * 0.2 + 0.4) for i in range(30)])])
-    from composer.midi_io import song_to_midi
+    from composer.files.midi_io import song_to_midi
 
     buffer = io.BytesIO()
     song_to_midi(song).save(file=buffer)

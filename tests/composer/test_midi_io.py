@@ -9,7 +9,7 @@ import music21
 import pretty_midi
 import pytest
 
-from composer.midi_io import midi_bytes_to_song, read_midi, song_to_midi, write_midi
+from composer.files.midi_io import midi_bytes_to_song, read_midi, song_to_midi, write_midi
 from composer.song import Note, Song, Track
 
 

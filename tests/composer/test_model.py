@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from composer.checkpoint import load_transformer, save_transformer
 from composer.errors import ComposerError
-from composer.model import KVCache, MusicTransformer, TransformerConfig, relative_logits_direct, skew
+from composer.model.checkpoint import load_transformer, save_transformer
+from composer.model.model import KVCache, MusicTransformer, TransformerConfig, relative_logits_direct, skew
 
 
 def tiny_config(**overrides) -> TransformerConfig:

@@ -3,7 +3,7 @@
 import pytest
 
 from composer.keys import PITCH_NAMES, SCALES
-from composer.phrase import (
+from composer.model.phrase import (
     DEFAULT_GAP_S,
     PhraseTokenizer,
     estimate_key,

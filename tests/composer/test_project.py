@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from composer.atomic import atomic_write, atomic_write_text
 from composer.errors import ComposerError
-from composer.midi_io import read_midi, write_midi
-from composer.project import SCHEMA_VERSION, load_project, save_project
+from composer.files.atomic import atomic_write, atomic_write_text
+from composer.files.midi_io import read_midi, write_midi
+from composer.files.project import SCHEMA_VERSION, load_project, save_project
 from composer.song import AudioClip, Note, Song, Track
 
 
@@ -114,12 +114,12 @@ def test_interrupted_project_save_keeps_the_old_project(tmp_path, monkeypatch):
     path = tmp_path / "p.json"
     save_project(_song(), path)
     before = path.read_bytes()
-    import composer.project
+    import composer.files.project
 
     def broken_dumps(*args, **kwargs):  # fail after the clips are written, before the JSON
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(composer.project.json, "dumps", broken_dumps)
+    monkeypatch.setattr(composer.files.project.json, "dumps", broken_dumps)
     with pytest.raises(KeyboardInterrupt):
         save_project(Song(tempo_bpm=90.0), path)
     monkeypatch.undo()
@@ -157,7 +157,7 @@ def test_write_into_a_missing_folder_is_a_composer_error(tmp_path):
 def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_existing_modes(tmp_path):
     import os
 
-    from composer.atomic import atomic_write_text
+    from composer.files.atomic import atomic_write_text
 
     umask = os.umask(0o022)
     try:

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from composer.errors import ComposerError
+from composer.files.project import SCHEMA_VERSION, load_project, save_project
 from composer.history import same, snapshot
-from composer.project import SCHEMA_VERSION, load_project, save_project
 from composer.song import AudioClip, Song, Track
 
 

@@ -9,11 +9,11 @@ import threading
 import pytest
 import torch
 
-from composer.context import TokenContext
 from composer.errors import ComposerError
 from composer.keys import scale_pitch_classes
-from composer.model import MusicTransformer, TransformerConfig
-from composer.sample import SampleOptions, generate_notes, guess_style, stream, token_mask
+from composer.model.context import TokenContext
+from composer.model.model import MusicTransformer, TransformerConfig
+from composer.model.sample import SampleOptions, generate_notes, guess_style, stream, token_mask
 from composer.song import Note
 from composer.tokens import (
     BOS,
@@ -265,7 +265,7 @@ def test_top_k_one_is_greedy_whatever_the_seed(model):
 
 
 def test_top_p_tiny_keeps_only_the_top_token(model):
-    from composer.sample import sample_next
+    from composer.model.sample import sample_next
 
     logits = torch.randn(VOCAB_SIZE, generator=torch.Generator().manual_seed(0))
     allowed = token_mask(None)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from composer.checkpoint import read_metadata
 from composer.keys import scale_pitch_classes
-from composer.sample import DEFAULT_MODEL_PATH, SampleOptions, generate_notes, load_model
+from composer.model.checkpoint import read_metadata
+from composer.model.sample import DEFAULT_MODEL_PATH, SampleOptions, generate_notes, load_model
 from composer.tokens import STYLES
 
 

@@ -8,7 +8,7 @@ import music21
 import pytest
 
 from composer import tokens as tk
-from composer.midi_io import read_midi
+from composer.files.midi_io import read_midi
 from composer.song import Note
 
 CHORALES = ("bach/bwv66.6", "bach/bwv7.7", "bach/bwv26.6", "bach/bwv84.5", "bach/bwv40.8")

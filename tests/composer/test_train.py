@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from composer.checkpoint import load_transformer
-from composer.dataset import TokenCorpus, stretch_time, transpose
-from composer.model import TransformerConfig
+from composer.model.checkpoint import load_transformer
+from composer.model.model import TransformerConfig
 from composer.tokens import NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE, note_on, time_shift
-from composer.train import TrainConfig, train
+from composer.train.dataset import TokenCorpus, stretch_time, transpose
+from composer.train.train import TrainConfig, train
 
 TINY = dict(vocab_size=VOCAB_SIZE, max_len=64, n_layer=2, n_head=2, d_model=32, d_ff=64, dropout=0.0)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.neural_checkpoint import save_neural
-from synth.renderer import Renderer, RendererConfig
-from synth.vocoder import Vocoder, VocoderConfig
+from synth.instruments.neural.neural_checkpoint import save_neural
+from synth.instruments.neural.renderer import Renderer, RendererConfig
+from synth.instruments.neural.vocoder import Vocoder, VocoderConfig
 
 SAMPLE_RATE = 24000
 
@@ -54,7 +54,7 @@ def harmonic_notes(notes: list[tuple[int, int, float, float]], seconds: float) -
 def write_dataset(
     folder: Path, pieces_per_split: int = 2, seconds: float = 1.5, splits: tuple[str, ...] = ("train", "valid")
 ) -> Path:
-    """An audio-data build (synth/audio_data.py's format): manifest.json, float16 shards, notes .npz."""
+    """An audio-data build (synth/data/audio_data.py's format): manifest.json, float16 shards, notes .npz."""
     rng = np.random.default_rng(0)
     shards = []
     for split in splits:

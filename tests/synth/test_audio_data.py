@@ -11,12 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from composer.corpus import split_of
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Note, Song, Track
-from synth.audio_data import FORMAT, MIN_PIECE_S, build_audio_data, fit_to_range, load_shard, read_manifest
-from synth.fluid import fluidsynth_available
-from synth.material import instrument_range
+from composer.train.corpus import split_of
+from synth.data.audio_data import FORMAT, MIN_PIECE_S, build_audio_data, fit_to_range, load_shard, read_manifest
+from synth.data.fluid import fluidsynth_available
+from synth.data.material import instrument_range
 from tui.cli import main
 
 SR = 24000

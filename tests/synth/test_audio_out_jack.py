@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from synth.audio_out import AudioOutput
+from synth.engine.audio_out import AudioOutput
 
 SAMPLE_RATE = 48000
 pytestmark = pytest.mark.jack
@@ -95,7 +95,7 @@ def test_composer_play_plays_a_song_to_the_end(jack_server, tmp_path):
     import subprocess
     import sys
 
-    from composer.midi_io import write_midi
+    from composer.files.midi_io import write_midi
     from composer.song import Note, Song, Track
 
     song_path = tmp_path / "short.mid"

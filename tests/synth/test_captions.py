@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from synth.captions import (
+from synth.data.captions import (
     FAST_FROM_BPM,
     HELD_OUT_TEMPLATES,
     KEY_NAMES,

@@ -1,4 +1,4 @@
-"""The mel diffusion model (synth/diffusion.py) and its flow-matching sampler (synth/flow_sampler.py), tiny configs."""
+"""The mel diffusion model (synth/prompt/diffusion.py) and its sampler (synth/prompt/flow_sampler.py), tiny configs."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from composer.checkpoint import save_model
 from composer.errors import ComposerError
-from synth.diffusion import DiffusionConfig, MelDiT, dct_matrix
-from synth.flow_sampler import KIND, load_diffusion, noised, sample_mel, velocity_target
-from synth.mel import SILENCE_LOG_MEL
+from composer.model.checkpoint import save_model
+from synth.instruments.neural.mel import SILENCE_LOG_MEL
+from synth.prompt.diffusion import DiffusionConfig, MelDiT, dct_matrix
+from synth.prompt.flow_sampler import KIND, load_diffusion, noised, sample_mel, velocity_target
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "patch_frames": 8, "clip_frames": 64}
 

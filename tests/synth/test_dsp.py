@@ -7,8 +7,8 @@ import pytest
 from dsp_checks import SR, centroid_hz, first_sound, fundamental_hz, peak_hz, play, rms
 
 from composer.gm import family_name
-from synth.dsp import DspSynth, midi_to_hz
-from synth.envelope import TAIL_TAUS
+from synth.instruments.dsp.dsp import DspSynth, midi_to_hz
+from synth.instruments.dsp.envelope import TAIL_TAUS
 
 A3 = 57  # 220 Hz
 # One pitched program from each family whose sound has a clear pitch (the first of the family where it fits).

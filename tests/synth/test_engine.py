@@ -9,7 +9,7 @@ import pytest
 from dsp_checks import SR, first_sound, fundamental_hz, peak_hz, rms
 
 from composer.song import AudioClip, Note, Song, Track
-from synth.engine import Engine
+from synth.engine.engine import Engine
 
 
 def run(engine: Engine, seconds: float, block_frames: int = 256) -> np.ndarray:
@@ -303,7 +303,7 @@ def test_stats_for_the_ui():
 
 
 def test_custom_synth_factory_and_bad_sample_rate():
-    from synth.dsp import DspSynth
+    from synth.instruments.dsp.dsp import DspSynth
 
     made = []
 
@@ -320,7 +320,7 @@ def test_custom_synth_factory_and_bad_sample_rate():
 
 
 def test_a_prepared_clip_is_not_resampled_again_in_the_audio_thread(monkeypatch):
-    import synth.mixer as mixer_module
+    import synth.engine.mixer as mixer_module
     from composer.song import AudioClip
 
     clip = AudioClip(samples=np.ones(2400, np.float32) * 0.1, sample_rate=24000, start_s=0.0)

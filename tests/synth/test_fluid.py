@@ -13,7 +13,7 @@ import pytest
 
 from composer.errors import ComposerError
 from composer.song import Note
-from synth.fluid import DEFAULT_SOUNDFONT, FLUID_BLOCK_SAMPLES, fluidsynth_available, snap_to_fluid
+from synth.data.fluid import DEFAULT_SOUNDFONT, FLUID_BLOCK_SAMPLES, fluidsynth_available, snap_to_fluid
 
 SR = 24000
 MISSING = fluidsynth_available()
@@ -27,7 +27,7 @@ def onset_sample(audio: np.ndarray) -> int:
 
 @pytest.fixture(scope="module")
 def fluid():
-    from synth.fluid import FluidRenderer
+    from synth.data.fluid import FluidRenderer
 
     with FluidRenderer(SR) as renderer:
         yield renderer
@@ -116,7 +116,7 @@ def test_bad_program_is_refused(fluid):
 
 
 def test_missing_soundfont_is_one_clear_error(tmp_path):
-    from synth.fluid import FluidRenderer
+    from synth.data.fluid import FluidRenderer
 
     with pytest.raises(ComposerError, match="not"):
         FluidRenderer(SR, soundfont=tmp_path / "none.sf2")

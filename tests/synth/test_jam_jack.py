@@ -10,17 +10,17 @@ import rtmidi
 import torch
 from jack_helpers_stop import interrupt, start
 
-from composer.checkpoint import save_transformer
+from composer.files.midi_io import read_midi
 from composer.keys import scale_pitch_classes
-from composer.midi_io import read_midi
-from composer.model import MusicTransformer, TransformerConfig
-from composer.sample import SampleOptions
+from composer.model.checkpoint import save_transformer
+from composer.model.model import MusicTransformer, TransformerConfig
+from composer.model.sample import SampleOptions
 from composer.song import Song, Track
 from composer.tokens import VOCAB_SIZE
-from synth.audio_out import AudioOutput
-from synth.engine import Engine
-from synth.jam import JamSession
-from synth.midi_ports import MidiInput
+from synth.engine.audio_out import AudioOutput
+from synth.engine.engine import Engine
+from synth.engine.jam import JamSession
+from synth.engine.midi_ports import MidiInput
 
 SAMPLE_RATE = 48000
 LATENCY_BOUND_MS = 1000.0  # generous for a loaded 2-core machine; benchmarks/jam_latency.py has the real figure

@@ -1,4 +1,4 @@
-"""synth/judge.py: shapes, size, fp16 save/load; synth/judge_eval.py: accuracies and the Frechet distance."""
+"""synth/prompt/judge.py: shapes, size, fp16 save/load; synth/train/judge_eval.py: accuracies, the Frechet distance."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from composer.checkpoint import read_metadata, save_model
 from composer.errors import ComposerError
-from synth.judge import KIND, Judge, JudgeConfig, family_index, load_judge, save_judge
-from synth.judge_eval import accuracy_report, frechet_distance, frechet_from_stats, judge_outputs
+from composer.model.checkpoint import read_metadata, save_model
+from synth.prompt.judge import KIND, Judge, JudgeConfig, family_index, load_judge, save_judge
+from synth.train.judge_eval import accuracy_report, frechet_distance, frechet_from_stats, judge_outputs
 
 FAMILIES = ("piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed",
             "pipe", "synth lead", "synth pad", "drums")  # fmt: skip

@@ -9,13 +9,13 @@ import pytest
 import rtmidi
 from jack_helpers_stop import interrupt, start
 
-from composer.midi_io import read_midi
+from composer.files.midi_io import read_midi
 from composer.song import Song, Track
-from synth.audio_out import AudioOutput
-from synth.engine import Engine
-from synth.live import LiveSession
-from synth.midi_ports import MidiInput
-from synth.recorder import Recorder
+from synth.engine.audio_out import AudioOutput
+from synth.engine.engine import Engine
+from synth.engine.live import LiveSession
+from synth.engine.midi_ports import MidiInput
+from synth.engine.recorder import Recorder
 
 SAMPLE_RATE = 48000
 pytestmark = pytest.mark.jack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth.material import KINDS, instrument_range, material_pieces, material_song
+from synth.data.material import KINDS, instrument_range, material_pieces, material_song
 
 PROGRAMS = (0, 19, 24, 42, 48, 56, 73)
 

@@ -7,7 +7,7 @@ import pytest
 import rtmidi
 
 from composer.errors import ComposerError
-from synth.midi_ports import MidiInput, MidiOutput, list_ports, midi_api, resolve_port
+from synth.engine.midi_ports import MidiInput, MidiOutput, list_ports, midi_api, resolve_port
 
 pytestmark = pytest.mark.jack
 

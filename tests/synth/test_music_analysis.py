@@ -1,4 +1,4 @@
-"""synth/music_analysis.py: tempo of click tracks and grooves, key of scales and chords, the agreement scores."""
+"""synth/prompt/music_analysis.py: tempo of click tracks and grooves, key of scales and chords, the agreement scores."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from synth.mel import LogMel
-from synth.music_analysis import (
+from synth.instruments.neural.mel import LogMel
+from synth.prompt.music_analysis import (
     MODES,
     KeyEstimate,
     chroma,

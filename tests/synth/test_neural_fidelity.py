@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from neural_fixtures import save_tiny_models, write_dataset
 
-from synth.dsp import DspSynth
+from synth.instruments.dsp.dsp import DspSynth
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,12 +10,12 @@ import torch
 from neural_fixtures import save_tiny_models, tiny_renderer
 
 from composer.errors import ComposerError
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Note, Song, Track
-from synth.dsp import DspSynth
-from synth.engine import OVERLOAD_WINDOW_BLOCKS, Engine
-from synth.neural_checkpoint import save_neural
-from synth.neural_synth import NeuralSynth, NeuralSynthFactory, load_neural_models
+from synth.engine.engine import OVERLOAD_WINDOW_BLOCKS, Engine
+from synth.instruments.dsp.dsp import DspSynth
+from synth.instruments.neural.neural_checkpoint import save_neural
+from synth.instruments.neural.neural_synth import NeuralSynth, NeuralSynthFactory, load_neural_models
 from synth.render import render_song
 from tui.cli import main
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Note, Song, Track
 
 NO_SERVER = {"JACK_DEFAULT_SERVER": "composer-no-such-server", "JACK_NO_START_SERVER": "1"}

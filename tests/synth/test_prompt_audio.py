@@ -13,12 +13,12 @@ import pytest
 import torch
 from prompt_fixtures import CLIP_FRAMES, save_tiny_prompt_models, tiny_diffusion, tiny_vocoder
 
-from composer.checkpoint import save_model
 from composer.errors import ComposerError
+from composer.model.checkpoint import save_model
 from composer.song import AudioClip
-from synth.flow_sampler import KIND, sample_mel
-from synth.neural_checkpoint import save_neural
-from synth.prompt_audio import (
+from synth.instruments.neural.neural_checkpoint import save_neural
+from synth.prompt.flow_sampler import KIND, sample_mel
+from synth.prompt.prompt_audio import (
     DEFAULT_GUIDANCE,
     LOOP_FADE_S,
     MAX_SECONDS,

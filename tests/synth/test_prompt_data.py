@@ -13,11 +13,11 @@ import sys
 import numpy as np
 import pytest
 
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Note, Song, Track
-from synth.captions import KEY_NAMES
-from synth.fluid import fluidsynth_available
-from synth.patterns import (
+from synth.data.captions import KEY_NAMES
+from synth.data.fluid import fluidsynth_available
+from synth.data.patterns import (
     CLOSED_HAT,
     DRUM_STYLES,
     KICK,
@@ -30,7 +30,7 @@ from synth.patterns import (
     melody,
     scale_pitches,
 )
-from synth.prompt_data import (
+from synth.data.prompt_data import (
     CAPTIONS_PER_CLIP,
     CLIP_FRAMES,
     CLIP_SAMPLES,
@@ -56,7 +56,7 @@ needs_fluid = pytest.mark.skipif(MISSING is not None, reason=f"needs FluidSynth:
 
 def encoder_missing() -> str | None:
     try:
-        from synth.text_encoder import TextEncoder
+        from synth.prompt.text_encoder import TextEncoder
 
         TextEncoder().encode(["a test"])
     except Exception as exc:  # the packaged weights or the module may be absent
@@ -273,7 +273,7 @@ def test_cli_builds(tmp_path, monkeypatch, capsys):
 
 @needs_fluid
 def test_drum_kit_renders_on_its_own_channel():
-    from synth.fluid import DRUMS, FluidRenderer
+    from synth.data.fluid import DRUMS, FluidRenderer
 
     with FluidRenderer(24000) as fluid:
         kick = fluid.render({DRUMS: [Note(36, 110, 0.0, 0.1)]})

@@ -1,9 +1,9 @@
 import mido
 import pytest
 
-from composer.midi_io import read_midi
+from composer.files.midi_io import read_midi
 from composer.song import Song, Track
-from synth.recorder import Recorder, bend_semitones, take_to_midi, write_take
+from synth.engine.recorder import Recorder, bend_semitones, take_to_midi, write_take
 
 
 def on(pitch, velocity=100):

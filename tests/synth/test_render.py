@@ -9,7 +9,7 @@ from dsp_checks import SR, first_sound, rms
 
 from composer.errors import ComposerError
 from composer.song import Note, Song, Track
-from synth.engine import Engine
+from synth.engine.engine import Engine
 from synth.render import TAIL_MARGIN_S, render_song, render_stems, write_wav
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Note, Song, Track
 from tui.cli import main
 

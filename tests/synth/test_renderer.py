@@ -7,8 +7,14 @@ import pytest
 import torch
 from neural_fixtures import tiny_renderer
 
-from synth.note_features import HELD_INDEX, N_NOTE_FEATURES, RELEASED_INDEX, NoteTracker, features_from_notes
-from synth.renderer import Renderer, RendererConfig
+from synth.instruments.neural.note_features import (
+    HELD_INDEX,
+    N_NOTE_FEATURES,
+    RELEASED_INDEX,
+    NoteTracker,
+    features_from_notes,
+)
+from synth.instruments.neural.renderer import Renderer, RendererConfig
 
 HOP = 256
 SR = 24000

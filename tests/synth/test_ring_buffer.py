@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from synth.ring_buffer import FrameRing
+from synth.engine.ring_buffer import FrameRing
 
 
 def frames(start: int, n: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from synth.streaming import CausalConv1d, cumulative_delay
+from synth.instruments.neural.streaming import CausalConv1d, cumulative_delay
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from composer.errors import ComposerError
-from synth.text_encoder import TEXT_DIM, TextEncoder
+from synth.prompt.text_encoder import TEXT_DIM, TextEncoder
 
 PROMPTS = [
     "slow cello melody in D minor",
@@ -40,7 +40,7 @@ def test_paraphrases_are_closer_than_other_instruments(encoder: TextEncoder) -> 
 @pytest.mark.slow
 def test_same_numbers_as_sentence_transformers(encoder: TextEncoder) -> None:
     st = pytest.importorskip("sentence_transformers")
-    from synth.text_encoder import model_dir
+    from synth.prompt.text_encoder import model_dir
 
     reference = st.SentenceTransformer(str(model_dir()), device="cpu").encode(PROMPTS, normalize_embeddings=True)
     np.testing.assert_allclose(encoder.encode(PROMPTS), reference, atol=1e-5)

@@ -9,11 +9,11 @@ import pytest
 import torch
 from neural_fixtures import write_dataset
 
-from synth.audio_dataset import AudioDataset
-from synth.mel import LogMel
-from synth.neural_checkpoint import load_neural
-from synth.renderer import Renderer
-from synth.vocoder import Vocoder
+from synth.data.audio_dataset import AudioDataset
+from synth.instruments.neural.mel import LogMel
+from synth.instruments.neural.neural_checkpoint import load_neural
+from synth.instruments.neural.renderer import Renderer
+from synth.instruments.neural.vocoder import Vocoder
 from tui.cli import main
 
 TINY = ["--channels", "16", "--hidden", "32", "--blocks", "1", "--batch-size", "2", "--segment-frames", "8"]

@@ -11,9 +11,9 @@ import torch
 from safetensors import safe_open
 
 from composer.errors import ComposerError
-from synth.diffusion import DiffusionConfig, MelDiT
-from synth.flow_sampler import load_diffusion, sample_mel
-from synth.train_diffusion import PromptClips, set_patch_statistics
+from synth.prompt.diffusion import DiffusionConfig, MelDiT
+from synth.prompt.flow_sampler import load_diffusion, sample_mel
+from synth.train.train_diffusion import PromptClips, set_patch_statistics
 from tui.cli import main
 
 TINY = ["--d-model", "32", "--layers", "2", "--heads", "2", "--batch-size", "8", "--valid-clips", "8"]

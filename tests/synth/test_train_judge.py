@@ -10,8 +10,8 @@ import torch
 from judge_fixtures import FAMILIES, write_prompt_data
 from safetensors import safe_open
 
-from synth.judge import load_judge
-from synth.train_judge import augment, split_valid
+from synth.prompt.judge import load_judge
+from synth.train.train_judge import augment, split_valid
 from tui.cli import main
 
 TINY = ["--channels", "4,8,8,8", "--feature-dim", "8", "--batch-size", "8", "--crop-frames", "128"]

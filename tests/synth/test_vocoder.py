@@ -7,9 +7,9 @@ import pytest
 import torch
 from neural_fixtures import harmonic_notes, tiny_vocoder
 
-from synth.mel import LogMel, MelConfig
-from synth.train_audio import vocoder_loss
-from synth.vocoder import Vocoder, VocoderConfig
+from synth.instruments.neural.mel import LogMel, MelConfig
+from synth.instruments.neural.vocoder import Vocoder, VocoderConfig
+from synth.train.train_audio import vocoder_loss
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -40,7 +40,7 @@ def test_latency_is_the_measured_delay_of_an_impulse():
     impulse_at = 1000
     x = torch.zeros(8 * hop)
     x[impulse_at] = 1.0
-    # Frame k: the n_fft samples ending at (k + 1) * hop, as synth.mel frames are cut.
+    # Frame k: the n_fft samples ending at (k + 1) * hop, as synth.instruments.neural.mel frames are cut.
     padded = torch.nn.functional.pad(x, (head.n_fft - hop, 0))
     spectrum = torch.fft.rfft(padded.unfold(0, head.n_fft, hop) * head.window, dim=-1)[None]  # (1, T, bins)
     state = vocoder.initial_state(1)

@@ -7,10 +7,10 @@ import pytest
 from test_audio_data import sine_render
 
 from composer.errors import ComposerError
-from synth.audio_data import build_audio_data, read_manifest
-from synth.audio_dataset import AudioDataset
-from synth.prompt_data import PROGRAMS
-from synth.vocoder_data import DRUM_LABEL, DRUMS, widen_audio_data
+from synth.data.audio_data import build_audio_data, read_manifest
+from synth.data.audio_dataset import AudioDataset
+from synth.data.prompt_data import PROGRAMS
+from synth.data.vocoder_data import DRUM_LABEL, DRUMS, widen_audio_data
 
 
 def drum_aware_render(notes_by_program):

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from composer.candidates import AISettings
-from composer.checkpoint import save_transformer
 from composer.history import same, snapshot
-from composer.model import MusicTransformer, TransformerConfig
+from composer.model.candidates import AISettings
+from composer.model.checkpoint import save_transformer
+from composer.model.model import MusicTransformer, TransformerConfig
 from composer.song import Note, Song, Track
 from composer.tokens import VOCAB_SIZE
 from tui.app import ComposerApp

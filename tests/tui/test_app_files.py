@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from composer.midi_io import write_midi
-from composer.project import load_project, save_project
+from composer.files.midi_io import write_midi
+from composer.files.project import load_project, save_project
 from composer.song import Note, Song, Track
 from tui.app import ComposerApp
 from tui.keymap import MAIN_KEYS

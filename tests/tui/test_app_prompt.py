@@ -154,7 +154,7 @@ async def test_a_failed_generation_is_one_line_and_the_song_stays(tmp_path, monk
 
     from prompt_fixtures import tiny_vocoder
 
-    from synth.neural_checkpoint import save_neural
+    from synth.instruments.neural.neural_checkpoint import save_neural
 
     folder = tmp_path / "odd"
     shutil.copytree(models / "diffusion", folder / "diffusion")

@@ -11,7 +11,7 @@ import pytest
 
 from composer.history import same, snapshot
 from composer.song import Note, Song, Track
-from synth.live import LiveSession
+from synth.engine.live import LiveSession
 from tui.app import ComposerApp
 from tui.keymap import PIANO_KEYS
 from tui.playback import CurrentPlayback, SilentClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Note, Song, Track
 from tui.app import ComposerApp
 

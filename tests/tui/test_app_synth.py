@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 from composer.song import Note, Song, Track
-from synth.engine import Engine
+from synth.engine.engine import Engine
 from tui.app import ComposerApp, EngineNotice
 
 SIZE = (120, 40)

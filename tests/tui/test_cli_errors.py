@@ -13,7 +13,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from composer.midi_io import song_to_midi
+from composer.files.midi_io import song_to_midi
 from composer.song import Note, Song, Track
 from tui.cli import main
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from composer.checkpoint import save_transformer
-from composer.midi_io import read_midi, write_midi
-from composer.model import MusicTransformer, TransformerConfig
+from composer.files.midi_io import read_midi, write_midi
+from composer.model.checkpoint import save_transformer
+from composer.model.model import MusicTransformer, TransformerConfig
 from composer.song import Note, Song, Track
 from composer.tokens import VOCAB_SIZE
 from tui.cli import main

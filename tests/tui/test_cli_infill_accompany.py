@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from composer.checkpoint import save_transformer
-from composer.midi_io import read_midi, write_midi
-from composer.model import MusicTransformer, TransformerConfig
+from composer.files.midi_io import read_midi, write_midi
+from composer.model.checkpoint import save_transformer
+from composer.model.model import MusicTransformer, TransformerConfig
 from composer.song import DRUM_CHANNEL, Note, Song, Track
 from composer.tokens import VOCAB_SIZE
 from tui.cli import main

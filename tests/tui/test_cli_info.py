@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from composer.midi_io import write_midi
-from composer.project import save_project
+from composer.files.midi_io import write_midi
+from composer.files.project import save_project
 from composer.song import AudioClip, Note, Song, Track
 from tui.cli import main
 

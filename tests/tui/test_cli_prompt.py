@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 from prompt_fixtures import save_tiny_prompt_models
 
-from composer.project import load_project, save_project
+from composer.files.project import load_project, save_project
 from composer.song import Note, Song, Track
-from synth.prompt_audio import PEAK_DBFS
+from synth.prompt.prompt_audio import PEAK_DBFS
 from tui.cli import main
 
 

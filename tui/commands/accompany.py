@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.loader import load_song
+    from composer.files.loader import load_song
 
     options = sample_options(args)
     if args.program is not None and not 0 <= args.program <= 127:
@@ -53,14 +53,14 @@ def run(args: argparse.Namespace) -> int:
     if not melody.notes:
         raise ComposerError("--track", f"track {args.track} of {args.input} has no notes")
     if args.from_bar is not None:
-        from composer.constrained import bar_span_s
+        from composer.model.constrained import bar_span_s
 
         start_s, end_s = bar_span_s(song, args.from_bar, args.to_bar)
     elif args.seconds is not None:
         start_s, end_s = 0.0, args.seconds
     else:
         start_s, end_s = 0.0, melody.end_s
-    from composer.sample import MAX_SECONDS
+    from composer.model.sample import MAX_SECONDS
 
     if args.seconds is None and end_s - start_s > MAX_SECONDS:
         length = f"{end_s - start_s:.0f} s to accompany"
@@ -68,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     options.seconds = end_s - start_s
     options.validate()  # an explicit --seconds is checked here
 
-    from composer.accompany import accompany_song
-    from composer.midi_io import write_midi
-    from composer.sample import load_model
+    from composer.files.midi_io import write_midi
+    from composer.model.accompany import accompany_song
+    from composer.model.sample import load_model
 
     model = load_model(args.model)
     with progress_bar(args.output.name) as progress:

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--programs",
         default=None,
         metavar="P,P,...",
-        help="GM programs (default: one of each of the 16 GM families, synth.audio_data.PROGRAMS)",
+        help="GM programs (default: one of each of the 16 GM families, synth.data.audio_data.PROGRAMS)",
     )
     b.add_argument("--seed", type=int, default=0, help="choice of pieces, transpositions and material (default 0)")
     b.set_defaults(run=run_build)
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="add generated parts of every other GM family and drum grooves, for the vocoder",
         description="Link a build's shards into a new folder and add train shards of generated melodies, chords, "
         "arpeggios for every program of the prompt data that the build lacks, and drum grooves, so the vocoder "
-        "learns to decode every family (synth/vocoder_data.py). Needs `make setup-train-audio`.",
+        "learns to decode every family (synth/data/vocoder_data.py). Needs `make setup-train-audio`.",
     )
     w.add_argument("--base", type=Path, default=Path("data/audio"), help="the build to widen (default data/audio)")
     w.add_argument("--out", type=Path, default=Path("data/audio-wide"), help="output folder (default data/audio-wide)")
@@ -59,8 +59,8 @@ def parse_programs(text: str | None) -> list[int] | None:
 def run_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from synth.audio_data import PROGRAMS, build_audio_data
-    from synth.fluid import fluidsynth_available
+    from synth.data.audio_data import PROGRAMS, build_audio_data
+    from synth.data.fluid import fluidsynth_available
 
     programs = parse_programs(args.programs) or list(PROGRAMS)
     if not 0 < args.minutes_per_program <= 6000:
@@ -99,8 +99,8 @@ def run_build(args: argparse.Namespace) -> int:
 def run_widen(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from synth.fluid import fluidsynth_available
-    from synth.vocoder_data import widen_audio_data
+    from synth.data.fluid import fluidsynth_available
+    from synth.data.vocoder_data import widen_audio_data
 
     if args.pieces_per_program < 0 or args.drum_pieces < 0 or args.pieces_per_program + args.drum_pieces == 0:
         raise ComposerError("--pieces-per-program", "expected counts of 0 or more, not both 0")

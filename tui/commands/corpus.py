@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from composer.corpus import build_corpus
+    from composer.train.corpus import build_corpus
 
     if args.midi_dir is not None and not args.midi_dir.is_dir():
         raise ComposerError(args.midi_dir, "not a folder")

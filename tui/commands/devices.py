@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def audio_output_lines() -> list[str]:
-    from synth.audio_out import NoAudioDevice, import_sounddevice
+    from synth.engine.audio_out import NoAudioDevice, import_sounddevice
 
     try:
         sd = import_sounddevice()
@@ -43,7 +43,7 @@ def audio_output_lines() -> list[str]:
 
 
 def midi_lines() -> list[str]:
-    from synth.midi_ports import list_ports
+    from synth.engine.midi_ports import list_ports
 
     ports = list_ports()
     if ports.api is None:

@@ -33,8 +33,8 @@ def output_paths(output: Path, variations: int) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.loader import load_song
-    from composer.sample import SampleOptions
+    from composer.files.loader import load_song
+    from composer.model.sample import SampleOptions
 
     options = SampleOptions(
         seconds=args.seconds,
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from composer.midi_io import write_midi
-    from composer.sample import generate_notes, load_model
+    from composer.files.midi_io import write_midi
+    from composer.model.sample import generate_notes, load_model
     from composer.song import Song, Track
 
     model = load_model(args.model)

@@ -22,7 +22,7 @@ def add_sampling_options(p: argparse.ArgumentParser, styles: Sequence[str]) -> N
 
 
 def sample_options(args: argparse.Namespace):
-    from composer.sample import SampleOptions
+    from composer.model.sample import SampleOptions
 
     options = SampleOptions(
         style=args.style,
@@ -85,8 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.infill import MAX_CANDIDATES
-    from composer.loader import load_song
+    from composer.files.loader import load_song
+    from composer.model.infill import MAX_CANDIDATES
 
     options = sample_options(args)
     if not 1 <= args.candidates <= MAX_CANDIDATES:
@@ -96,17 +96,17 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output)
     song = load_song(args.input)
 
-    from composer.constrained import bar_span_s
+    from composer.model.constrained import bar_span_s
 
     start_s, end_s = bar_span_s(song, args.from_bar, args.to_bar)
-    from composer.sample import MAX_SECONDS
+    from composer.model.sample import MAX_SECONDS
 
     if end_s - start_s > MAX_SECONDS:
         raise ComposerError("--to", f"a gap of {end_s - start_s:.0f} s; at most {MAX_SECONDS:g} s at a time")
 
-    from composer.infill import infill_song
-    from composer.midi_io import write_midi
-    from composer.sample import load_model
+    from composer.files.midi_io import write_midi
+    from composer.model.infill import infill_song
+    from composer.model.sample import load_model
 
     model = load_model(args.model)
     with progress_bar(args.output.name) as progress:

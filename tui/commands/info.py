@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import unicodedata
 
+from composer.files.loader import load_song
 from composer.gm import instrument_name
-from composer.loader import load_song
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from composer.errors import ComposerError
-    from composer.sample import SampleOptions, load_model
+    from composer.model.sample import SampleOptions, load_model
 
     for name in ("program", "answer_program"):
         if not 0 <= getattr(args, name) <= 127:
@@ -68,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _jam(args: argparse.Namespace, model, options, record: Path | None) -> int:
     from composer.errors import ComposerError
-    from composer.midi_io import write_midi
+    from composer.files.midi_io import write_midi
     from composer.song import Song, Track
-    from synth.audio_out import AudioOutput, default_output_device
-    from synth.jam import JamSession
-    from synth.midi_ports import MidiInput, list_ports, midi_api
+    from synth.engine.audio_out import AudioOutput, default_output_device
+    from synth.engine.jam import JamSession
+    from synth.engine.midi_ports import MidiInput, list_ports, midi_api
 
     default_output_device()  # no device: one line, exit 2
-    from synth.engine import Engine
+    from synth.engine.engine import Engine
 
     api, problem = midi_api()
     if api is None:

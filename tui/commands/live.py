@@ -32,10 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from composer.errors import ComposerError
     from composer.song import Song, Track
-    from synth.audio_out import AudioOutput, default_output_device
-    from synth.live import LiveSession
-    from synth.midi_ports import MidiInput, list_ports, midi_api
-    from synth.recorder import Recorder, write_take
+    from synth.engine.audio_out import AudioOutput, default_output_device
+    from synth.engine.live import LiveSession
+    from synth.engine.midi_ports import MidiInput, list_ports, midi_api
+    from synth.engine.recorder import Recorder, write_take
 
     if not 0 <= args.program <= 127:
         raise ComposerError("--program", f"expected a General MIDI program 0-127, got {args.program}")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if record is not None and not (record.parent if str(record.parent) else Path(".")).is_dir():
         raise ComposerError(record, f"folder {record.parent} does not exist")
     default_output_device()  # no device: one line, exit 2
-    from synth.engine import Engine
+    from synth.engine.engine import Engine
 
     api, problem = midi_api()
     if api is None:
@@ -92,7 +92,7 @@ def synth_choice(name: str, sample_rate: int = 48000, block_frames: int = 128) -
     """Engine keyword arguments for --synth; neural without usable weights: ComposerError (one line, exit 2)."""
     if name == "dsp":
         return {}
-    from synth.neural_synth import NeuralSynthFactory, load_neural_models
+    from synth.instruments.neural.neural_synth import NeuralSynthFactory, load_neural_models
 
     factory = NeuralSynthFactory(sample_rate, models=load_neural_models(), force=True, block_frames=block_frames)
     return {"synth_factory": factory}

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from composer.errors import ComposerError
-    from composer.loader import load_song
-    from synth.audio_out import AudioOutput, default_output_device
+    from composer.files.loader import load_song
+    from synth.engine.audio_out import AudioOutput, default_output_device
 
     if not 16 <= args.block_frames <= 8192:
         raise ComposerError("--block-frames", f"expected 16 to 8192 frames, got {args.block_frames}")
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise ComposerError("--sample-rate", f"expected 8000 to 192000 Hz, got {args.sample_rate}")
     song = load_song(args.file)
     default_output_device()  # no device: one line, exit 2, before any work
-    from synth.engine import Engine
+    from synth.engine.engine import Engine
 
     engine = Engine(song, sample_rate=args.sample_rate, block_frames=args.block_frames)
     end_s = song.duration_s + TAIL_S

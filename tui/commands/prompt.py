@@ -26,7 +26,7 @@ REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed")  # ComposerError paths
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SECONDS, MAX_STEPS
+    from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SECONDS, MAX_STEPS
 
     p = sub.add_parser("prompt", help="make an audio clip from a text prompt (optionally into a project)")
     p.add_argument("text", metavar="TEXT", help='what to hear, e.g. "soft organ chords"')
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from composer.errors import ComposerError
-    from synth.prompt_audio import PromptRequest, validate_request
+    from synth.prompt.prompt_audio import PromptRequest, validate_request
 
     request = PromptRequest(args.text, args.seconds, args.steps, args.guidance, args.seed, args.loop)
     try:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from synth.prompt_audio import SAMPLE_RATE, PromptGenerator, prompted_clip
+    from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, prompted_clip
     from synth.render import write_wav
 
     if args.threads:
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         write_wav(output, audio, SAMPLE_RATE, args.bit_depth)
         print(f"{describe(output, audio, SAMPLE_RATE, args.bit_depth)} in {elapsed:.1f} s")
     if project is not None:
-        from composer.project import save_project
+        from composer.files.project import save_project
 
         clip = prompted_clip(request, audio, start_s)
         song.clips.append(clip)
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
 def open_project(path: Path):
     """The project at `path`, or a new empty song when there is no file yet (its folder must exist)."""
-    from composer.project import load_project
+    from composer.files.project import load_project
     from composer.song import Song
 
     if path.suffix.lower() != ".json":

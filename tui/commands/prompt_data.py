@@ -1,7 +1,7 @@
 """`composer prompt-data build [--out DIR] [--clips-train N] [--clips-judge N] [--clips-heldout N] [--seed S]`.
 
 Captioned FluidSynth clips (log-mel and caption embeddings) for the text-prompted diffusion model and its judge
-(synth/prompt_data.py).
+(synth/data/prompt_data.py).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def run_build(args: argparse.Namespace) -> int:
         raise ComposerError("--seed", f"{args.seed}: expected 0 or more")
     from tqdm import tqdm
 
-    from synth.fluid import fluidsynth_available
-    from synth.prompt_data import build_prompt_data
+    from synth.data.fluid import fluidsynth_available
+    from synth.data.prompt_data import build_prompt_data
 
     problem = fluidsynth_available()
     if problem is not None:

@@ -67,7 +67,7 @@ def raise_error(path, problem: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.loader import load_song
+    from composer.files.loader import load_song
 
     if not MIN_SAMPLE_RATE <= args.sample_rate <= MAX_SAMPLE_RATE:
         raise_error("--sample-rate", f"expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {args.sample_rate}")
@@ -121,11 +121,11 @@ def run(args: argparse.Namespace) -> int:
 
 def synth_factory(choice: str | None, sample_rate: int, song):
     """The engine's synth factory for --synth: None (each track's own), "dsp" or "neural" (exit 2 if unusable)."""
-    from synth.dsp import DspSynth
+    from synth.instruments.dsp.dsp import DspSynth
 
     if choice == "dsp" or (choice is None and not any(t.synth == "neural" for t in song.tracks)):
         return lambda track: DspSynth(track.program, track.is_drum, sample_rate)  # torch is not even imported
-    from synth.neural_synth import NeuralSynthFactory, load_neural_models, offline_device
+    from synth.instruments.neural.neural_synth import NeuralSynthFactory, load_neural_models, offline_device
 
     device = offline_device()  # a GPU renders each neural track's whole piece in one call
     models = load_neural_models(device=device) if choice == "neural" else None  # ComposerError: one line, exit 2

@@ -51,10 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_transformer(args: argparse.Namespace) -> int:
     import torch
 
-    from composer.checkpoint import load_transformer, save_transformer
-    from composer.model import TransformerConfig
+    from composer.model.checkpoint import load_transformer, save_transformer
+    from composer.model.model import TransformerConfig
     from composer.tokens import VOCAB_SIZE
-    from composer.train import TrainConfig, train
+    from composer.train.train import TrainConfig, train
 
     for name in ("steps", "batch_size", "layers", "heads", "d_model", "d_ff", "context"):
         if getattr(args, name) <= 0:

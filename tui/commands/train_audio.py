@@ -4,7 +4,7 @@
     composer train renderer --data data/audio --steps 20000 --export models/renderer/model.safetensors
 
 The data folder is an audio-data build (manifest.json + float16 shards with
-their notes, synth/audio_data.py; read by synth/audio_dataset.py). Registered
+their notes, synth/data/audio_data.py; read by synth/data/audio_dataset.py). Registered
 by tui/commands/train.py; `composer train diffusion` (tui/commands/train_diffusion.py)
 is registered from here.
 """
@@ -55,10 +55,10 @@ def register(kinds: argparse._SubParsersAction) -> None:
 
 
 def run_audio(args: argparse.Namespace) -> int:
-    from synth.neural_checkpoint import load_neural, save_neural
-    from synth.renderer import RendererConfig
-    from synth.train_audio import AudioTrainConfig, train_audio
-    from synth.vocoder import VocoderConfig
+    from synth.instruments.neural.neural_checkpoint import load_neural, save_neural
+    from synth.instruments.neural.renderer import RendererConfig
+    from synth.instruments.neural.vocoder import VocoderConfig
+    from synth.train.train_audio import AudioTrainConfig, train_audio
 
     for name in ("steps", "batch_size", "segment_frames", "channels", "hidden", "blocks", "eval_every"):
         if getattr(args, name) <= 0:
@@ -117,7 +117,7 @@ def write_model_card(args: argparse.Namespace, model, extra: dict, summary: dict
     """models/<kind>/README.md beside the exported weights: data, command, steps, wall time, metrics so far."""
     import json
 
-    from composer.atomic import atomic_write_text
+    from composer.files.atomic import atomic_write_text
 
     manifest_path = Path(args.data) / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}

@@ -6,7 +6,7 @@
 The data folder is a prompt-data build (`composer prompt-data build`: manifest.json and
 train/shard-*.npz of log-mel clips with caption embeddings). The exported file holds the
 EMA weights of the best checkpoint in float16, the config (with the per-band mel statistics)
-in its metadata; `synth.flow_sampler.load_diffusion` reads it. Registered by
+in its metadata; `synth.prompt.flow_sampler.load_diffusion` reads it. Registered by
 tui/commands/train_audio.py.
 """
 
@@ -51,10 +51,10 @@ def register(kinds: argparse._SubParsersAction) -> None:
 def run_diffusion(args: argparse.Namespace) -> int:
     import torch
 
-    from composer.checkpoint import save_model
-    from synth.diffusion import DiffusionConfig
-    from synth.flow_sampler import KIND, load_diffusion
-    from synth.train_diffusion import DiffusionTrainConfig, train_diffusion
+    from composer.model.checkpoint import save_model
+    from synth.prompt.diffusion import DiffusionConfig
+    from synth.prompt.flow_sampler import KIND, load_diffusion
+    from synth.train.train_diffusion import DiffusionTrainConfig, train_diffusion
 
     for name in ("steps", "batch_size", "eval_every", "valid_clips", "d_model", "layers", "heads", "patch_frames"):
         if getattr(args, name) <= 0:

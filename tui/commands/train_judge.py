@@ -3,7 +3,7 @@
     composer train judge --data data/prompt --max-minutes 8 --threads 1 --export models/judge/model.safetensors
 
 Trains on the judge_train split of a prompt-data build (never on the diffusion
-model's train split) and prints its held-out accuracy (synth/train_judge.py).
+model's train split) and prints its held-out accuracy (synth/train/train_judge.py).
 Registered by tui/commands/train.py.
 """
 
@@ -39,8 +39,8 @@ def register(kinds: argparse._SubParsersAction) -> None:
 
 
 def run_judge(args: argparse.Namespace) -> int:
-    from synth.judge import JudgeConfig, load_judge, save_judge
-    from synth.train_judge import JudgeTrainConfig, train_judge
+    from synth.prompt.judge import JudgeConfig, load_judge, save_judge
+    from synth.train.train_judge import JudgeTrainConfig, train_judge
 
     for name in ("steps", "batch_size", "eval_every", "feature_dim"):
         if getattr(args, name) <= 0:
@@ -100,7 +100,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
     """models/judge/README.md beside the exported weights: data, command, run and the held-out accuracy."""
-    from composer.atomic import atomic_write_text
+    from composer.files.atomic import atomic_write_text
 
     manifest = json.loads(Path(args.data, "manifest.json").read_text())
     heldout = summary["heldout"]
@@ -115,9 +115,9 @@ def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
         json.dumps(model.cfg.to_dict()),
         "```",
         "",
-        "A small CNN on synth.mel log-mel (80 bands, any length >= 128 frames) -> instrument-family logits and a "
-        f"{model.cfg.feature_dim}-d feature vector (the embedding of the Frechet distance in "
-        "benchmarks/prompt_quality.py). It judges generated audio; it is not used to generate.",
+        "A small CNN on synth.instruments.neural.mel log-mel (80 bands, any length >= 128 frames) -> "
+        f"instrument-family logits and a {model.cfg.feature_dim}-d feature vector (the embedding of the Frechet "
+        "distance in benchmarks/prompt_quality.py). It judges generated audio; it is not used to generate.",
         "",
         "## Trained on",
         "",

@@ -16,8 +16,8 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select
 
-from composer.candidates import AUTO_STYLE, MAX_BARS, MAX_VARIATIONS, AISettings, parse_settings
 from composer.errors import ComposerError
+from composer.model.candidates import AUTO_STYLE, MAX_BARS, MAX_VARIATIONS, AISettings, parse_settings
 from composer.tokens import STYLES
 
 FIELDS = (

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, RadioButton, RadioSet
 
 from composer.errors import ComposerError
-from composer.midi_io import write_midi
+from composer.files.midi_io import write_midi
 from composer.song import Song
 
 

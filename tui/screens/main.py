@@ -19,13 +19,13 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from composer import edit
-from composer.candidates import place, primer_before
 from composer.errors import ComposerError
+from composer.files.loader import load_song
+from composer.files.midi_io import read_midi
+from composer.files.project import save_project
 from composer.gm import instrument_name
 from composer.history import restore
-from composer.loader import load_song
-from composer.midi_io import read_midi
-from composer.project import save_project
+from composer.model.candidates import place, primer_before
 from composer.song import DRUM_CHANNEL, Note, Song, Track
 from tui.audition import Audition
 from tui.keymap import PIANO_KEYS, bindings

@@ -1,7 +1,7 @@
 """The prompted audio track's dialog: prompt, seconds, seed, guidance, steps, loop.
 
 Enter on any field (or ctrl+s) checks the request as `composer prompt` would
-(synth.prompt_audio.validate_request, weights included) and closes with it; a
+(synth.prompt.prompt_audio.validate_request, weights included) and closes with it; a
 bad field is named on the bottom line and the dialog stays. Escape cancels.
 """
 
@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label
 
 from composer.errors import ComposerError
-from synth.prompt_audio import MAX_GUIDANCE, MAX_SECONDS, MAX_STEPS, PromptRequest, validate_request
+from synth.prompt.prompt_audio import MAX_GUIDANCE, MAX_SECONDS, MAX_STEPS, PromptRequest, validate_request
 
 HINT = "enter or ctrl+s: generate   escape: cancel"
 FIELDS = (  # (name, label, placeholder, parse)

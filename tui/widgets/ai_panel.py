@@ -28,8 +28,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import ProgressBar
 
-from composer.candidates import AUTO_STYLE, AISettings, NoteAssembler
 from composer.errors import ComposerError
+from composer.model.candidates import AUTO_STYLE, AISettings, NoteAssembler
 from composer.song import Note, Track
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "transformer" / "model.safetensors"
@@ -39,8 +39,8 @@ BATCH_S = 0.05  # … or after this long, whichever comes first
 
 def ai_status(weights: Path = WEIGHTS) -> tuple[bool, str]:
     """(ready, one line for the panel)."""
-    if importlib.util.find_spec("composer.sample") is None:
-        return False, "AI unavailable: the sampler (composer.sample) is not installed"
+    if importlib.util.find_spec("composer.model.sample") is None:
+        return False, "AI unavailable: the sampler (composer.model.sample) is not installed"
     if not weights.exists():
         where = "/".join(weights.parts[-3:])
         return False, f"AI unavailable: no weights at {where}; train with `composer train transformer --export`"
@@ -207,7 +207,7 @@ class AIPanel(Widget):
     def _sample(self, request: Request, cancel: threading.Event) -> None:
         outcome = "done"
         try:
-            from composer.sample import SampleOptions, load_model, stream
+            from composer.model.sample import SampleOptions, load_model, stream
 
             if self._model is None:
                 self._model = load_model(self.weights)

@@ -1,0 +1,325 @@
+"""NeuralSynth: note events -> renderer frames -> vocoder blocks -> the engine's rate.
+
+    models = load_neural_models()                  # models/renderer + models/vocoder; ComposerError if unusable
+    synth = NeuralSynth(models, program=0, sample_rate=48000)
+    synth.note_on(60, 100, frame_offset=10)
+    block = synth.render(256)                      # float32 (256,)
+
+    factory = NeuralSynthFactory(48000, notify=print)   # for Engine(synth_factory=...)
+
+Timing, at the models' 24 kHz. Frame k covers [k * hop, (k + 1) * hop); it is
+made once the engine has passed its end, with every event before its end in
+it. Its vocoder samples are played `pipeline_delay_samples` later, so that
+every block can be filled: for blocks of any length, one hop plus the
+resampler's look-ahead. Told the engine's `block_frames`, the delay is only
+what that block length needs (none at 24 kHz with blocks of a multiple of
+256 frames: the block's events are all known when it is rendered); a block
+of another length that finds too few samples makes the next frames early,
+and events after that point then land in the frame after. The sound the
+vocoder was trained to make for an event at t comes at t +
+pipeline_delay_samples + vocoder.latency_samples, whatever t's place in
+its frame; `latency_samples` (at the engine's rate) is that sum.
+
+While no note has sounded for a whole pipeline's length the models are not
+run at all (silence, state back to its start), so an idle track costs
+nothing; the rule depends only on the events, so offline and live agree.
+
+The render thread sets torch's thread count (`torch_threads`, default 1) the
+first time it renders, so the neural path never competes with itself.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from composer.errors import ComposerError
+from composer.song import Track
+from synth.base import Synth
+from synth.instruments.dsp.dsp import DspSynth
+from synth.instruments.neural.neural_checkpoint import load_neural
+from synth.instruments.neural.note_features import NoteTracker
+from synth.instruments.neural.renderer import Renderer
+from synth.instruments.neural.vocoder import Vocoder
+from synth.stream_resample import StreamResampler
+
+SUSTAIN_CC = 64
+MODELS_ENV = "COMPOSER_MODELS"  # a folder holding renderer/ and vocoder/; default: the repository's models/
+
+
+def models_dir() -> Path:
+    env = os.environ.get(MODELS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "models"
+
+
+@dataclass
+class NeuralModels:
+    renderer: Renderer
+    vocoder: Vocoder
+
+    @property
+    def sample_rate(self) -> int:
+        return self.vocoder.cfg.sample_rate
+
+    @property
+    def hop_samples(self) -> int:
+        return self.vocoder.cfg.hop_samples
+
+    @property
+    def device(self) -> torch.device:
+        return self.vocoder.embed.weight.device
+
+
+def offline_device() -> str:
+    """Where offline renders run the models: the GPU when there is one (whole piece per call), else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_neural_models(folder: str | Path | None = None, device: str | torch.device = "cpu") -> NeuralModels:
+    """The renderer and vocoder in `folder` (default `models_dir()`) on `device`; ComposerError says why
+    they cannot play."""
+    folder = Path(folder) if folder is not None else models_dir()
+    paths = {kind: folder / kind / "model.safetensors" for kind in ("renderer", "vocoder")}
+    for kind, path in paths.items():
+        if not path.exists():
+            raise ComposerError(path, f"no {kind} weights (train with `composer train {kind}`)")
+    renderer, _ = load_neural(paths["renderer"], "renderer", device)
+    vocoder, _ = load_neural(paths["vocoder"], "vocoder", device)
+    if renderer.cfg.n_mels != vocoder.cfg.n_mels:
+        raise ComposerError(
+            paths["vocoder"], f"expects {vocoder.cfg.n_mels} mel bands, the renderer makes {renderer.cfg.n_mels}"
+        )
+    return NeuralModels(renderer, vocoder)
+
+
+class NeuralSynth(Synth):
+    """One GM program played by the renderer and the vocoder, streaming, at the engine's `sample_rate`."""
+
+    may_overload = True  # the engine's overload guard watches it
+
+    def __init__(
+        self,
+        models: NeuralModels,
+        program: int = 0,
+        sample_rate: int = 48000,
+        torch_threads: int = 1,
+        block_frames: int | None = None,
+    ) -> None:
+        if not 0 <= int(program) < 128:
+            raise ValueError(f"GM program must be 0-127, not {program}")
+        self.models = models
+        self.program = int(program)
+        self.sample_rate = int(sample_rate)
+        self.torch_threads = int(torch_threads)
+        self._thread: int | None = None
+        self._device = models.device
+        # On a GPU a call costs launches, not arithmetic: offline renders then give it the whole piece at once.
+        self.prefers_long_blocks = self._device.type != "cpu"
+        self._program = torch.tensor([self.program], device=self._device)
+        self._resampler = StreamResampler(models.sample_rate, self.sample_rate)
+        hop = models.hop_samples
+        look_ahead = self._resampler.latency_input_samples
+        # Waiting for a frame's events: a block ending `g` samples into a frame leaves hop - g unmade.
+        g = 1
+        block_model = None if block_frames is None else block_frames * models.sample_rate / self.sample_rate
+        if block_model is not None and block_model == int(block_model):
+            g = math.gcd(int(block_model), hop)
+        # Plus the resampler's look-ahead (+1: its window reaches floor(t) + W).
+        self.pipeline_delay_samples = hop - g + (look_ahead + 1 if look_ahead else 0)  # at the models' rate
+        model_latency = self.pipeline_delay_samples + models.vocoder.latency_samples
+        self.latency_samples = round(model_latency * self.sample_rate / models.sample_rate)
+        self.reset()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One frame through both models here, in the caller's thread, so torch's first-call set-up
+        never lands in a render block (where the overload guard would count it)."""
+        renderer, S = self.models.renderer, self.models.renderer.cfg.max_notes
+        with torch.inference_mode():
+            mel, _ = renderer.step(
+                torch.zeros(1, 1, S, dtype=torch.int64, device=self._device),
+                torch.zeros(1, 1, S, renderer.cfg.n_note_features, device=self._device),
+                torch.zeros(1, 1, renderer.cfg.n_track_features, device=self._device),
+                self._program,
+                renderer.initial_state(1),
+            )
+            self.models.vocoder.step(mel, self.models.vocoder.initial_state(1))
+
+    # ---- events --------------------------------------------------------------------------------------
+
+    def _at(self, frame_offset: int) -> float:
+        """The models' sample time of an event `frame_offset` frames into the next block."""
+        return (self._engine_pos + max(int(frame_offset), 0)) * self.models.sample_rate / self.sample_rate
+
+    def _push(self, frame_offset: int, kind: str, a: float, b: int) -> None:
+        self._seq += 1  # equal times keep the order of the calls
+        self._events.append((self._at(frame_offset), self._seq, kind, a, b))
+
+    def note_on(self, pitch: int, velocity: int, frame_offset: int = 0) -> None:
+        self._push(frame_offset, "on", int(pitch), int(velocity))
+
+    def note_off(self, pitch: int, frame_offset: int = 0) -> None:
+        self._push(frame_offset, "off", int(pitch), 0)
+
+    def control_change(self, controller: int, value: int, frame_offset: int = 0) -> None:
+        if controller == SUSTAIN_CC:
+            self._push(frame_offset, "pedal", int(value >= 64), 0)
+
+    def pitch_bend(self, semitones: float, frame_offset: int = 0) -> None:
+        self._push(frame_offset, "bend", float(semitones), 0)
+
+    def reset(self) -> None:
+        hop = self.models.hop_samples
+        self._engine_pos = 0
+        self._frames = 0
+        self._events: list[tuple] = []  # (time in model samples, call order, kind, a, b)
+        self._seq = 0
+        self._tracker = NoteTracker(self.models.renderer.cfg.max_notes, self.models.sample_rate)
+        self._renderer_state = self.models.renderer.initial_state(1)
+        self._vocoder_state = self.models.vocoder.initial_state(1)
+        self._fresh_state = True  # the states are the initial ones (idle frames need not reset them again)
+        self._silent_frames = None  # frames since the last sounding note; None: idle from the start
+        self._idle_after_frames = -(-(self.pipeline_delay_samples + self.models.vocoder.latency_samples) // hop) + 2
+        self._resampler.reset()
+        self._resampler.push(np.zeros(self.pipeline_delay_samples, np.float32))
+
+    @property
+    def active_voices(self) -> int:
+        if self._tracker.sounding:
+            return self._tracker.sounding
+        return 0 if self._idle else 1  # the pipeline still holds sound
+
+    @property
+    def _idle(self) -> bool:
+        return self._silent_frames is None or self._silent_frames >= self._idle_after_frames
+
+    # ---- audio ---------------------------------------------------------------------------------------
+
+    def _apply_events(self, end_samples: float) -> None:
+        self._events.sort()
+        done = 0
+        for time, _, kind, a, b in self._events:
+            if time >= end_samples:
+                break
+            if kind == "on":
+                self._tracker.note_on(a, b, time)
+            elif kind == "off":
+                self._tracker.note_off(a, time)
+            elif kind == "pedal":
+                self._tracker.sustain(bool(a), time)
+            else:
+                self._tracker.bend(a, time)
+            done += 1
+        del self._events[:done]
+
+    def _make_frames(self, n_frames: int) -> np.ndarray:
+        """The next n_frames frames through renderer and vocoder: float32 (n_frames * hop,)."""
+        hop = self.models.hop_samples
+        pieces, features = [], []
+
+        def flush() -> None:
+            if not features:
+                return
+            device = self._device
+            pitch = torch.from_numpy(np.stack([f[0] for f in features]))[None].to(device)  # (1, T, S)
+            notes = torch.from_numpy(np.stack([f[1] for f in features]))[None].to(device)  # (1, T, S, F)
+            track = torch.from_numpy(np.stack([f[2] for f in features]))[None].to(device)  # (1, T, G)
+            mel, self._renderer_state = self.models.renderer.step(
+                pitch, notes, track, self._program, self._renderer_state
+            )
+            audio, self._vocoder_state = self.models.vocoder.step(mel, self._vocoder_state)
+            pieces.append(audio[0].cpu().numpy())
+            features.clear()
+
+        for _ in range(n_frames):
+            end = (self._frames + 1) * hop
+            self._apply_events(end)
+            frame = self._tracker.frame(end)
+            self._frames += 1
+            if self._tracker.sounding:
+                self._silent_frames = 0
+            elif self._silent_frames is not None:
+                self._silent_frames += 1
+            if self._idle:
+                flush()
+                pieces.append(np.zeros(hop, np.float32))
+                if not self._fresh_state:
+                    self._renderer_state = self.models.renderer.initial_state(1)
+                    self._vocoder_state = self.models.vocoder.initial_state(1)
+                    self._fresh_state = True
+            else:
+                features.append(frame)
+                self._fresh_state = False
+        flush()
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
+    def render(self, n_frames: int) -> np.ndarray:
+        if self._thread != threading.get_ident():
+            self._thread = threading.get_ident()
+            torch.set_num_threads(self.torch_threads)
+        hop = self.models.hop_samples
+        known = (self._engine_pos + n_frames) * self.models.sample_rate / self.sample_rate  # events known up to here
+        ready = int(known // hop) - self._frames
+        with torch.inference_mode():
+            if ready > 0:
+                self._resampler.push(self._make_frames(ready))
+            while self._resampler.input_needed(n_frames) > self._resampler.pushed:  # a block of another length
+                self._resampler.push(self._make_frames(1))
+        self._engine_pos += n_frames
+        return self._resampler.pull(n_frames)
+
+
+class NeuralSynthFactory:
+    """Engine synth factory: NeuralSynth for neural tracks (all pitched tracks if `force`), DspSynth otherwise.
+
+    The models are loaded once, at the first neural track. Where they cannot
+    be loaded the track plays with the DSP synth and `notify` gets one line
+    saying why (once per reason). Drum tracks always play with the DSP kit:
+    the renderer learns pitched GM programs.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        models: NeuralModels | None = None,
+        folder: str | Path | None = None,
+        notify: Callable[[str], None] | None = None,
+        force: bool = False,
+        block_frames: int | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.sample_rate = int(sample_rate)
+        self.device = device
+        self.block_frames = block_frames  # the engine's usual block: a shorter pipeline delay (see NeuralSynth)
+        self.folder = folder
+        self.notify = notify
+        self.force = force
+        self._models = models
+        self._problem: str | None = None
+        self._told: set[str] = set()
+
+    def _load(self) -> NeuralModels | None:
+        if self._models is None and self._problem is None:
+            try:
+                self._models = load_neural_models(self.folder, self.device)
+            except ComposerError as exc:
+                self._problem = str(exc)
+        return self._models
+
+    def __call__(self, track: Track) -> Synth:
+        wants_neural = (self.force or track.synth == "neural") and not track.is_drum
+        models = self._load() if wants_neural else None
+        if models is not None:
+            return NeuralSynth(models, track.program, self.sample_rate, block_frames=self.block_frames)
+        if wants_neural and self._problem not in self._told:
+            self._told.add(self._problem)
+            if self.notify is not None:
+                self.notify(f"neural synth unavailable, playing with the DSP synth: {self._problem}")
+        return DspSynth(track.program, track.is_drum, self.sample_rate)

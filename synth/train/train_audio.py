@@ -1,0 +1,282 @@
+"""Train the vocoder or the renderer: CPU, one GPU, or many under torchrun (DDP).
+
+    summary = train_audio(AudioTrainConfig(kind="vocoder", data_dir="data/audio"), VocoderConfig())
+
+Losses. The vocoder: multi-resolution STFT (spectral convergence + log
+magnitude L1 at three resolutions) plus log-mel L1, against the reference
+delayed by its `latency_samples` (see synth/instruments/neural/vocoder.py). The renderer: log-mel
+L1 against the reference's causal log-mel. Each window runs `warmup_frames`
+frames before those the loss sees, so the model is trained in the warm
+state it streams in (for the vocoder, its receptive field: exactly). The same pattern as
+composer/train/train.py: AdamW, linear warm-up then cosine decay (by step or the
+wall-time budget), gradient clipping, validation every `eval_every` steps on
+fixed windows, best checkpoint kept, resume from the last one, a progress bar
+and a JSONL log. Under torchrun each rank draws its own windows and DDP
+averages the gradients.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from composer.errors import ComposerError
+from composer.model.checkpoint import load_tensors
+from composer.train.train_kit import adam_moments, adamw, lr_at, restore_adam_moments, setup_distributed
+from synth.data.audio_dataset import AudioDataset
+from synth.instruments.neural.mel import LogMel, MelConfig
+from synth.instruments.neural.neural_checkpoint import load_neural, save_neural
+from synth.instruments.neural.renderer import Renderer, RendererConfig
+from synth.instruments.neural.vocoder import Vocoder, VocoderConfig
+
+STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) in samples
+MEL_LOSS_WEIGHT = 1.0
+VALID_WINDOWS = 16
+RENDERER_WARMUP_FRAMES = 32  # the GRU remembers for ever; this much history covers most of what matters
+
+
+@dataclass
+class AudioTrainConfig:
+    kind: str = "vocoder"  # "vocoder" or "renderer"
+    data_dir: str = "data/audio"
+    out_dir: str = "runs/vocoder"
+    steps: int = 20_000
+    max_minutes: float = 0.0
+    batch_size: int = 16
+    segment_frames: int = 32  # mel frames per training window that the loss sees (32 = 0.34 s at 24 kHz, hop 256)
+    warmup_frames: int | None = None  # frames run before them, outside the loss; None: the vocoder's
+    # receptive field (its output is then exactly what streaming makes), RENDERER_WARMUP_FRAMES for the renderer
+    lr: float = 5e-4
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 500
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 500
+    seed: int = 0
+    threads: int = 0
+    workers: int = 0  # processes drawing training windows (the renderer's note features cost CPU); 0: in-process
+    resume: bool = False
+    progress: bool = True
+
+
+def stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Multi-resolution STFT loss of (B, n_samples) signals: spectral convergence + log-magnitude L1."""
+    total = pred.new_zeros(())
+    for n_fft, hop in STFT_RESOLUTIONS:
+        window = torch.hann_window(n_fft, device=pred.device)
+        p, t = (torch.stft(x, n_fft, hop, window=window, return_complex=True).abs() for x in (pred, target))
+        convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
+        log_l1 = (torch.log(p.clamp(min=1e-7)) - torch.log(t.clamp(min=1e-7))).abs().mean()
+        total = total + convergence + log_l1
+    return total / len(STFT_RESOLUTIONS)
+
+
+def vocoder_loss(
+    vocoder: torch.nn.Module, frontend: LogMel, context: torch.Tensor, target: torch.Tensor, warmup_frames: int = 0
+) -> torch.Tensor:
+    """context (B, n_samples + n_fft - hop) audio, target (B, n_samples) the same audio delayed -> scalar loss.
+
+    The first `warmup_frames` frames run but are left out of the loss.
+    """
+    hop, n_fft = frontend.cfg.hop_samples, frontend.cfg.n_fft
+    n_frames = target.shape[1] // hop
+    first = (n_fft - hop) // hop  # frames made of the context's lead-in only
+    log_mel = frontend(context)[:, :, first : first + n_frames]  # (B, n_mels, T)
+    pred = vocoder(log_mel)[:, warmup_frames * hop :]  # (B, (T - warmup) * hop)
+    target = target[:, warmup_frames * hop :]
+    mel_l1 = (frontend(pred) - frontend(target)).abs().mean()
+    return stft_loss(pred, target) + MEL_LOSS_WEIGHT * mel_l1
+
+
+def renderer_loss(renderer: torch.nn.Module, batch: dict[str, torch.Tensor], warmup_frames: int = 0) -> torch.Tensor:
+    """Log-mel L1 over the frames after the first `warmup_frames`."""
+    pred = renderer(batch["pitch"], batch["notes"], batch["track"], batch["program"])  # (B, n_mels, T)
+    return (pred[:, :, warmup_frames:] - batch["log_mel"][:, :, warmup_frames:]).abs().mean()
+
+
+class _Batches:
+    """Training and fixed validation batches of one kind, on `device`."""
+
+    def __init__(self, tc: AudioTrainConfig, model: torch.nn.Module, device: torch.device, rank: int) -> None:
+        data = Path(tc.data_dir)
+        mel = model.cfg.mel_config() if tc.kind == "vocoder" else MelConfig(n_mels=model.cfg.n_mels)
+        max_notes = getattr(model.cfg, "max_notes", 16)
+        self.train = AudioDataset(data, "train", mel, max_notes)
+        if not len(self.train):
+            raise ComposerError(data / "manifest.json", "no train shards")
+        valid = AudioDataset(data, "valid", mel, max_notes)
+        self.valid_is_train = not len(valid)
+        self.valid = self.train if self.valid_is_train else valid
+        self.tc, self.device = tc, device
+        if tc.warmup_frames is not None:
+            self.warmup_frames = tc.warmup_frames
+        else:
+            self.warmup_frames = getattr(model, "receptive_field_frames", RENDERER_WARMUP_FRAMES)
+        self.window_frames = self.warmup_frames + tc.segment_frames
+        self.latency_samples = getattr(model, "latency_samples", 0)
+        valid_rng = np.random.default_rng(12345)
+        self.valid_batches = [self._to_device(self.draw(self.valid, valid_rng, min(tc.batch_size, VALID_WINDOWS)))]
+        stream = _WindowStream(self, tc.seed + 1000 * rank)
+        if tc.workers > 0:
+            loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=tc.workers, prefetch_factor=4)
+            self._stream = iter(loader)
+        else:
+            self._stream = iter(stream)
+
+    def draw(self, data: AudioDataset, rng: np.random.Generator, batch_size: int):
+        """One batch on the CPU: (context, target) for the vocoder, a dict for the renderer."""
+        if self.tc.kind == "vocoder":
+            return data.vocoder_batch(rng, batch_size, self.window_frames, self.latency_samples)
+        return data.renderer_batch(rng, batch_size, self.window_frames)
+
+    def _to_device(self, batch):
+        if isinstance(batch, dict):
+            return {k: v.to(self.device) for k, v in batch.items()}
+        return tuple(v.to(self.device) for v in batch)
+
+    def next(self):
+        return self._to_device(next(self._stream))
+
+    def close(self) -> None:
+        """Stop the worker processes (dropping the DataLoader's iterator shuts them down)."""
+        self._stream = None
+
+
+class _WindowStream(torch.utils.data.IterableDataset):
+    """Endless training batches; each DataLoader worker draws with its own generator."""
+
+    def __init__(self, batches: _Batches, seed: int) -> None:
+        self.batches, self.seed = batches, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, 0 if info is None else info.id + 1])
+        while True:
+            yield self.batches.draw(self.batches.train, rng, self.batches.tc.batch_size)
+
+
+def make_model(kind: str, cfg: VocoderConfig | RendererConfig) -> torch.nn.Module:
+    if kind not in ("vocoder", "renderer"):
+        raise ValueError(f"kind must be 'vocoder' or 'renderer', not {kind!r}")
+    return Vocoder(cfg) if kind == "vocoder" else Renderer(cfg)
+
+
+def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dict:
+    """Run training; returns the final summary (also the last JSONL line)."""
+    if tc.threads > 0:
+        torch.set_num_threads(tc.threads)
+    rank, world, device = setup_distributed()
+    is_main = rank == 0
+    out = Path(tc.out_dir)
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)
+    model = make_model(tc.kind, mc).to(device)
+    frontend = LogMel(mc.mel_config()).to(device) if tc.kind == "vocoder" else None
+    batches = _Batches(tc, model, device, rank)
+
+    def loss_of(module: torch.nn.Module, batch) -> torch.Tensor:
+        if tc.kind == "vocoder":
+            return vocoder_loss(module, frontend, *batch, warmup_frames=batches.warmup_frames)
+        return renderer_loss(module, batch, warmup_frames=batches.warmup_frames)
+
+    opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.8, 0.99))
+    step, best, elapsed_before = 0, float("inf"), 0.0
+    last_path, best_path, log_path = out / "last.safetensors", out / "best.safetensors", out / "log.jsonl"
+    if tc.resume and last_path.exists():
+        loaded, extra = load_neural(last_path, tc.kind)
+        model.load_state_dict(loaded.state_dict())
+        restore_adam_moments(opt, load_tensors(last_path, "opt."), extra["step"], device)
+        step, best, elapsed_before = extra["step"], extra["best_valid_loss"], extra.get("elapsed_s", 0.0)
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    def log(entry: dict) -> None:
+        if is_main:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+
+    @torch.no_grad()
+    def validate() -> float:
+        model.eval()
+        value = float(np.mean([loss_of(model, b).item() for b in batches.valid_batches]))
+        model.train()
+        return value
+
+    def checkpoint(path: Path) -> None:
+        moments = adam_moments(opt)
+        extra = {
+            "step": step,
+            "best_valid_loss": best,
+            "elapsed_s": elapsed_before + time.monotonic() - t0,
+            "train_config": asdict(tc),
+        }
+        save_neural(model, path, extra=extra, tensors=moments)
+
+    if is_main and step == 0:
+        params = sum(p.numel() for p in model.parameters())
+        log({"event": "start", "kind": tc.kind, "params": params, "model": mc.to_dict(), "train": asdict(tc),
+             "world": world, "valid_is_train": batches.valid_is_train,
+             "warmup_frames": batches.warmup_frames})  # fmt: skip
+    bar = None
+    if is_main and tc.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=tc.steps, initial=step, desc=f"train {tc.kind}", unit="step")
+    t0 = time.monotonic()
+    model.train()
+    while step < tc.steps:
+        elapsed = elapsed_before + time.monotonic() - t0
+        if tc.max_minutes > 0 and elapsed >= tc.max_minutes * 60:
+            break
+        lr = lr_at(tc, step, elapsed)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = loss_of(ddp, batches.next())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        step += 1
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
+            bar.update(1)
+        if step % 10 == 0 or step == 1:
+            log({"step": step, "loss": round(loss.item(), 4), "lr": lr, "grad_norm": round(float(grad_norm), 3),
+                 "elapsed_s": round(elapsed, 1)})  # fmt: skip
+        if is_main and (step % tc.eval_every == 0 or step == tc.steps):
+            value = validate()
+            improved = value < best
+            best = min(best, value)
+            log({"step": step, "valid_loss": round(value, 4), "best": improved})
+            checkpoint(last_path)
+            if improved:
+                shutil.copyfile(last_path, best_path)
+    if bar is not None:
+        bar.close()
+    batches.close()
+    summary = {
+        "event": "end",
+        "kind": tc.kind,
+        "step": step,
+        "elapsed_s": round(elapsed_before + time.monotonic() - t0, 1),
+    }
+    if is_main:
+        value = validate()
+        if value < best or not best_path.exists():
+            best = min(best, value)
+            checkpoint(last_path)
+            shutil.copyfile(last_path, best_path)
+        else:
+            checkpoint(last_path)
+        summary["best_valid_loss"] = round(best, 4)
+    if world > 1:
+        dist.destroy_process_group()
+    log(summary)
+    return summary

@@ -1,0 +1,308 @@
+"""Train the mel diffusion model (synth/prompt/diffusion.py) by flow matching on a prompt-data build.
+
+    summary = train_diffusion(DiffusionTrainConfig(data_dir="data/prompt"), DiffusionConfig())
+
+Each step draws clips of the train split (all exactly `clip_frames` long), one
+of each clip's caption embeddings at random, replaces the text by the null
+embedding with probability `cond_dropout`, draws t (logit-normal by default:
+most steps in the middle of the path, where velocity is hardest to predict)
+and regresses the velocity data - noise at x_t = (1 - t) * noise + t * data
+(synth/prompt/flow_sampler.py) with an MSE loss, in mel normalised per band by the
+mean/std of the training clips (computed once, stored in the config and so in
+every checkpoint). The model's skip path starts as the exact flow of the
+clips' Gaussian approximation (band principal directions and per-component
+variances measured on STAT_CLIPS clips; see synth/prompt/diffusion.py). AdamW,
+linear warm-up then cosine decay by step or by the wall-time budget
+(composer.train.train_kit.lr_at), gradient clipping, an EMA of the weights.
+Validation: the EMA model's conditional loss on `valid_clips` clips
+set aside from the train split (never trained on), on a fixed grid of t with
+fixed noise, so values are comparable across evaluations. Checkpoints hold
+the EMA weights as the model (so best.safetensors loads with load_diffusion)
+plus the raw weights (`raw.`) and Adam moments (`opt.`) for resume; a JSONL
+log and a progress bar as the other trainers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from composer.errors import ComposerError
+from composer.model.checkpoint import load_model, load_tensors, save_model
+from composer.train.train_kit import adam_moments, adamw, lr_at, restore_adam_moments
+from synth.prompt.diffusion import SKIP_LOG_VAR_MAX, SKIP_LOG_VAR_MIN, DiffusionConfig, MelDiT
+from synth.prompt.flow_sampler import KIND, noised, velocity_target
+
+DATA_FORMAT = "composer-prompt-data/1"
+VALID_T = (0.1, 0.3, 0.5, 0.7, 0.9)  # the t grid of the validation loss
+T_SAMPLINGS = ("logit-normal", "uniform")
+STAT_CLIPS = 1000  # clips the skip's Gaussian statistics are measured on
+
+
+@dataclass
+class DiffusionTrainConfig:
+    data_dir: str = "data/prompt"
+    out_dir: str = "runs/diffusion"
+    steps: int = 50_000
+    max_minutes: float = 0.0
+    batch_size: int = 32
+    lr: float = 4e-4
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    t_sampling: str = "logit-normal"
+    eval_every: int = 250
+    valid_clips: int = 64  # set aside from the train split for the validation loss
+    seed: int = 0
+    threads: int = 0
+    resume: bool = False
+    progress: bool = True
+
+
+class PromptClips:
+    """The train split of a prompt-data build in memory (float16), minus `valid_clips` set aside.
+
+    mel (N, n_mels, clip_frames) log-mel, text (N, K, text_dim) caption embeddings."""
+
+    def __init__(self, data_dir: str | Path, cfg: DiffusionConfig, valid_clips: int, seed: int) -> None:
+        data = Path(data_dir)
+        manifest_path = data / "manifest.json"
+        if not manifest_path.is_file():
+            raise ComposerError(data, "no manifest.json here; build the data with `composer prompt-data build`")
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format") != DATA_FORMAT:
+            raise ComposerError(manifest_path, f"format {manifest.get('format')!r}, expected {DATA_FORMAT!r}")
+        if manifest.get("clip_frames") != cfg.clip_frames:
+            raise ComposerError(
+                manifest_path, f"clip_frames {manifest.get('clip_frames')}, model needs {cfg.clip_frames}"
+            )
+        shards = sorted((data / "train").glob("shard-*.npz"))
+        if not shards:
+            raise ComposerError(data / "train", "no train shards (shard-*.npz)")
+        mels, texts = [], []
+        for shard in shards:
+            with np.load(shard) as z:
+                mel, text = z["mel"], z["text_emb"]
+            if mel.shape[1:] != (cfg.n_mels, cfg.clip_frames) or text.ndim != 3 or text.shape[2] != cfg.text_dim:
+                shapes = f"mel {mel.shape}, text_emb {text.shape}"
+                raise ComposerError(
+                    shard, f"{shapes}; expected (N, {cfg.n_mels}, {cfg.clip_frames}), (N, K, {cfg.text_dim})"
+                )
+            mels.append(mel.astype(np.float16))
+            texts.append(text.astype(np.float16))
+        mel, text = np.concatenate(mels), np.concatenate(texts)
+        if len(mel) <= valid_clips:
+            raise ComposerError(data / "train", f"{len(mel)} clips; need more than the {valid_clips} set aside")
+        order = np.random.default_rng(seed).permutation(len(mel))
+        valid, train = np.sort(order[:valid_clips]), np.sort(order[valid_clips:])
+        self.mel, self.text = mel[train], text[train]
+        self.valid_mel, self.valid_text = mel[valid], text[valid, 0]  # the first phrasing, always
+        self.manifest = manifest
+
+    def __len__(self) -> int:
+        return len(self.mel)
+
+    def band_stats(self, chunk: int = 256) -> tuple[list[float], list[float]]:
+        """Per-band mean and std of the training log-mel over all clips and frames."""
+        total = np.zeros(self.mel.shape[1])
+        total_sq = np.zeros(self.mel.shape[1])
+        for start in range(0, len(self.mel), chunk):
+            block = self.mel[start : start + chunk].astype(np.float64)  # (n, M, F)
+            total += block.sum(axis=(0, 2))
+            total_sq += (block**2).sum(axis=(0, 2))
+        count = len(self.mel) * self.mel.shape[2]
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        return mean.tolist(), np.maximum(std, 1e-3).tolist()
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log-mel (B, M, F), one random caption embedding per clip (B, text_dim)), float32."""
+        idx = rng.integers(len(self.mel), size=batch_size)
+        caption = rng.integers(self.text.shape[1], size=batch_size)
+        mel = torch.from_numpy(self.mel[idx].astype(np.float32))
+        text = torch.from_numpy(self.text[idx, caption].astype(np.float32))
+        return mel, text
+
+
+@torch.no_grad()
+def set_patch_statistics(model: MelDiT, log_mel: np.ndarray) -> None:
+    """Point the model's skip at the Gaussian approximation of these clips (N, M, F) log-mel.
+
+    band_basis: eigenvectors of the bands' covariance (normalised mel, over all frames), strongest first;
+    skip_log_var: the log second moment of each (cosine, band component) coordinate of the patches."""
+    x = model.normalize(torch.from_numpy(np.asarray(log_mel, np.float32)).to(model.mel_mean.device))
+    N, M, n_frames = x.shape
+    P = model.cfg.patch_frames
+    frames = x.permute(0, 2, 1).reshape(-1, M).double()  # (N * F, M)
+    eigenvalues, eigenvectors = torch.linalg.eigh(frames.T @ frames / len(frames))
+    model.band_basis.copy_(eigenvectors.flip(-1).to(model.band_basis.dtype))
+    T = n_frames // P
+    patches = x[:, :, : T * P].reshape(N, M, T, P).permute(0, 2, 3, 1)  # (N, T, P, M)
+    second_moment = model.to_components(patches).pow(2).mean(dim=(0, 1))  # (P, M)
+    model.skip_log_var.copy_(second_moment.clamp(min=1e-6).log().clamp(SKIP_LOG_VAR_MIN, SKIP_LOG_VAR_MAX))
+
+
+def sample_t(gen: torch.Generator, n: int, how: str) -> torch.Tensor:
+    if how == "logit-normal":
+        return torch.sigmoid(torch.randn(n, generator=gen))
+    if how == "uniform":
+        return torch.rand(n, generator=gen)
+    raise ValueError(f"t_sampling must be one of {T_SAMPLINGS}, not {how!r}")
+
+
+def flow_loss(
+    model: MelDiT, x: torch.Tensor, text: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, drop: torch.Tensor | None
+) -> torch.Tensor:
+    """MSE between the predicted and the true velocity for normalised mel x (B, M, F) at times t (B,)."""
+    v = model(noised(x, noise, t), t, text, drop)
+    return F.mse_loss(v, velocity_target(x, noise))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p, 1 - decay)
+
+
+def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
+    """Run training; returns the final summary (also the last JSONL line)."""
+    if tc.threads > 0:
+        torch.set_num_threads(tc.threads)
+    if tc.t_sampling not in T_SAMPLINGS:
+        raise ValueError(f"t_sampling must be one of {T_SAMPLINGS}, not {tc.t_sampling!r}")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    out = Path(tc.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, log_path = out / "last.safetensors", out / "best.safetensors", out / "log.jsonl"
+    torch.manual_seed(tc.seed)
+    resuming = tc.resume and last_path.exists()
+    if resuming:
+        ema, extra = load_model(last_path, KIND, MelDiT, DiffusionConfig, device)
+        mc = ema.cfg
+    clips = PromptClips(tc.data_dir, mc, tc.valid_clips, tc.seed)
+    if not resuming:
+        mean, std = clips.band_stats()
+        mc = DiffusionConfig(**{**mc.to_dict(), "mel_mean": mean, "mel_std": std})
+        ema = MelDiT(mc).to(device)
+        set_patch_statistics(ema, clips.mel[np.random.default_rng(tc.seed).permutation(len(clips))[:STAT_CLIPS]])
+    model = copy.deepcopy(ema).train()
+    if resuming:
+        model.load_state_dict(load_tensors(last_path, "raw."))
+    ema.eval().requires_grad_(False)
+
+    opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.9, 0.99))
+    step, best, elapsed_before = 0, float("inf"), 0.0
+    if resuming:
+        restore_adam_moments(opt, load_tensors(last_path, "opt."), extra["step"], device)
+        step, best, elapsed_before = extra["step"], extra["best_valid_loss"], extra.get("elapsed_s", 0.0)
+
+    # Validation: fixed clips, fixed noise, a fixed t grid; conditional.
+    valid_gen = torch.Generator().manual_seed(12345)
+    valid_x = ema.normalize(torch.from_numpy(clips.valid_mel.astype(np.float32)).to(device))
+    valid_text = torch.from_numpy(clips.valid_text.astype(np.float32)).to(device)
+    valid_noise = torch.randn(len(VALID_T), *valid_x.shape, generator=valid_gen).to(device)
+
+    @torch.no_grad()
+    def validate(module: MelDiT) -> float:
+        was_training = module.training
+        module.eval()
+        losses = []
+        for i, t in enumerate(VALID_T):
+            for start in range(0, len(valid_x), tc.batch_size):
+                x = valid_x[start : start + tc.batch_size]
+                ts = x.new_full((len(x),), t)
+                noise = valid_noise[i, start : start + tc.batch_size]
+                losses.append(flow_loss(module, x, valid_text[start : start + len(x)], ts, noise, None).item() * len(x))
+        module.train(was_training)
+        return float(np.sum(losses) / (len(VALID_T) * len(valid_x)))
+
+    def log(entry: dict) -> None:
+        with open(log_path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def checkpoint(path: Path) -> None:
+        extra = {
+            "step": step,
+            "best_valid_loss": best,
+            "elapsed_s": elapsed_before + time.monotonic() - t0,
+            "train_config": asdict(tc),
+            "data_format": clips.manifest.get("format"),
+            "train_clips": len(clips),
+        }
+        raw = {f"raw.{k}": v for k, v in model.state_dict().items()}
+        save_model(ema, path, KIND, extra=extra, tensors=raw | adam_moments(opt))
+
+    if step == 0:
+        log({"event": "start", "params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc),
+             "train_clips": len(clips), "valid_clips": len(valid_x), "device": str(device),
+             "valid_loss": round(validate(ema), 4)})  # fmt: skip
+    bar = None
+    if tc.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=tc.steps, initial=step, desc="train diffusion", unit="step")
+    rng = np.random.default_rng([tc.seed, step])
+    gen = torch.Generator().manual_seed(tc.seed * 100_003 + step)
+    t0 = time.monotonic()
+    while step < tc.steps:
+        elapsed = elapsed_before + time.monotonic() - t0
+        if tc.max_minutes > 0 and elapsed >= tc.max_minutes * 60:
+            break
+        lr = lr_at(tc, step, elapsed)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        mel, text = clips.batch(rng, tc.batch_size)
+        B = len(mel)
+        t = sample_t(gen, B, tc.t_sampling)
+        noise = torch.randn(mel.shape, generator=gen)
+        drop = torch.rand(B, generator=gen) < mc.cond_dropout
+        x = model.normalize(mel.to(device))
+        loss = flow_loss(model, x, text.to(device), t.to(device), noise.to(device), drop.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        ema_update(ema, model, min(tc.ema_decay, (1 + step) / (10 + step)))
+        step += 1
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
+            bar.update(1)
+        if step % 10 == 0 or step == 1:
+            log({"step": step, "loss": round(loss.item(), 4), "lr": lr, "grad_norm": round(float(grad_norm), 3),
+                 "elapsed_s": round(elapsed, 1)})  # fmt: skip
+        if step % tc.eval_every == 0 or step == tc.steps:
+            value = validate(ema)
+            improved = value < best
+            best = min(best, value)
+            log({"step": step, "valid_loss": round(value, 4), "valid_loss_raw": round(validate(model), 4),
+                 "best": improved})  # fmt: skip
+            checkpoint(last_path)
+            if improved:
+                shutil.copyfile(last_path, best_path)
+    if bar is not None:
+        bar.close()
+    value = validate(ema)
+    if value < best or not best_path.exists():
+        best = min(best, value)
+        checkpoint(last_path)
+        shutil.copyfile(last_path, best_path)
+    else:
+        checkpoint(last_path)
+    summary = {
+        "event": "end",
+        "step": step,
+        "elapsed_s": round(elapsed_before + time.monotonic() - t0, 1),
+        "best_valid_loss": round(best, 4),
+    }
+    log(summary)
+    return summary
