@@ -46,9 +46,9 @@ def test_ai_candidate_and_armed_track(screen_matches, tmp_path):
     """A candidate from a tiny seeded model drawn over the track; the Bass track armed."""
     import torch
 
-    from composer.candidates import AISettings
-    from composer.checkpoint import save_transformer
-    from composer.model import MusicTransformer, TransformerConfig
+    from composer.model.candidates import AISettings
+    from composer.model.checkpoint import save_transformer
+    from composer.model.model import MusicTransformer, TransformerConfig
     from composer.tokens import VOCAB_SIZE
 
     torch.manual_seed(0)
