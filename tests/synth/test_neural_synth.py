@@ -262,13 +262,16 @@ def test_offline_render_compensates_the_neural_latency(models, sample_rate):
 def test_a_synth_that_prefers_long_blocks_renders_the_song_in_one_call(models):
     neural = load_neural_models()
     calls = []
-    original = neural.renderer.step
 
-    def counting(*args):
-        calls.append(args[0].shape[1])  # frames in this call
-        return original(*args)
+    def counting(original):
+        def count(*args):
+            calls.append(args[0].shape[1])  # frames in this call
+            return original(*args)
 
-    neural.renderer.step = counting
+        return count
+
+    neural.renderer.step = counting(neural.renderer.step)  # the vocoder voice's path
+    neural.renderer.step_controls = counting(neural.renderer.step_controls)  # the harmonic voice's
     song = Song(tracks=[Track("Lead", 0, synth="neural", notes=[Note(60, 100, 0.2, 0.6), Note(64, 90, 0.5, 1.5)])])
 
     def long_blocks(track):

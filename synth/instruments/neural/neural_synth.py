@@ -1,4 +1,4 @@
-"""NeuralSynth: note events -> renderer frames -> vocoder blocks -> the engine's rate.
+"""NeuralSynth: note events -> renderer frames -> harmonic voice or vocoder -> the engine's rate.
 
     models = load_neural_models()                  # models/renderer + models/vocoder; ComposerError if unusable
     synth = NeuralSynth(models, program=0, sample_rate=48000)
@@ -24,6 +24,13 @@ While no note has sounded for a whole pipeline's length the models are not
 run at all (silence, state back to its start), so an idle track costs
 nothing; the rule depends only on the events, so offline and live agree.
 
+Voices. A program plays through the harmonic voice (the renderer's controls
+played by additive synthesis, the pitch exact: synth.instruments.neural.
+harmonic_voice) unless the renderer file's metadata names the vocoder for
+it (`voices`); both have the same latency. A program the renderer never
+learned plays as the nearest trained program of its GM family (`programs`),
+at that program's measured level trim (`gain_db`).
+
 The render thread sets torch's thread count (`torch_threads`, default 1) the
 first time it renders, so the neural path never competes with itself.
 """
@@ -34,7 +41,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +51,7 @@ from composer.errors import ComposerError
 from composer.song import Track
 from synth.base import Synth
 from synth.instruments.dsp.dsp import DspSynth
+from synth.instruments.neural.harmonic_voice import HarmonicVoice
 from synth.instruments.neural.neural_checkpoint import load_neural
 from synth.instruments.neural.note_features import NoteTracker
 from synth.instruments.neural.renderer import Renderer
@@ -51,6 +59,7 @@ from synth.instruments.neural.vocoder import Vocoder
 from synth.stream_resample import StreamResampler
 
 SUSTAIN_CC = 64
+VOICES = ("harmonic", "vocoder")
 MODELS_ENV = "COMPOSER_MODELS"  # a folder holding renderer/ and vocoder/; default: the repository's models/
 
 
@@ -63,6 +72,26 @@ def models_dir() -> Path:
 class NeuralModels:
     renderer: Renderer
     vocoder: Vocoder
+    programs: tuple[int, ...] = ()  # the GM programs the renderer was trained on; () if its file does not say
+    gain_db: dict[int, float] = field(default_factory=dict)  # measured level trim per trained program
+    voices: dict[int, str] = field(default_factory=dict)  # "harmonic" or "vocoder" per trained program
+
+    def voice_of(self, program: int) -> str:
+        """How `program` turns the renderer's frames into sound: the harmonic voice unless its file says
+        the vocoder plays that program better."""
+        return self.voices.get(self.played_program(program), "harmonic")
+
+    def played_program(self, program: int) -> int:
+        """The program the renderer plays for GM `program`: itself if trained, else the nearest trained
+        program of its GM family (program // 8), else itself (a timbre it never learned)."""
+        if not self.programs or program in self.programs:
+            return int(program)
+        family = [p for p in self.programs if p // 8 == program // 8]
+        return min(family, key=lambda p: (abs(p - program), p)) if family else int(program)
+
+    def gain(self, program: int) -> float:
+        """The linear output gain for `program` (its played program's trim)."""
+        return float(10.0 ** (self.gain_db.get(self.played_program(program), 0.0) / 20.0))
 
     @property
     def sample_rate(self) -> int:
@@ -90,13 +119,21 @@ def load_neural_models(folder: str | Path | None = None, device: str | torch.dev
     for kind, path in paths.items():
         if not path.exists():
             raise ComposerError(path, f"no {kind} weights (train with `composer train {kind}`)")
-    renderer, _ = load_neural(paths["renderer"], "renderer", device)
+    renderer, extra = load_neural(paths["renderer"], "renderer", device)
     vocoder, _ = load_neural(paths["vocoder"], "vocoder", device)
     if renderer.cfg.n_mels != vocoder.cfg.n_mels:
         raise ComposerError(
             paths["vocoder"], f"expects {vocoder.cfg.n_mels} mel bands, the renderer makes {renderer.cfg.n_mels}"
         )
-    return NeuralModels(renderer, vocoder)
+    try:
+        programs = tuple(sorted(int(p) for p in extra.get("programs", ())))
+        gain_db = {int(p): float(v) for p, v in extra.get("gain_db", {}).items()}
+        voices = {int(p): str(v) for p, v in extra.get("voices", {}).items()}
+        if not set(voices.values()) <= set(VOICES):
+            raise ValueError(f"voices must be {' or '.join(VOICES)}")
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ComposerError(paths["renderer"], f"bad programs, gain_db or voices in its metadata ({exc})") from None
+    return NeuralModels(renderer, vocoder, programs, gain_db, voices)
 
 
 class NeuralSynth(Synth):
@@ -111,18 +148,26 @@ class NeuralSynth(Synth):
         sample_rate: int = 48000,
         torch_threads: int = 1,
         block_frames: int | None = None,
+        voice: str | None = None,
     ) -> None:
         if not 0 <= int(program) < 128:
             raise ValueError(f"GM program must be 0-127, not {program}")
         self.models = models
         self.program = int(program)
+        self.voice = voice or models.voice_of(self.program)
+        if self.voice not in VOICES:
+            raise ValueError(f"voice must be one of {VOICES}, not {self.voice!r}")
+        self._harmonic = None
+        if self.voice == "harmonic":
+            self._harmonic = HarmonicVoice(models.renderer.cfg.mel_config(), models.renderer.cfg.max_notes)
+        self._gain = models.gain(self.program)
         self.sample_rate = int(sample_rate)
         self.torch_threads = int(torch_threads)
         self._thread: int | None = None
         self._device = models.device
         # On a GPU a call costs launches, not arithmetic: offline renders then give it the whole piece at once.
         self.prefers_long_blocks = self._device.type != "cpu"
-        self._program = torch.tensor([self.program], device=self._device)
+        self._program = torch.tensor([models.played_program(self.program)], device=self._device)
         self._resampler = StreamResampler(models.sample_rate, self.sample_rate)
         hop = models.hop_samples
         look_ahead = self._resampler.latency_input_samples
@@ -133,7 +178,7 @@ class NeuralSynth(Synth):
             g = math.gcd(int(block_model), hop)
         # Plus the resampler's look-ahead (+1: its window reaches floor(t) + W).
         self.pipeline_delay_samples = hop - g + (look_ahead + 1 if look_ahead else 0)  # at the models' rate
-        model_latency = self.pipeline_delay_samples + models.vocoder.latency_samples
+        model_latency = self.pipeline_delay_samples + self._voice_latency_samples
         self.latency_samples = round(model_latency * self.sample_rate / models.sample_rate)
         self.reset()
         self._warm_up()
@@ -142,15 +187,17 @@ class NeuralSynth(Synth):
         """One frame through both models here, in the caller's thread, so torch's first-call set-up
         never lands in a render block (where the overload guard would count it)."""
         renderer, S = self.models.renderer, self.models.renderer.cfg.max_notes
+        pitch = torch.full((1, 1, S), 60, dtype=torch.int64, device=self._device)
+        notes = torch.zeros(1, 1, S, renderer.cfg.n_note_features, device=self._device)
+        notes[0, 0, 0, 0] = 1.0  # one sounding slot, so every path runs
+        track = torch.zeros(1, 1, renderer.cfg.n_track_features, device=self._device)
         with torch.inference_mode():
-            mel, _ = renderer.step(
-                torch.zeros(1, 1, S, dtype=torch.int64, device=self._device),
-                torch.zeros(1, 1, S, renderer.cfg.n_note_features, device=self._device),
-                torch.zeros(1, 1, renderer.cfg.n_track_features, device=self._device),
-                self._program,
-                renderer.initial_state(1),
-            )
-            self.models.vocoder.step(mel, self.models.vocoder.initial_state(1))
+            if self._harmonic is not None:
+                controls, _, _ = renderer.step_controls(pitch, notes, track, self._program, renderer.initial_state(1))
+                self._harmonic.step(controls, self._harmonic.initial_state())
+            else:
+                mel, _ = renderer.step(pitch, notes, track, self._program, renderer.initial_state(1))
+                self.models.vocoder.step(mel, self.models.vocoder.initial_state(1))
 
     # ---- events --------------------------------------------------------------------------------------
 
@@ -182,13 +229,24 @@ class NeuralSynth(Synth):
         self._events: list[tuple] = []  # (time in model samples, call order, kind, a, b)
         self._seq = 0
         self._tracker = NoteTracker(self.models.renderer.cfg.max_notes, self.models.sample_rate)
-        self._renderer_state = self.models.renderer.initial_state(1)
-        self._vocoder_state = self.models.vocoder.initial_state(1)
+        self._reset_model_states()
         self._fresh_state = True  # the states are the initial ones (idle frames need not reset them again)
         self._silent_frames = None  # frames since the last sounding note; None: idle from the start
-        self._idle_after_frames = -(-(self.pipeline_delay_samples + self.models.vocoder.latency_samples) // hop) + 2
+        self._idle_after_frames = -(-(self.pipeline_delay_samples + self._voice_latency_samples) // hop) + 2
         self._resampler.reset()
         self._resampler.push(np.zeros(self.pipeline_delay_samples, np.float32))
+
+    @property
+    def _voice_latency_samples(self) -> int:
+        """The voice's latency at the models' rate (harmonic voice and vocoder: one hop each)."""
+        return self._harmonic.latency_samples if self._harmonic is not None else self.models.vocoder.latency_samples
+
+    def _reset_model_states(self) -> None:
+        self._renderer_state = self.models.renderer.initial_state(1)
+        if self._harmonic is not None:
+            self._voice_state = self._harmonic.initial_state()
+        else:
+            self._voice_state = self.models.vocoder.initial_state(1)
 
     @property
     def active_voices(self) -> int:
@@ -231,11 +289,17 @@ class NeuralSynth(Synth):
             pitch = torch.from_numpy(np.stack([f[0] for f in features]))[None].to(device)  # (1, T, S)
             notes = torch.from_numpy(np.stack([f[1] for f in features]))[None].to(device)  # (1, T, S, F)
             track = torch.from_numpy(np.stack([f[2] for f in features]))[None].to(device)  # (1, T, G)
-            mel, self._renderer_state = self.models.renderer.step(
-                pitch, notes, track, self._program, self._renderer_state
-            )
-            audio, self._vocoder_state = self.models.vocoder.step(mel, self._vocoder_state)
-            pieces.append(audio[0].cpu().numpy())
+            renderer = self.models.renderer
+            if self._harmonic is not None:
+                controls, _, self._renderer_state = renderer.step_controls(
+                    pitch, notes, track, self._program, self._renderer_state
+                )
+                audio, self._voice_state = self._harmonic.step(controls, self._voice_state)
+            else:
+                mel, self._renderer_state = renderer.step(pitch, notes, track, self._program, self._renderer_state)
+                out, self._voice_state = self.models.vocoder.step(mel, self._voice_state)
+                audio = out[0].cpu().numpy()
+            pieces.append(audio * self._gain if self._gain != 1.0 else audio)
             features.clear()
 
         for _ in range(n_frames):
@@ -251,8 +315,7 @@ class NeuralSynth(Synth):
                 flush()
                 pieces.append(np.zeros(hop, np.float32))
                 if not self._fresh_state:
-                    self._renderer_state = self.models.renderer.initial_state(1)
-                    self._vocoder_state = self.models.vocoder.initial_state(1)
+                    self._reset_model_states()
                     self._fresh_state = True
             else:
                 features.append(frame)

@@ -65,6 +65,18 @@ class RendererConfig:
 
 
 @dataclass
+class VoiceControls:
+    """What the renderer tells the harmonic voice for T frames of B tracks (S note slots, M mel bands)."""
+
+    active: torch.Tensor  # (B, T, S) bool: the slot sounds
+    pitch_semitones: torch.Tensor  # (B, T, S): MIDI pitch with the bend
+    age: torch.Tensor  # (B, T, S): the slot's note-age feature (it drops when a new note takes the slot)
+    harmonic_gain: torch.Tensor  # (B, T, S, M): amplitude of a partial in each mel band
+    stretch: torch.Tensor  # (B, T, S) in [0, 1]: share of the stiff-string comb
+    noise_magnitude: torch.Tensor  # (B, T, M): the noise part's mel magnitude, all notes together
+
+
+@dataclass
 class RendererState:
     conv: list[torch.Tensor] = field(default_factory=list)  # per block: (B, C, context_frames)
 
@@ -123,7 +135,12 @@ class Renderer(nn.Module):
         return plain * (1 - s) + stiff * s
 
     def note_mel(self, pitch, notes, track, program) -> tuple[torch.Tensor, torch.Tensor]:
-        """The structured part: (summed log-mel (B, M, T), pooled note hidden (B, T, H)).
+        """The structured part: (summed log-mel (B, M, T), pooled note hidden (B, T, H))."""
+        log_mel, pooled, _ = self._note_parts(pitch, notes, track, program)
+        return log_mel, pooled
+
+    def _note_parts(self, pitch, notes, track, program):
+        """note_mel's two results plus the per-slot controls (index (b, t, s), log gains, stretch, bent pitch).
 
         pitch (B, T, S) int64, notes (B, T, S, F), track (B, T, G), program (B,) int64. Only the
         sounding slots (notes[..., 0] = 1) are computed; empty ones add nothing.
@@ -143,7 +160,7 @@ class Renderer(nn.Module):
         total = magnitude.new_zeros(B * T, M).index_add(0, frame, magnitude)
         pooled = h.new_zeros(B * T, h.shape[1]).index_add(0, frame, h)
         log_mel = torch.log(total + LOG_FLOOR).view(B, T, M)
-        return log_mel.transpose(1, 2), pooled.view(B, T, -1)
+        return log_mel.transpose(1, 2), pooled.view(B, T, -1), ((b, t, s), harmonic, noise, stretch, bent)
 
     def _residual_in(self, log_mel, pooled, track) -> torch.Tensor:
         return self.in_proj(torch.cat([log_mel.transpose(1, 2), pooled, track], dim=-1)).transpose(1, 2)
@@ -167,9 +184,33 @@ class Renderer(nn.Module):
     def step(self, pitch, notes, track, program, state: RendererState) -> tuple[torch.Tensor, RendererState]:
         """The next frames (shapes as in forward) after those `state` has seen -> ((B, n_mels, T), new state)."""
         log_mel, pooled = self.note_mel(pitch, notes, track, program)
+        return self._step_residual(log_mel, pooled, track, state)
+
+    def _step_residual(self, log_mel, pooled, track, state: RendererState) -> tuple[torch.Tensor, RendererState]:
         x = self._residual_in(log_mel, pooled, track)
         conv = []
         for block, s in zip(self.blocks, state.conv, strict=True):
             x, s = block.step(x, s)
             conv.append(s)
         return self._residual_out(log_mel, x), RendererState(conv)
+
+    def step_controls(
+        self, pitch, notes, track, program, state: RendererState
+    ) -> tuple[VoiceControls, torch.Tensor, RendererState]:
+        """As `step`, plus the controls the harmonic voice plays (synth.instruments.neural.harmonic_voice):
+        (controls of the T frames, log-mel (B, n_mels, T), new state). The residual's correction of the
+        summed log-mel becomes a gain per band on every note."""
+        B, T, S = pitch.shape
+        log_mel, pooled, ((b, t, s), harmonic, noise, stretch, bent) = self._note_parts(pitch, notes, track, program)
+        out, state = self._step_residual(log_mel, pooled, track, state)
+        correction = (out - log_mel).transpose(1, 2)  # (B, T, M)
+        M = self.cfg.n_mels
+        harm = torch.zeros(B, T, S, M, dtype=out.dtype, device=out.device)
+        harm[b, t, s] = torch.exp(harmonic + correction[b, t])
+        noise_total = out.new_zeros(B, T, M).index_put_((b, t), torch.exp(noise + correction[b, t]), accumulate=True)
+        semitones = torch.zeros(B, T, S, dtype=out.dtype, device=out.device)
+        semitones[b, t, s] = bent
+        stiff = torch.zeros_like(semitones)
+        stiff[b, t, s] = stretch
+        age = notes[..., 2]
+        return VoiceControls(notes[..., 0] > 0, semitones, age, harm, stiff, noise_total), out, state
