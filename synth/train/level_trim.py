@@ -1,0 +1,167 @@
+"""Level trims for the neural instrument: per trained program, the gain that gives it the DSP synth's loudness.
+
+    trims_db = measure_level_trims(load_neural_models(folder), "data/audio", split="valid")
+    write_level_trims("models/renderer/model.safetensors", trims_db)      # into the file's metadata
+
+A user switches a track between the DSP synth and the neural instrument
+(`Y` in the app); its level must not jump. The renderer learns FluidSynth's
+level (the training audio, at the data builder's FLUID_GAIN), which is
+5-25 dB under the DSP synth's depending on the program. So each trained
+program gets a trim: the DSP synth's integrated loudness (ITU-R BS.1770-4,
+K-weighted and gated, pyloudnorm) minus the neural instrument's, both
+playing the same held-out pieces (the valid split; benchmarks measure on
+test) at the engine's 24 kHz. NeuralSynth multiplies its output by it
+(`NeuralModels.gain_db`). The trims are written into the renderer file's
+metadata (`extra.gain_db`), the tensors untouched, atomically.
+
+    python -m synth.train.level_trim [--models models] [--data data/audio] [--seconds-per-program 90]
+
+It also writes the programs of the build's train split (extra.programs):
+NeuralSynth plays a program never trained as the nearest trained one of
+its GM family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from composer.errors import ComposerError
+from composer.files.atomic import atomic_write
+from synth.base import Synth
+from synth.data.audio_dataset import AudioDataset
+from synth.instruments.dsp.dsp import DspSynth
+from synth.instruments.neural.neural_synth import NeuralModels, NeuralSynth, load_neural_models, models_dir
+
+SAMPLE_RATE = 24000
+BLOCK_FRAMES = 256
+FLOOR_LUFS = -70.0
+MAX_TRIM_DB = 40.0
+
+
+def play(synth: Synth, notes: np.ndarray, n_samples: int) -> np.ndarray:
+    """Notes (N, 4: pitch, velocity, start_s, end_s) through `synth` at sample-exact times: float32 (n_samples,)."""
+    events = sorted(
+        [(round(s * SAMPLE_RATE), 1, int(p), int(v)) for p, v, s, _ in notes]
+        + [(round(e * SAMPLE_RATE), 0, int(p), 0) for p, _, _, e in notes]
+    )
+    out, pos, k = [], 0, 0
+    while pos < n_samples:
+        n = min(BLOCK_FRAMES, n_samples - pos)
+        while k < len(events) and events[k][0] < pos + n:
+            at, is_on, pitch, velocity = events[k]
+            if is_on:
+                synth.note_on(pitch, velocity, max(at - pos, 0))
+            else:
+                synth.note_off(pitch, max(at - pos, 0))
+            k += 1
+        out.append(synth.render(n))
+        pos += n
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def loudness_lufs(audio: np.ndarray, meter) -> float:
+    """Integrated loudness of mono audio (at least one 400 ms block), floored at FLOOR_LUFS."""
+    x = np.asarray(audio, np.float64)
+    x = np.pad(x, (0, max(int(0.4 * SAMPLE_RATE) - len(x), 0)))
+    with np.errstate(divide="ignore"):
+        value = float(meter.integrated_loudness(x))
+    return value if np.isfinite(value) and value > FLOOR_LUFS else FLOOR_LUFS
+
+
+def measure_level_trims(
+    models: NeuralModels,
+    data_dir: str | Path,
+    split: str = "valid",
+    seconds_per_program: float = 90.0,
+    with_trims: bool = False,
+) -> dict[int, float]:
+    """{program: DSP loudness - neural loudness, dB} for each program of the build's split, pieces pooled
+    (the median of the pieces' differences, pieces too quiet to measure left out). The neural instrument
+    plays without its trims (what a new trim must make up), or `with_trims` (what is left: about 0)."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(SAMPLE_RATE)
+    gains = models.gain_db if with_trims else {}
+    untrimmed = NeuralModels(models.renderer, models.vocoder, models.programs, gains, models.voices)
+    data = AudioDataset(data_dir, split)
+    by_program: dict[int, list] = {}
+    for piece in data.pieces:
+        by_program.setdefault(piece.program, []).append(piece)
+    trims = {}
+    for program, pieces in sorted(by_program.items()):
+        if not 0 <= program < 128:
+            continue  # the drum kit plays with the DSP kit
+        budget, differences = int(seconds_per_program * SAMPLE_RATE), []
+        for piece in pieces:
+            n = min(len(piece.audio), budget)
+            if n < SAMPLE_RATE // 2:
+                break
+            budget -= n
+            neural = NeuralSynth(untrimmed, program, SAMPLE_RATE, block_frames=BLOCK_FRAMES)
+            latency = neural.latency_samples
+            heard = play(neural, piece.notes, n + latency)[latency:]
+            dsp = play(DspSynth(program, sample_rate=SAMPLE_RATE), piece.notes, n)
+            a, b = loudness_lufs(dsp, meter), loudness_lufs(heard, meter)
+            if a > FLOOR_LUFS and b > FLOOR_LUFS:
+                differences.append(a - b)
+        if differences:
+            trims[program] = round(float(np.clip(np.median(differences), -MAX_TRIM_DB, MAX_TRIM_DB)), 2)
+    return trims
+
+
+def trained_programs(data_dir: str | Path) -> list[int]:
+    """The GM programs of the build's train split (the drum kit left out)."""
+    return sorted({piece.program for piece in AudioDataset(data_dir, "train").pieces if 0 <= piece.program < 128})
+
+
+def write_level_trims(path: str | Path, trims_db: dict[int, float], programs: list[int] | None = None) -> None:
+    """Put `trims_db` (and the trained `programs`, when given) into the renderer file's metadata
+    (extra.gain_db, extra.programs), tensors as they are; atomic."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+        tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    if meta.get("kind") != "renderer":
+        raise ComposerError(path, f"not a renderer file (kind {meta.get('kind')!r})")
+    extra = json.loads(meta.get("extra", "{}"))
+    extra["gain_db"] = {str(p): v for p, v in sorted(trims_db.items())}
+    if programs is not None:
+        extra["programs"] = sorted(int(p) for p in programs)
+    meta["extra"] = json.dumps(extra)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m synth.train.level_trim", description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=Path, default=None, help="folder with renderer/ and vocoder/ (models/)")
+    parser.add_argument("--data", default="data/audio", help="an audio-data build")
+    parser.add_argument("--split", default="valid")
+    parser.add_argument("--seconds-per-program", type=float, default=90.0)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    folder = args.models or models_dir()
+    try:
+        programs = trained_programs(args.data)
+        models = load_neural_models(folder)
+        models.programs = tuple(programs)
+        trims = measure_level_trims(models, args.data, args.split, args.seconds_per_program)
+        write_level_trims(folder / "renderer" / "model.safetensors", trims, programs)
+    except ComposerError as exc:
+        print(f"level_trim: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"gain_db": trims}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
