@@ -7,7 +7,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.tokens import STYLES
-from tui.commands.infill import add_sampling_options, check_output, progress_bar, sample_options
+from tui.commands.common import add_sampling_options, check_midi_output, progress_bar, sample_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise ComposerError("--seconds", "give either --seconds or --from/--to, not both")
     if (args.from_bar is None) != (args.to_bar is None):
         raise ComposerError("--from" if args.from_bar is None else "--to", "--from and --to go together")
-    check_output(args.output)
+    check_midi_output(args.output)
     song = load_song(args.input)
     if not 1 <= args.track <= len(song.tracks):
         raise ComposerError("--track", f"no track {args.track} in {args.input}; it has {len(song.tracks)} (from 1)")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from composer.errors import ComposerError
+from tui.commands.common import count_bar, require_fluidsynth
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,32 +58,19 @@ def parse_programs(text: str | None) -> list[int] | None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from synth.data.audio_data import PROGRAMS, build_audio_data
-    from synth.data.fluid import fluidsynth_available
 
     programs = parse_programs(args.programs) or list(PROGRAMS)
     if not 0 < args.minutes_per_program <= 6000:
         raise ComposerError("--minutes-per-program", f"{args.minutes_per_program}: expected more than 0, at most 6000")
     if args.out.exists() and not args.out.is_dir():
         raise ComposerError(args.out, "is a file, expected a folder")
-    problem = fluidsynth_available()
-    if problem is not None:
-        raise ComposerError(None, problem)
-    bar = tqdm(total=0, unit="s", desc="audio", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s of notes [{elapsed}]")
-
-    def progress(done_s: float, total_s: float) -> None:
-        bar.total = total_s
-        bar.n = done_s
-        bar.refresh()
-
-    try:
+    require_fluidsynth()
+    bar_format = "{l_bar}{bar}| {n:.0f}/{total:.0f} s of notes [{elapsed}]"
+    with count_bar(total=0, unit="s", desc="audio", bar_format=bar_format) as progress:
         summary = build_audio_data(
             args.out, programs=programs, minutes_per_program=args.minutes_per_program, seed=args.seed, progress=progress
         )
-    finally:
-        bar.close()
     minutes = {s: sum(by_p.values()) / 60 for s, by_p in summary["seconds"].items()}
     print(
         f"{summary['pieces']} pieces ({summary['pieces_per_kind']['corpus']} corpus, "
@@ -97,22 +85,12 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_widen(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from synth.data.fluid import fluidsynth_available
     from synth.data.vocoder_data import widen_audio_data
 
     if args.pieces_per_program < 0 or args.drum_pieces < 0 or args.pieces_per_program + args.drum_pieces == 0:
         raise ComposerError("--pieces-per-program", "expected counts of 0 or more, not both 0")
-    problem = fluidsynth_available()
-    if problem is not None:
-        raise ComposerError(None, problem)
-    with tqdm(total=0, unit="piece", desc="widen") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
-            bar.refresh()
-
+    require_fluidsynth()
+    with count_bar(total=0, unit="piece", desc="widen") as progress:
         summary = widen_audio_data(args.base, args.out, args.pieces_per_program, args.drum_pieces, progress=progress)
     print(
         f"added {summary['added_pieces']} pieces ({summary['added_train_minutes']:.1f} min) of programs "

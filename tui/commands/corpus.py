@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from composer.errors import ComposerError
+from tui.commands.common import count_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,30 +22,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from composer.train.corpus import build_corpus
 
     if args.midi_dir is not None and not args.midi_dir.is_dir():
         raise ComposerError(args.midi_dir, "not a folder")
     if args.no_music21 and args.midi_dir is None:
         raise ComposerError("--no-music21", "needs --midi-dir")
-    bar = tqdm(total=0, unit="file", desc="corpus")
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    summary = build_corpus(
-        args.out,
-        midi_dir=args.midi_dir,
-        include_music21=not args.no_music21,
-        workers=args.workers,
-        limit=args.limit,
-        progress=progress,
-    )
-    bar.close()
+    with count_bar(total=0, unit="file", desc="corpus") as progress:
+        summary = build_corpus(
+            args.out,
+            midi_dir=args.midi_dir,
+            include_music21=not args.no_music21,
+            workers=args.workers,
+            limit=args.limit,
+            progress=progress,
+        )
     tokens = summary["tokens"]
     print(
         f"{summary['pieces']} pieces from {summary['files']} files in {summary['seconds']} s; "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.tokens import STYLES
+from tui.commands.common import check_midi_output, progress_bar, sample_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,28 +37,13 @@ def run(args: argparse.Namespace) -> int:
     from composer.files.loader import load_song
     from composer.model.sample import SampleOptions
 
-    options = SampleOptions(
-        seconds=args.seconds,
-        style=args.style,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        key=args.key,
-    )
-    options.validate()
+    options = sample_options(args, seconds=args.seconds)
     if not 1 <= args.variations <= 64:
         raise ComposerError("--variations", f"must be 1..64, got {args.variations}")
     if args.program is not None and not 0 <= args.program <= 127:
         raise ComposerError("--program", f"must be 0..127, got {args.program}")
-    if args.output.suffix.lower() not in (".mid", ".midi"):
-        raise ComposerError(args.output, "output must be a .mid file")
-    out_dir = args.output.parent if str(args.output.parent) else Path(".")
-    if not out_dir.is_dir():
-        raise ComposerError(args.output, f"folder {out_dir} does not exist")
+    check_midi_output(args.output)
     primer_song = load_song(args.primer) if args.primer is not None else None
-
-    from tqdm import tqdm
 
     from composer.files.midi_io import write_midi
     from composer.model.sample import generate_notes, load_model
@@ -68,16 +54,8 @@ def run(args: argparse.Namespace) -> int:
     for i, path in enumerate(output_paths(args.output, args.variations)):
         seed = None if args.seed is None else args.seed + i
         run_options = SampleOptions(**{**options.__dict__, "seed": seed})
-        bar = tqdm(
-            total=100, desc=path.name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
-        )
-
-        def progress(fraction: float, bar=bar) -> None:
-            bar.n = round(fraction * 100)
-            bar.refresh()
-
-        notes = generate_notes(model, primer_notes, run_options, progress=progress)
-        bar.close()
+        with progress_bar(path.name) as progress:
+            notes = generate_notes(model, primer_notes, run_options, progress=progress)
         song = _copy(primer_song) if primer_song is not None else Song()
         pitched = [t for t in song.tracks if not t.is_drum]
         program = args.program if args.program is not None else (pitched[0].program if pitched else 0)

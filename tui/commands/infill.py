@@ -3,67 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.tokens import STYLES
-
-
-def add_sampling_options(p: argparse.ArgumentParser, styles: Sequence[str]) -> None:
-    p.add_argument("--style", help=f"one of: {', '.join(styles)} (default: guessed from the music)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=0, help="sample from the K likeliest tokens (0: off)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass in (0, 1] (1: off)")
-    p.add_argument("--seed", type=int, help="the same seed gives the same file")
-    p.add_argument("--key", help="keep the new notes in a key, e.g. C:major, F#:minor")
-    p.add_argument("--model", type=Path, help="weights (default: models/transformer/model.safetensors)")
-
-
-def sample_options(args: argparse.Namespace):
-    from composer.model.sample import SampleOptions
-
-    options = SampleOptions(
-        style=args.style,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        key=args.key,
-    )
-    options.validate()
-    return options
-
-
-def check_output(output: Path) -> None:
-    if output.suffix.lower() not in (".mid", ".midi"):
-        raise ComposerError(output, "output must be a .mid file")
-    out_dir = output.parent if str(output.parent) else Path(".")
-    if not out_dir.is_dir():
-        raise ComposerError(output, f"folder {out_dir} does not exist")
-
-
-@contextlib.contextmanager
-def progress_bar(name: str) -> Iterator[Callable[[float], None]]:
-    """A progress callback; the bar appears at the first report, so a request refused early prints only its error."""
-    from tqdm import tqdm
-
-    bars = []
-
-    def progress(fraction: float) -> None:
-        if not bars:
-            fmt = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
-            bars.append(tqdm(total=100, desc=name, unit="%", bar_format=fmt))
-        bars[0].n = round(fraction * 100)
-        bars[0].refresh()
-
-    try:
-        yield progress
-        progress(1.0)
-    finally:
-        for bar in bars:
-            bar.close()
+from tui.commands.common import add_sampling_options, check_midi_output, progress_bar, sample_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise ComposerError("--candidates", f"must be 1..{MAX_CANDIDATES}, got {args.candidates}")
     if not 0 < args.suffix_seconds <= 60:
         raise ComposerError("--suffix-seconds", f"must be in (0, 60], got {args.suffix_seconds}")
-    check_output(args.output)
+    check_midi_output(args.output)
     song = load_song(args.input)
 
     from composer.model.constrained import bar_span_s

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from tui.commands.render import check_output, describe, raise_error
+from composer.errors import ComposerError
+from tui.commands.common import check_folder, check_wav_output, count_bar, describe_wav
 
 REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed")  # ComposerError paths that are options here
 
@@ -58,7 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from composer.errors import ComposerError
     from synth.prompt.prompt_audio import PromptRequest, validate_request
 
     request = PromptRequest(args.text, args.seconds, args.steps, args.guidance, args.seed, args.loop)
@@ -69,23 +69,21 @@ def run(args: argparse.Namespace) -> int:
             raise ComposerError(f"--{exc.path}", exc.problem) from None
         raise
     if args.threads < 0:
-        raise_error("--threads", f"expected 0 (all cores) or more, got {args.threads}")
+        raise ComposerError("--threads", f"expected 0 (all cores) or more, got {args.threads}")
     if args.output is None and args.project is None:
-        raise_error("-o", "give the WAV file to write (-o OUT.wav), a project (--project P.json), or both")
+        raise ComposerError("-o", "give the WAV file to write (-o OUT.wav), a project (--project P.json), or both")
     output = Path(args.output) if args.output else None
     if output is not None:
-        check_output(output)
+        check_wav_output(output)
     song, project = None, None
     if args.project:
         project = Path(args.project)
         song = open_project(project)
         start_s = 0.0 if args.at is None else args.at
         if not (math.isfinite(start_s) and 0 <= start_s <= 1e6):
-            raise_error("--at", f"expected a start time of 0 seconds or more, got {args.at}")
+            raise ComposerError("--at", f"expected a start time of 0 seconds or more, got {args.at}")
     elif args.at is not None:
-        raise_error("--at", "places the clip in a project: give --project P.json too")
-
-    from tqdm import tqdm
+        raise ComposerError("--at", "places the clip in a project: give --project P.json too")
 
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, prompted_clip
     from synth.render import write_wav
@@ -96,17 +94,12 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
     generator = PromptGenerator(args.diffusion, args.vocoder)  # mismatched weights: one line, exit 2
-    with tqdm(total=request.steps, file=sys.stderr, desc="prompt", unit="step", leave=False) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with count_bar(total=request.steps, file=sys.stderr, desc="prompt", unit="step", leave=False) as progress:
         audio = generator.generate(request, progress)
     elapsed = time.perf_counter() - started
     if output is not None:
         write_wav(output, audio, SAMPLE_RATE, args.bit_depth)
-        print(f"{describe(output, audio, SAMPLE_RATE, args.bit_depth)} in {elapsed:.1f} s")
+        print(f"{describe_wav(output, audio, SAMPLE_RATE, args.bit_depth)} in {elapsed:.1f} s")
     if project is not None:
         from composer.files.project import save_project
 
@@ -123,10 +116,8 @@ def open_project(path: Path):
     from composer.song import Song
 
     if path.suffix.lower() != ".json":
-        raise_error(path, "expected a .json project file")
+        raise ComposerError(path, "expected a .json project file")
     if path.exists():
         return load_project(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise_error(path, f"folder {folder} does not exist")
+    check_folder(path)
     return Song()

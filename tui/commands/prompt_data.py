@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from composer.errors import ComposerError
+from tui.commands.common import count_bar, require_fluidsynth
 
 MAX_CLIPS = 1_000_000
 
@@ -51,23 +52,11 @@ def run_build(args: argparse.Namespace) -> int:
         raise ComposerError(args.out, "is a file, expected a folder")
     if args.seed < 0:
         raise ComposerError("--seed", f"{args.seed}: expected 0 or more")
-    from tqdm import tqdm
-
-    from synth.data.fluid import fluidsynth_available
     from synth.data.prompt_data import build_prompt_data
 
-    problem = fluidsynth_available()
-    if problem is not None:
-        raise ComposerError(None, problem)
-    bar = tqdm(total=sum(counts.values()), unit="clip", desc="prompt data")
-
-    def progress(done: int, total: int) -> None:
-        bar.update(done - bar.n)
-
-    try:
+    require_fluidsynth()
+    with count_bar(total=sum(counts.values()), unit="clip", desc="prompt data") as progress:
         manifest = build_prompt_data(args.out, counts, seed=args.seed, progress=progress)
-    finally:
-        bar.close()
     print(
         f"{sum(counts.values())} clips (train {counts['train']}, judge_train {counts['judge_train']}, "
         f"heldout {counts['heldout']}) in {manifest['build_seconds']} s; "

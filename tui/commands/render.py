@@ -15,11 +15,12 @@ with that line.
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import re
 import sys
 from pathlib import Path
+
+from composer.errors import ComposerError
+from tui.commands.common import check_wav_output, count_bar, describe_wav
 
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
@@ -47,37 +48,18 @@ def stem_path(output: Path, name: str) -> Path:
     return output.with_name(f"{output.stem}-{slug}{output.suffix}")
 
 
-def check_output(output: Path) -> None:
-    """Refuse, before any work, an output that cannot be written."""
-    if output.suffix.lower() != ".wav":
-        raise_error(output, "expected a .wav output file")
-    folder = output.parent if str(output.parent) else Path(".")
-    if not folder.is_dir():
-        raise_error(output, f"folder {folder} does not exist")
-    if output.is_dir():
-        raise_error(output, "is a directory, expected a file name")
-    if not os.access(folder, os.W_OK):
-        raise_error(output, f"folder {folder} is not writable")
-
-
-def raise_error(path, problem: str) -> None:
-    from composer.errors import ComposerError
-
-    raise ComposerError(path, problem)
-
-
 def run(args: argparse.Namespace) -> int:
     from composer.files.loader import load_song
 
     if not MIN_SAMPLE_RATE <= args.sample_rate <= MAX_SAMPLE_RATE:
-        raise_error("--sample-rate", f"expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {args.sample_rate}")
+        raise ComposerError(
+            "--sample-rate", f"expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {args.sample_rate}"
+        )
     output = Path(args.output)
-    check_output(output)
+    check_wav_output(output)
     song = load_song(args.file)
     if not any(t.notes for t in song.tracks) and not any(c.samples is not None for c in song.clips):
-        raise_error(args.file, "nothing to render: no notes and no audio clips")
-
-    from tqdm import tqdm
+        raise ComposerError(args.file, "nothing to render: no notes and no audio clips")
 
     from synth.render import render_song, render_stems, stem_names, write_wav
 
@@ -86,13 +68,10 @@ def run(args: argparse.Namespace) -> int:
     stems_to_render = [t for t in song.tracks if t.notes] if args.stems else []
     total_s = song.duration_s * (1 + len(stems_to_render))
     bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]"
-    with tqdm(total=total_s, file=sys.stderr, desc="render", leave=False, bar_format=bar_format) as bar:
-        done = [0.0]
+    with count_bar(total=total_s, file=sys.stderr, desc="render", leave=False, bar_format=bar_format) as report:
 
         def progress(seconds: float, base: float = 0.0) -> None:
-            now = min(base + seconds, total_s)
-            bar.update(now - done[0])
-            done[0] = now
+            report(min(base + seconds, total_s), total_s)
 
         audio = render_song(song, sample_rate=args.sample_rate, synth_factory=factory, progress=progress)
         stems = {}
@@ -102,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 song, sample_rate=args.sample_rate, synth_factory=factory, progress=lambda s: progress(s, base=mix_s)
             )
     write_wav(output, audio, args.sample_rate, args.bit_depth)
-    print(describe(output, audio, args.sample_rate, args.bit_depth))
+    print(describe_wav(output, audio, args.sample_rate, args.bit_depth))
     names = dict(zip(stem_names(song), song.tracks, strict=True))
     used = {output}
     for name, stem in stems.items():
@@ -115,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             path = stem_path(output, f"{name} {i}")
         used.add(path)
         write_wav(path, stem, args.sample_rate, args.bit_depth)
-        print(describe(path, stem, args.sample_rate, args.bit_depth))
+        print(describe_wav(path, stem, args.sample_rate, args.bit_depth))
     return 0
 
 
@@ -136,9 +115,3 @@ def synth_factory(choice: str | None, sample_rate: int, song):
         force=models is not None,
         device=device,
     )
-
-
-def describe(path: Path, audio, sample_rate: int, bit_depth: int) -> str:
-    peak = float(abs(audio).max()) if audio.size else 0.0
-    peak_db = f"{20 * math.log10(peak):.1f} dBFS" if peak > 0 else "silent"
-    return f"wrote {path} ({audio.shape[0] / sample_rate:.2f} s, {sample_rate} Hz, {bit_depth}-bit, peak {peak_db})"
