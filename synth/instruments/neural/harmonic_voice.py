@@ -43,6 +43,7 @@ MAX_PARTIALS = 128
 TOP_HZ_RATIO = 0.95  # partials up to this share of the mel's f_max
 FREQ_STEP_HZ = 1.0
 NOISE_SEED = 1234
+QUIET_RATIO = 1e-4  # partials this far under the frame's loudest are left out
 
 
 @dataclass
@@ -102,8 +103,8 @@ class HarmonicVoice:
         self._weights, self._to_bins, self._noise_gain = _tables(cfg)
         self._k = np.arange(1, MAX_PARTIALS + 1, dtype=np.float64)
         self._top_hz = TOP_HZ_RATIO * cfg.f_max_hz
-        self._ramp = np.arange(1, self.hop_samples + 1, dtype=np.float64) / self.hop_samples  # (hop,)
-        self._window = np.sqrt(np.hanning(2 * self.hop_samples + 1)[: 2 * self.hop_samples])
+        self._n = np.arange(1, self.hop_samples + 1, dtype=np.float64)  # (hop,) samples into the frame
+        self._ramp32 = (self._n / self.hop_samples).astype(np.float32)
 
     def initial_state(self) -> HarmonicState:
         S, K = self.max_notes, MAX_PARTIALS
@@ -140,15 +141,19 @@ class HarmonicVoice:
         if s.size:
             rows = self._weights[np.rint(freq[s, k] / FREQ_STEP_HZ).astype(np.int64)]  # (P, M)
             amplitude[s, k] = np.einsum("pm,pm->p", rows, gains[s])
+        floor = QUIET_RATIO * max(float(amplitude.max(initial=0.0)), float(state.amplitude.max(initial=0.0)))
+        amplitude[amplitude < floor] = 0.0  # partials 80 dB under the loudest are not played
         playing = (amplitude > 0) | (state.amplitude > 0)
         s, k = np.nonzero(playing)
         sound = np.zeros(n)
         if s.size:
             a0, a1, f = state.amplitude[s, k], amplitude[s, k], freq[s, k]
-            phase = state.phase[s, k][:, None] + (2 * np.pi / sr) * f[:, None] * np.arange(1, n + 1)[None]
-            ramp = a0[:, None] + (a1 - a0)[:, None] * self._ramp[None]
-            sound = (ramp * np.sin(phase)).sum(axis=0)
-            state.phase[s, k] = np.mod(phase[:, -1], 2 * np.pi)
+            step = (2 * np.pi / sr) * f  # (P,) radians per sample
+            phase = state.phase[s, k].astype(np.float32)[:, None] + np.outer(step, self._n).astype(np.float32)
+            sines = np.sin(phase)  # (P, n) float32
+            # the amplitude ramps linearly from a0 to a1: sum_p (a0 + (a1 - a0) r) sin = a0 @ S + r (a1 - a0) @ S
+            sound = a0.astype(np.float32) @ sines + self._ramp32 * ((a1 - a0).astype(np.float32) @ sines)
+            state.phase[s, k] = np.mod(state.phase[s, k] + step * n, 2 * np.pi)
         state.amplitude, state.freq_hz = amplitude, freq
         state.pitch, state.age, state.active = np.where(active, pitch, 0.0), age, active.copy()
         bins = (noise @ self._to_bins) * self._noise_gain
