@@ -7,10 +7,15 @@
 Output sample m is the input interpolated at m * from_rate / to_rate with a
 Hann-windowed sinc of `half_width` input samples each side (cut off at the
 lower Nyquist), so it looks `half_width` input samples ahead: that is its
-latency. Equal rates pass samples through with no latency.
+latency. Equal rates pass samples through with no latency. The rates'
+ratio is rational, so the fractional positions repeat every
+to_rate / gcd(from_rate, to_rate) outputs: the weights of each are computed
+once (a polyphase table), not per sample.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -25,7 +30,16 @@ class StreamResampler:
         self.half_width = 0 if self.from_rate == self.to_rate else int(half_width)
         self.cutoff = min(1.0, self.to_rate / self.from_rate)  # of the input's Nyquist
         self.taps = np.arange(-self.half_width + 1, self.half_width + 1)  # (2W,)
+        self.period = self.to_rate // math.gcd(self.from_rate, self.to_rate)  # outputs per cycle of positions
+        self._weights = self._phase_weights() if self.half_width else None  # (period, 2W)
         self.reset()
+
+    def _phase_weights(self) -> np.ndarray:
+        """Interpolation weights of output m at row m % period (its input position's fractional part)."""
+        p = np.arange(self.period)
+        d = (p * self.from_rate / self.to_rate - (p * self.from_rate) // self.to_rate)[:, None] - self.taps[None]
+        weights = self.cutoff * np.sinc(self.cutoff * d) * (0.5 + 0.5 * np.cos(np.pi * d / self.half_width))
+        return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def reset(self) -> None:
         self._buffer = np.zeros(self.half_width, np.float32)  # silence before the start
@@ -53,20 +67,30 @@ class StreamResampler:
         self._buffer = np.concatenate([self._buffer, np.asarray(samples, np.float32)])
         self._pushed += len(samples)
 
+    def _interpolate(self, first: int, n_out: int) -> np.ndarray:
+        """Outputs first .. first + n_out - 1. Those of one phase (m % period) read windows of the input
+        that step by from_rate / gcd samples: a strided view of the buffer times that phase's weights."""
+        out = np.empty(n_out, np.float32)
+        windows = np.lib.stride_tricks.sliding_window_view(self._buffer, len(self.taps))  # (len - 2W + 1, 2W)
+        stride = self.from_rate * self.period // self.to_rate  # input samples between outputs of one phase
+        for k in range(min(self.period, n_out)):
+            m = first + k
+            start = (m * self.from_rate) // self.to_rate + int(self.taps[0]) - self._buffer_start
+            count = len(range(k, n_out, self.period))
+            out[k :: self.period] = (
+                windows[start : start + stride * (count - 1) + 1 : stride] @ self._weights[m % self.period]
+            )
+        return out
+
     def pull(self, n_out: int) -> np.ndarray:
         if self.input_needed(n_out) > self._pushed:
             raise ValueError(f"pull({n_out}) needs {self.input_needed(n_out)} input samples, {self._pushed} pushed")
-        m = np.arange(self._pulled, self._pulled + n_out)
+        first = self._pulled
         self._pulled += n_out
         if self.half_width == 0:
-            out = self._buffer[m - self._buffer_start]
+            out = self._buffer[first - self._buffer_start : first - self._buffer_start + n_out].copy()
         else:
-            t = m * (self.from_rate / self.to_rate)  # (n_out,) input positions
-            index = np.floor(t).astype(np.int64)[:, None] + self.taps  # (n_out, 2W)
-            d = t[:, None] - index
-            weights = self.cutoff * np.sinc(self.cutoff * d) * (0.5 + 0.5 * np.cos(np.pi * d / self.half_width))
-            weights /= weights.sum(axis=1, keepdims=True)
-            out = (self._buffer[index - self._buffer_start] * weights).sum(axis=1).astype(np.float32)
+            out = self._interpolate(first, n_out)
         # Keep only what later outputs can still read.
         keep_from = self._pulled * self.from_rate // self.to_rate - self.half_width
         drop = max(keep_from - self._buffer_start, 0)
