@@ -72,9 +72,13 @@ def harmonic_combs(cfg: MelConfig) -> np.ndarray:
     for c, b in enumerate((0.0, PIANO_B)):
         freqs = f0_hz[:, None] * k[None] * np.sqrt(1.0 + b * k[None] ** 2)  # (P, K)
         below = freqs < cfg.f_max_hz
-        pos = np.where(below, freqs, 0.0) / FREQ_STEP_HZ
+        p_index, k_index = np.nonzero(below)  # the partials that count, grouped by pitch in order
+        pos = freqs[p_index, k_index] / FREQ_STEP_HZ
         lo = np.floor(pos).astype(np.int64)
-        frac = (pos - lo)[..., None]
-        rows = table[lo] * (1 - frac) + table[lo + 1] * frac  # (P, K, n_mels)
-        combs[c] = (rows * below[..., None]).sum(axis=1)
+        frac = (pos - lo)[:, None]
+        rows = table[lo] * (1 - frac) + table[lo + 1] * frac  # (n, n_mels)
+        counts = below.sum(axis=1)
+        sounding = counts > 0
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[sounding]
+        combs[c, sounding] = np.add.reduceat(rows, starts, axis=0)
     return combs.astype(np.float32)
