@@ -1,7 +1,9 @@
 """composer.files: a Song to and from disk; every write atomic.
 
     midi_io   read_midi, write_midi: Standard MIDI Files (type 0 and 1) <-> Song, the tempo map, sustain folded
-    project   load_project, save_project: a Song as versioned JSON, audio clips as WAV beside it
+    project   load_project, save_project: a Song as versioned JSON, audio clips as WAV beside it; a save writes
+              new clip files, then the JSON, then removes the old files (a crash leaves before or after);
+              a missing clip WAV opens as a silent clip (missing_clips) with one line naming the file
     loader    load_song: any song file the app understands (.mid or a project .json)
     atomic    atomic_write: temp name, fsync, rename, so a crash never leaves a half-written file
 

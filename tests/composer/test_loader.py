@@ -76,7 +76,7 @@ BAD_FILES: dict[str, tuple[str, bytes, str]] = {
     "note ends first": ("song.json", _project(tracks=[{"notes": [[60, 80, 2, 1]]}]).encode(), "note end"),
     "meter 0/0": ("song.json", _project(time_signature=[0, 0]).encode(), "time signature"),
     "deep nesting": ("song.json", b"[" * 100_000 + b"]" * 100_000, "not a project"),
-    "missing clip WAV": ("song.json", _project(clips=[{"path": "gone.wav"}]).encode(), "gone.wav"),
+    "clip WAV a folder": ("song.json", _project(clips=[{"path": "."}]).encode(), "not a regular file"),
     "seed as text": ("song.json", _project(clips=[{"seed": "abc"}]).encode(), "seed"),
     "unknown suffix": ("song.txt", b"hello", "unknown file type"),
 }

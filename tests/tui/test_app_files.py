@@ -108,14 +108,14 @@ async def test_export_midi_with_dialog(tmp_path):
 async def test_autosave_on_timer_and_on_quit(home):
     app = ComposerApp(song_of(60), autosave_every_s=0.1, sound=False)
     async with app.run_test(size=SIZE) as pilot:
-        assert (home / "session.lock").exists()
+        assert app.autosave.lock_path.exists()
         await pilot.press("up", "enter")
         await pilot.pause(0.4)
-        assert [n.pitch for n in load_project(home / "autosave.json").tracks[0].notes] == [60, 61]
+        assert [n.pitch for n in load_project(app.autosave.path).tracks[0].notes] == [60, 61]
         await pilot.press("up", "enter")
         await pilot.press("ctrl+q")
-    assert not (home / "session.lock").exists()
-    assert [n.pitch for n in load_project(home / "autosave.json").tracks[0].notes] == [60, 61, 62]
+    assert not app.autosave.lock_path.exists()
+    assert [n.pitch for n in load_project(app.autosave.path).tracks[0].notes] == [60, 61, 62]
 
 
 @run_async
