@@ -16,13 +16,24 @@ side Textual key names separated by commas.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
 from textual.binding import Binding
 
 from composer.errors import ComposerError
+
+try:
+    import tomllib  # Python 3.11+, which pyproject.toml requires
+except ModuleNotFoundError:  # an older Python: tomli is the same parser, where it is installed
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        raise ComposerError(
+            None,
+            f"the studio needs Python 3.11 or newer (tomllib), or tomli installed; this is {sys.version.split()[0]}",
+        ) from None
 
 
 @dataclass(frozen=True)
