@@ -47,6 +47,7 @@ from composer.gm import instrument_name
 from composer.song import Note
 from composer.train.corpus import SPLITS, music21_notes, music21_sources, split_of
 from synth.data.fluid import DEFAULT_SOUNDFONT, FLUID_GAIN, snap_to_fluid
+from synth.data.manifest import read_manifest_file, relative_file, shard_entries, whole_number
 from synth.data.material import instrument_range, material_pieces
 
 FORMAT = "composer-audio-data/1"
@@ -159,25 +160,40 @@ def build_audio_data(
 
 
 def read_manifest(out_dir: Path) -> dict:
-    """The manifest of a finished build; ComposerError if there is none or it is not one."""
+    """The manifest of a finished build; ComposerError (one line, naming the file) if there is none, it is not
+    one, or its sample rate, programs or shard list are not what a build writes."""
     path = Path(out_dir) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ComposerError(path, "no such file; build the data with `composer audio-data build`") from None
-    except (OSError, ValueError) as exc:
-        raise ComposerError(path, f"cannot read the manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ComposerError(path, f"not an audio-data manifest (expected format {FORMAT})")
+    manifest = read_manifest_file(path, FORMAT, "audio-data", "build the data with `composer audio-data build`")
+    whole_number(manifest, "sample_rate", path, 1000, 768_000)
+    programs = manifest.get("programs", {})
+    if not isinstance(programs, dict | list) or not all(
+        (isinstance(p, int) and not isinstance(p, bool)) or (isinstance(p, str) and p.isdigit()) for p in programs
+    ):
+        raise ComposerError(path, "programs is not a list (or table) of GM program numbers")
+    if not all(0 <= int(p) <= 128 for p in programs):
+        raise ComposerError(path, "programs holds a number outside 0-128")
+    shard_entries(manifest, path, tuple(SPLITS))
     return manifest
 
 
 def load_shard(out_dir: Path, entry: Mapping) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(audio float16 (n_samples,) memory-mapped, notes arrays) of one manifest shard entry."""
-    audio = np.load(Path(out_dir) / entry["audio"], mmap_mode="r", allow_pickle=False)
-    with np.load(Path(out_dir) / entry["notes"], allow_pickle=False) as npz:
-        notes = {name: npz[name] for name in npz.files}
+    audio_path = Path(out_dir) / relative_file(entry.get("audio"), Path(out_dir) / "manifest.json", "audio")
+    notes_path = Path(out_dir) / relative_file(entry.get("notes"), Path(out_dir) / "manifest.json", "notes")
+    try:
+        audio = np.load(audio_path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # missing, truncated, not .npy, an object array: numpy raises many types
+        raise ComposerError(audio_path, f"unreadable shard ({_first_line(exc)})") from None
+    try:
+        with np.load(notes_path, allow_pickle=False) as npz:
+            notes = {name: npz[name] for name in npz.files}
+    except Exception as exc:
+        raise ComposerError(notes_path, f"unreadable shard ({_first_line(exc)})") from None
     return audio, notes
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def fit_to_range(notes: Sequence[Note], low: int, high: int, center_offset: int = 0) -> tuple[list[Note], int]:

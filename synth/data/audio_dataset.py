@@ -17,7 +17,6 @@ that may still sound (RELEASE_KEEP_S) replayed through the live NoteTracker.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +24,12 @@ import numpy as np
 import torch
 
 from composer.errors import ComposerError
+from synth.data.manifest import read_manifest_file, shard_entries, whole_number
 from synth.instruments.neural.mel import LogMel, MelConfig
 from synth.instruments.neural.note_features import RELEASE_KEEP_S, features_from_notes
 
 FORMAT = "composer-audio-data/1"
+SPLITS = ("train", "valid", "test")  # composer.train.corpus.SPLITS, the builder's
 
 
 @dataclass
@@ -45,24 +46,14 @@ class AudioDataset:
         self.mel_config = mel or MelConfig()
         self.max_notes = max_notes
         manifest_path = self.folder / "manifest.json"
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ComposerError(
-                manifest_path, "no such file; build the data with `composer audio-data build`"
-            ) from None
-        except (OSError, ValueError) as exc:
-            raise ComposerError(manifest_path, f"cannot read the manifest ({exc})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ComposerError(manifest_path, f"not an audio-data manifest (expected format {FORMAT})")
-        if int(manifest.get("sample_rate", 0)) != self.mel_config.sample_rate:
-            raise ComposerError(
-                manifest_path,
-                f"audio at {manifest.get('sample_rate')} Hz, the models need {self.mel_config.sample_rate}",
-            )
+        hint = "build the data with `composer audio-data build`"
+        manifest = read_manifest_file(manifest_path, FORMAT, "audio-data", hint)
+        rate = whole_number(manifest, "sample_rate", manifest_path, 1000, 768_000)
+        if rate != self.mel_config.sample_rate:
+            raise ComposerError(manifest_path, f"audio at {rate} Hz, the models need {self.mel_config.sample_rate}")
         self.pieces: list[Piece] = []
-        for entry in manifest.get("shards", []):
-            if entry.get("split") == split:
+        for entry in shard_entries(manifest, manifest_path, SPLITS):
+            if entry["split"] == split:
                 self._add_shard(entry)
         self._frontend = LogMel(self.mel_config)
 
@@ -70,18 +61,35 @@ class AudioDataset:
         return len(self.pieces)
 
     def _add_shard(self, entry: dict) -> None:
-        audio = np.load(self.folder / entry["audio"], mmap_mode="r", allow_pickle=False)
-        with np.load(self.folder / entry["notes"], allow_pickle=False) as npz:
-            cols = {name: npz[name] for name in npz.files}
+        audio_path, notes_path = self.folder / entry["audio"], self.folder / entry["notes"]
+        try:
+            audio = np.load(audio_path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # missing, truncated, not .npy, an object array: numpy raises many types
+            raise ComposerError(audio_path, f"unreadable shard ({_first_line(exc)})") from None
+        if audio.ndim != 1 or audio.dtype.kind != "f":
+            raise ComposerError(audio_path, f"shard audio is {audio.dtype} {audio.shape}, expected float (n_samples,)")
+        try:
+            with np.load(notes_path, allow_pickle=False) as npz:
+                cols = {name: npz[name] for name in npz.files}
+            pieces = self._pieces(cols, audio, int(entry["program"]))
+        except Exception as exc:  # a column missing, of another length or kind
+            raise ComposerError(notes_path, f"unreadable shard ({_first_line(exc)})") from None
+        self.pieces.extend(pieces)
+
+    def _pieces(self, cols: dict[str, np.ndarray], audio: np.ndarray, program: int) -> list[Piece]:
         rate = self.mel_config.sample_rate
+        pieces = []
         for index, (start, n) in enumerate(zip(cols["piece_start_sample"], cols["piece_n_samples"], strict=True)):
+            if not 0 <= int(start) <= int(start) + int(n) <= len(audio):
+                raise ValueError(f"piece {index} ({int(start)}, {int(n)}) lies outside the shard's audio")
             mine = cols["piece"] == index
             offset_s = start / rate
             notes = np.stack(
                 [cols["pitch"][mine], cols["velocity"][mine], cols["start_s"][mine] - offset_s,
                  cols["end_s"][mine] - offset_s], axis=1,
             ).astype(np.float64)  # fmt: skip
-            self.pieces.append(Piece(audio[int(start) : int(start + n)], int(entry["program"]), notes))
+            pieces.append(Piece(audio[int(start) : int(start + n)], program, notes))
+        return pieces
 
     def _pick(self, rng: np.random.Generator, n_frames: int) -> tuple[Piece, int]:
         if not self.pieces:
@@ -138,3 +146,7 @@ class AudioDataset:
             "program": torch.tensor([r[3] for r in rows]),
             "log_mel": log_mel[:, :, :n_frames].contiguous(),
         }
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]

@@ -41,6 +41,7 @@ import numpy as np
 from composer.errors import ComposerError
 from composer.song import Note
 from synth.data.captions import KEY_NAMES, ClipMeta, captions
+from synth.data.manifest import read_manifest_file
 from synth.data.patterns import DRUM_STYLES, arpeggio, chords, groove, melody
 
 FORMAT = "composer-prompt-data/1"
@@ -364,17 +365,10 @@ def build_prompt_data(
 
 
 def read_manifest(out_dir: Path) -> dict:
-    """The manifest of a finished build; ComposerError if there is none or it is not one."""
+    """The manifest of a finished build; ComposerError (one line, naming the file) if there is none or it is
+    not one."""
     path = Path(out_dir) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ComposerError(path, "no such file; build the data with `composer prompt-data build`") from None
-    except (OSError, ValueError) as exc:
-        raise ComposerError(path, f"cannot read the manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ComposerError(path, f"not a prompt-data manifest (expected format {FORMAT})")
-    return manifest
+    return read_manifest_file(path, FORMAT, "prompt-data", "build the data with `composer prompt-data build`")
 
 
 def _fit_clip(audio: np.ndarray) -> np.ndarray:

@@ -105,9 +105,18 @@ def widen_audio_data(
         "added_pieces": len(writer.pieces),
         "widen_seconds": round(time.monotonic() - t0, 1),
     }
-    base_pieces = (
-        (base_dir / "pieces.jsonl").read_text(encoding="utf-8") if (base_dir / "pieces.jsonl").exists() else ""
-    )
+    base_pieces = _read_pieces(base_dir / "pieces.jsonl")
     atomic_write_text(out_dir / "pieces.jsonl", base_pieces + "".join(json.dumps(p) + "\n" for p in writer.pieces))
     atomic_write_text(out_dir / "manifest.json", json.dumps({**summary, "shards": linked + shards}, indent=1))
     return summary
+
+
+def _read_pieces(path: Path) -> str:
+    """The base build's pieces.jsonl, copied line for line ("" when there is none); ComposerError if unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ComposerError(path, f"cannot read the list of pieces ({getattr(exc, 'strerror', None) or exc})") from None
+    return text if not text or text.endswith("\n") else text + "\n"
