@@ -10,6 +10,15 @@ records the song as it was before, only if the edit changed something.
 whoever holds a reference to it (the audio engine, the widgets) sees the
 change. Audio clip samples are shared between snapshots, never copied: they
 are treated as immutable.
+
+Copy-on-write per track: the snapshot before an edit copies only the tracks that
+changed since the last snapshot; every other track is the same frozen copy the
+last snapshot holds (found equal by comparing, which makes no objects). So an
+edit of one track in a song of many costs one track's copy, and the undo stack
+holds each note once per change, not once per step (fewer objects for the garbage
+collector to walk, too). Frozen copies are never handed to the song itself:
+undo and redo give it fresh copies of them (opening a file and its undo still
+hand the contents over without copying).
 """
 
 from __future__ import annotations
@@ -72,6 +81,31 @@ def _copy_track(track: Track) -> Track:
     return replace(track, notes=[Note(n.pitch, n.velocity, n.start_s, n.end_s) for n in track.notes])
 
 
+_FROZEN = "_history_frozen"  # attribute set on the snapshots (and their tracks) that History shares
+
+
+def _is_frozen(obj) -> bool:
+    return getattr(obj, _FROZEN, False)
+
+
+def _freeze_track(track: Track) -> Track:
+    copy = _copy_track(track)
+    setattr(copy, _FROZEN, True)
+    return copy
+
+
+def _thaw(snap: Song) -> Song:
+    """`snap` as contents the song may own: fresh copies of its shared (frozen) tracks and clips."""
+    if not _is_frozen(snap):
+        return snap
+    return Song(
+        snap.tempo_bpm,
+        tuple(snap.time_signature),
+        [_copy_track(t) if _is_frozen(t) else t for t in snap.tracks],
+        [replace(c) for c in snap.clips],
+    )
+
+
 @dataclass
 class Step:
     label: str
@@ -85,6 +119,24 @@ class History:
         self.limit = limit
         self._undo: list[Step] = []
         self._redo: list[Step] = []
+        self._base: Song | None = None  # the last frozen snapshot: its tracks are shared while unchanged
+        self.tracks_copied = 0  # tracks copied into snapshots (the copy-on-write at work, for tests)
+
+    def _snapshot(self, song: Song) -> Song:
+        """A frozen snapshot of `song` that shares each track copy of the last one the song still equals."""
+        base = self._base
+        shared = list(base.tracks) if base is not None else []
+        tracks = []
+        for i, track in enumerate(song.tracks):
+            old = shared[i] if i < len(shared) else None
+            if old is None or old != track:
+                old = _freeze_track(track)
+                self.tracks_copied += 1
+            tracks.append(old)
+        snap = Song(song.tempo_bpm, tuple(song.time_signature), tracks, [replace(c) for c in song.clips])
+        setattr(snap, _FROZEN, True)
+        self._base = snap
+        return snap
 
     @property
     def can_undo(self) -> bool:
@@ -117,7 +169,7 @@ class History:
 
         If the block raises, the song is put back as it was and nothing is recorded.
         """
-        before = snapshot(song)
+        before = self._snapshot(song)
         try:
             yield song
         except BaseException:
@@ -133,22 +185,29 @@ class History:
     def undo(self, song: Song) -> str | None:
         """Put `song` back as it was before the last edit; returns that edit's label (None: nothing to undo).
 
-        Snapshots change hands instead of being copied, so undo costs O(1) in the song's size.
+        The song's old contents become the redo step as they are; a snapshot's shared track copies are
+        copied once for the song (the contents of an open or replace change hands without a copy).
         """
         if not self._undo:
             return None
         step = self._undo.pop()
-        self._redo.append(Step(step.label, swap(song, step.before)))
+        self._redo.append(Step(step.label, self._hand_over(song, step.before)))
         return step.label
+
+    def _hand_over(self, song: Song, snap: Song) -> Song:
+        """Put `snap` into `song` (thawed); returns the song's old contents, which nothing else holds."""
+        self._base = snap if _is_frozen(snap) else None  # its frozen tracks equal the song's fresh copies
+        return swap(song, _thaw(snap))
 
     def redo(self, song: Song) -> str | None:
         """Apply the last undone edit again; returns its label (None: nothing to redo)."""
         if not self._redo:
             return None
         step = self._redo.pop()
-        self._undo.append(Step(step.label, swap(song, step.before)))
+        self._undo.append(Step(step.label, self._hand_over(song, step.before)))
         return step.label
 
     def clear(self) -> None:
         self._undo.clear()
         self._redo.clear()
+        self._base = None

@@ -9,6 +9,7 @@ engine's scheduler is sample-accurate:
     synth.control_change(controller, value, frame_offset)   # CC64 = sustain
     synth.pitch_bend(semitones, frame_offset)
     block = synth.render(n_frames)   # float32, shape (n_frames,), mono, pre-pan
+    synth.render_into(out)           # the same into a caller's float32 (n_frames,): the engine's path
 
 `latency_samples` is the instrument's own algorithmic delay (0 for DSP).
 `reset()` silences everything at once (stop, seek).
@@ -42,6 +43,11 @@ class Synth(ABC):
     @abstractmethod
     def render(self, n_frames: int) -> np.ndarray:
         """The next `n_frames` samples, float32 of shape (n_frames,)."""
+
+    def render_into(self, out: np.ndarray) -> None:
+        """The next len(out) samples into float32 `out` (n,). Instruments that can, override it to make
+        no new sample memory per block (the DSP synth does); this default copies `render`'s block."""
+        out[:] = self.render(out.shape[0])
 
     @abstractmethod
     def reset(self) -> None: ...

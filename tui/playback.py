@@ -35,6 +35,15 @@ class SilentClock:
         return False
 
     @property
+    def output_latency_s(self) -> float:
+        """No sound, no latency: what is "heard" is the clock itself."""
+        return 0.0
+
+    @property
+    def render_position_s(self) -> float:
+        return self.position_s
+
+    @property
     def position_s(self) -> float:
         if not self._playing:
             return self._origin_s
@@ -95,7 +104,13 @@ class SilentClock:
 
 
 class EnginePlayback:
-    """The audio engine (synth.engine.engine) playing through the sound card (synth.engine.audio_out)."""
+    """The audio engine (synth.engine.engine) playing through the sound card (synth.engine.audio_out).
+
+    `position_s` is what the listener hears now: the engine renders ahead of the sound card by its
+    ring and the device's own buffer (`output_latency_s`), so the render position
+    (`render_position_s`) runs that far ahead. The playhead shows, and a take (tui.take) stamps its
+    notes with, the heard position: a note played along with the song lands where it was heard.
+    """
 
     def __init__(self, engine, output) -> None:
         self.engine = engine
@@ -107,7 +122,16 @@ class EnginePlayback:
 
     @property
     def position_s(self) -> float:
+        return self.engine.heard_position_s
+
+    @property
+    def render_position_s(self) -> float:
+        """Where the engine renders: ahead of `position_s` by the output latency."""
         return self.engine.position_s
+
+    @property
+    def output_latency_s(self) -> float:
+        return self.engine.output_latency_s
 
     @property
     def metronome(self) -> bool:
@@ -168,7 +192,7 @@ class EnginePlayback:
 
     def describe(self) -> str:
         out = self.output
-        if out.render_error is not None:
+        if out.failed and out.render_error is not None:
             return f"no sound: render failed ({out.render_error})"
         latency_ms = (out.ahead_latency_s + out.output_latency_s) * 1000
         return (
@@ -200,21 +224,26 @@ class CurrentPlayback:
     def live_pitch_bend(self, track_index: int, semitones: float) -> None:
         self.current().live_pitch_bend(track_index, semitones)
 
+    @property
+    def output_latency_s(self) -> float:
+        return self.current().output_latency_s
+
 
 def open_engine(
     song: Song, sample_rate: int = 48000, block_frames: int = 256, on_notice: Callable[[str], None] | None = None
 ) -> EnginePlayback | SilentClock:
     """The engine on the default output device, or a silent clock saying why there is no sound.
 
-    `on_notice` gets the engine's one-line notices (a neural track falling back to the DSP synth, and
-    why); it may be called from the audio thread, so it must not block."""
+    `on_notice` gets the engine's and the output's one-line notices (a track falling back to the DSP
+    synth, and why; a deeper ahead buffer; real-time priority refused); it may be called from the
+    render thread, so it must not block."""
     try:
         from synth.engine.audio_out import AudioOutput
         from synth.engine.engine import Engine
     except ImportError as exc:
         return SilentClock(song, f"audio engine not available ({exc})")
     engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames, on_notice=on_notice)
-    output = AudioOutput(engine.render_block, sample_rate=sample_rate, block_frames=block_frames)
+    output = AudioOutput(engine.render_block, sample_rate=sample_rate, block_frames=block_frames, on_notice=on_notice)
     try:
         output.start()
     except Exception as exc:  # NoAudioDevice, or PortAudio failing in its own way

@@ -4,6 +4,11 @@ The take records into a scratch track of its own (synth.engine.recorder.Recorder
 thread-safe, called from the MIDI callback thread too), so the song is never
 touched from another thread; the screen shows the take's notes as they come
 and, when the take stops, adds them to the armed track as one undo step.
+
+`now_s` is the playback's `position_s`, which with sound is what the player hears
+(tui.playback.EnginePlayback: the render position less the output latency), so
+a note played along with the song is stamped where it was heard, not where the
+engine was rendering ahead.
 """
 
 from __future__ import annotations

@@ -3,12 +3,28 @@
     engine = Engine(song, sample_rate=48000, block_frames=256)
     engine.play()
     block = engine.render_block(256)        # float32 (256, 2), within +-1
+    engine.render_into(out)                 # the same into a caller's (n, 2) block: no new sample memory
 
-`render_block` is the only thing the render thread calls. Everything else
+`render_block`/`render_into` is the only thing the render thread calls. Everything else
 (transport, live input, track changes) may be called from other threads:
 transport calls take a short lock and leave their effect (a reset of the
 synths on stop and seek) for the next block; live input goes through a
 queue drained at the start of each block, at frame offset 0.
+
+Plans: what the render thread plays (each track's synth and its scheduled events) is a `Plan`,
+built whole off the render thread and published with one reference assignment; the render
+thread only picks up the latest one at a block start. While an AudioOutput plays the engine
+(it calls `attach_output`), a planner thread builds plans: when `notes_changed()` or
+`sync_tracks()` asks, and when it notices the song's tracks changed (undo, redo, open and restore
+replace them). Building a plan never holds the engine's lock. A plan reuses the synths of the
+last one by content (program, drum kit, synth kind; the same track object or position first),
+not by object identity, so an undo that replaces every track with an equal copy keeps every
+synth and its sounding voices. Offline (no output attached), the render thread builds a plan
+itself when the song changed: there, slow only means slow.
+
+Faults: an exception from one track's synth (in render, note_on or note_off) moves that track
+to the DSP synth, with a notice, and the notes its schedule was holding start again there; the
+other tracks never notice. A DSP synth that raises is replaced by a fresh one.
 
 The song is in seconds. Scheduling is sample-accurate (an event lands on its
 frame inside the block), also across a loop wrap. Offline rendering
@@ -33,7 +49,7 @@ from synth.base import Synth
 from synth.engine.limiter import PeakLimiter
 from synth.engine.metronome import Metronome, beat_grid
 from synth.engine.mixer import Mixer
-from synth.engine.scheduler import ON, Scheduler
+from synth.engine.scheduler import Scheduler, TrackEvents
 from synth.instruments.dsp.dsp import DspSynth
 
 SynthFactory = Callable[[Track], Synth]
@@ -42,16 +58,30 @@ _LIVE_ON, _LIVE_OFF, _LIVE_CC, _LIVE_BEND = range(4)
 LOAD_SMOOTHING = 0.1  # weight of the newest block in render_load
 OVERLOAD_LOAD = 0.8  # a synth that may overload and needs more than this share of each block...
 OVERLOAD_WINDOW_BLOCKS = 32  # ...on average over this many blocks moves to the DSP synth
+PLAN_POLL_S = 0.02  # the planner thread looks for changed tracks this often
+POSITION_LOG_LEN = 512  # blocks remembered to tell which song position is being heard
+RESTRIKE_VELOCITY = 80  # a note a failed synth was holding starts again on the DSP synth at this
 
 
-@dataclass
-class _Slot:
-    """A track and the synth made for it (with what it was made from, to notice changes)."""
+@dataclass(eq=False)
+class _Voice:
+    """The synth playing a track, with what it was made from; shared by the plans that keep it."""
 
-    track: Track
     synth: Synth
     made_from: tuple
     loads: deque = field(default_factory=lambda: deque(maxlen=OVERLOAD_WINDOW_BLOCKS))  # render s / block s
+    mono: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # its block, kept between blocks
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """What the render thread plays: per track, the track, its voice and its scheduled events."""
+
+    tracks: tuple[Track, ...]
+    voices: tuple[_Voice, ...]
+    events: tuple[TrackEvents, ...]
+    signature: tuple
+    built_in: str = ""  # the thread that built it (for tests and the curious)
 
 
 def _synth_key(track: Track) -> tuple:
@@ -108,7 +138,7 @@ class Engine:
         self.count_in_bars = 0
         self.render_load = 0.0
         self.track_peaks: list[float] = []
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # transport state only: held for microseconds, never while building
         self._live: queue.SimpleQueue = queue.SimpleQueue()
         self._pos = 0  # song position, samples
         self._playing = False
@@ -117,16 +147,31 @@ class Engine:
         self._loop: tuple[int, int] | None = None
         self._reset_pending = False
         self._deferred_offs: list[tuple[Synth, int]] = []
-        self._slots: list[_Slot] = []
-        self._pending_slots: list[_Slot] | None = None
-        self._schedule_stale = False
         self._scheduler = Scheduler(self.sample_rate)
-        self._notes_signature: tuple = ()
         self._mixer = Mixer(self.sample_rate)
         self._limiter = PeakLimiter(self.sample_rate)
         self._clicks = Metronome(self.sample_rate)
-        self.sync_tracks()
-        self._apply_track_changes()
+        # Plans: built under _plan_lock by whoever builds (never the render thread while an output
+        # plays), published in _published; the render thread's own is _plan.
+        self._plan_lock = threading.Lock()
+        self._stale = False  # notes were edited in place: the next plan must be built
+        self._retired: queue.SimpleQueue = queue.SimpleQueue()  # plans the render thread let go of
+        self._output = None  # the AudioOutput playing this engine (attach_output)
+        self._planner: threading.Thread | None = None
+        self._plan_wanted = threading.Event()
+        self._planner_running = False
+        self.plans_built = 0
+        # Which song position each block started at, to tell what is being heard (heard_position_s).
+        self._frames_rendered = 0
+        self._log_count = 0
+        self._position_log = np.zeros((POSITION_LOG_LEN, 3), np.int64)  # frames rendered, position, moving
+        self._touched: set[int] = set()
+        self._clicks_due: list[tuple[int, bool]] = []
+        self._spans: list[tuple[int, int, int]] = []
+        self._plan = Plan((), (), (), ())
+        self._published = self._plan
+        self._rebuild()
+        self._switch(self._published)
 
     def _dsp_synth(self, track: Track) -> Synth:
         return DspSynth(track.program, track.is_drum, self.sample_rate)
@@ -166,61 +211,174 @@ class Engine:
         if self.on_notice is not None:
             self.on_notice(line)
 
-    # ---- tracks --------------------------------------------------------------------------------------
+    # ---- tracks and plans ----------------------------------------------------------------------------
 
     def sync_tracks(self) -> None:
-        """Match the synths to song.tracks: keep those whose track is unchanged, make new ones.
+        """Match the synths to song.tracks now, in the caller's thread: a new plan, published.
 
-        New synths are made here, in the caller's thread; the render thread
-        switches to them at the start of its next block.
+        Synths whose track is unchanged (by content) are kept, new ones are made here; the render
+        thread switches to the plan at the start of its next block.
         """
-        with self._lock:
-            current = self._pending_slots if self._pending_slots is not None else self._slots
-            old = {id(s.track): s for s in current}
-            slots = []
-            for track in list(self.song.tracks):
-                slot = old.get(id(track))
-                if slot is None or slot.made_from != _synth_key(track):
-                    synth = self.synth_factory(track)
-                    if synth.sample_rate != self.sample_rate:
-                        raise ValueError(
-                            f"synth for {track.name!r} runs at {synth.sample_rate} Hz, "
-                            f"the engine at {self.sample_rate} Hz"
-                        )
-                    slot = _Slot(track, synth, _synth_key(track))
-                slots.append(slot)
-            self._pending_slots = slots
-            self._notes_signature = self._signature()
+        self._rebuild()
 
     def notes_changed(self) -> None:
-        """Call after editing notes in place (moving or resizing one); adding or removing is noticed alone."""
-        with self._lock:
-            self._schedule_stale = True
+        """Call after editing notes in place (moving or resizing one); adding or removing is noticed alone.
 
-    def _apply_track_changes(self) -> None:
-        """At a block start, under the lock: new synths and schedule; notes the old schedule started end."""
-        if self._signature() != self._notes_signature:
-            self.sync_tracks()
-        if self._pending_slots is None and not self._schedule_stale:
-            return
+        While an output plays, the planner thread builds the new plan at once; offline, the next block does.
+        """
+        self._stale = True
+        self._plan_wanted.set()
+
+    def _rebuild(self) -> None:
+        """Build a plan for the song as it is now and publish it (one builder at a time)."""
+        with self._plan_lock:
+            self._publish(self._build_plan())
+
+    def _build_plan(self) -> Plan:
+        """A plan for the song as it is now: synths reused by content, events scheduled. Never under _lock.
+
+        The caller holds _plan_lock.
+        """
+        self._stale = False
+        old = self._published
+        tracks = tuple(self.song.tracks)
+        signature = self._signature(tracks)
+        by_id = {id(t): v for t, v in zip(old.tracks, old.voices, strict=True)}
+        free: dict[tuple, list[_Voice]] = {}
+        for v in old.voices:
+            free.setdefault(v.made_from, []).append(v)
+        chosen: list[_Voice | None] = [None] * len(tracks)
+        # The same track object first, then the same position, then any voice of the same kind.
+        for i, track in enumerate(tracks):
+            v = by_id.get(id(track))
+            if v is not None and v.made_from == _synth_key(track) and v in free.get(v.made_from, ()):
+                chosen[i] = v
+                free[v.made_from].remove(v)
+        for i, track in enumerate(tracks):
+            key = _synth_key(track)
+            if chosen[i] is None and i < len(old.voices) and old.voices[i] in free.get(key, ()):
+                chosen[i] = old.voices[i]
+                free[key].remove(old.voices[i])
+        voices = []
+        for i, track in enumerate(tracks):
+            v = chosen[i]
+            key = _synth_key(track)
+            if v is None and free.get(key):
+                v = free[key].pop(0)
+            if v is None:
+                synth = self.synth_factory(track)
+                if synth.sample_rate != self.sample_rate:
+                    raise ValueError(
+                        f"synth for {track.name!r} runs at {synth.sample_rate} Hz, the engine at {self.sample_rate} Hz"
+                    )
+                prepare = getattr(synth, "prepare", None)
+                if prepare is not None:  # not playing yet: its tables for the track's pitches are made here
+                    prepare(sorted({n.pitch for n in track.notes}))
+                v = _Voice(synth, key)
+            voices.append(v)
+        events = tuple(TrackEvents(t, self.sample_rate) for t in tracks)
+        self._mixer.retain_clips(list(self.song.clips))
+        self.plans_built += 1
+        return Plan(tracks, tuple(voices), events, signature, threading.current_thread().name)
+
+    def _publish(self, plan: Plan) -> None:
+        self._published = plan  # the one reference swap the render thread picks up
+
+    def _switch(self, plan: Plan) -> None:
+        """Render thread, block start: play `plan` from now on; notes the old schedule started end."""
         self._end_sounding(0)
-        if self._pending_slots is not None:
-            self._slots, self._pending_slots = self._pending_slots, None
-            self._mixer.forget({id(s.track) for s in self._slots})
-        self._schedule_stale = False
-        self._scheduler.build([s.track for s in self._slots])
+        old, self._plan = self._plan, plan
+        self._scheduler.use(plan.events)
+        self._mixer.forget({id(v) for v in plan.voices})
+        if old.voices:
+            self._retired.put(old)  # freed by the planner thread, not here
 
-    def _signature(self) -> tuple:
-        return tuple((id(t), id(t.notes), len(t.notes), *_synth_key(t)) for t in self.song.tracks)
+    def _signature(self, tracks=None) -> tuple:
+        """What a plan depends on, cheaply: the track objects, their note lists and kinds, the clips' audio."""
+        tracks = self.song.tracks if tracks is None else tracks
+        clips = tuple(id(c.samples) for c in self.song.clips)
+        return (clips, *((id(t), id(t.notes), len(t.notes), *_synth_key(t)) for t in tracks))
 
     def _end_sounding(self, offset: int | None) -> None:
         """Note-offs for every note the scheduler started, at `offset` (None: at the start of the next block)."""
-        for slot, pitches in zip(self._slots, self._scheduler.sounding(), strict=False):
+        for voice, pitches in zip(self._plan.voices, self._scheduler.sounding(), strict=False):
             for pitch in pitches:
                 if offset is None:
-                    self._deferred_offs.append((slot.synth, pitch))
+                    self._deferred_offs.append((voice.synth, pitch))
                 else:
-                    slot.synth.note_off(pitch, offset)
+                    voice.synth.note_off(pitch, offset)
+
+    # ---- the planner thread (while an output plays) ---------------------------------------------------
+
+    def attach_output(self, output) -> None:
+        """An AudioOutput starts playing this engine: plans are built off the render thread from now on."""
+        self._output = output
+        if self._planner is None:
+            self._planner_running = True
+            self._planner = threading.Thread(target=self._plan_loop, name="engine-planner", daemon=True)
+            self._planner.start()
+
+    def detach_output(self, output) -> None:
+        if self._output is output:
+            self._output = None
+        planner, self._planner = self._planner, None
+        if planner is not None:
+            self._planner_running = False
+            self._plan_wanted.set()
+            planner.join(timeout=5.0)
+
+    def _plan_loop(self) -> None:
+        while self._planner_running:
+            self._plan_wanted.wait(PLAN_POLL_S)
+            self._plan_wanted.clear()
+            while True:  # old plans are dropped here, where freeing them costs the render thread nothing
+                try:
+                    self._retired.get_nowait()
+                except queue.Empty:
+                    break
+            if not self._planner_running:
+                return
+            if self._stale or self._signature() != self._published.signature:
+                try:
+                    self._rebuild()
+                except Exception as exc:  # a synth that cannot be made: say so, keep playing the last plan
+                    self._stale = False
+                    self.notice(f"the new tracks could not be played ({type(exc).__name__}: {exc})")
+                    self._published = Plan(
+                        self._published.tracks,
+                        self._published.voices,
+                        self._published.events,
+                        self._signature(),
+                        self._published.built_in,
+                    )
+
+    @property
+    def realtime(self) -> bool:
+        """Whether an output plays the engine (plans are then built by the planner thread)."""
+        return self._planner is not None
+
+    # ---- what is heard -------------------------------------------------------------------------------
+
+    @property
+    def output_latency_s(self) -> float:
+        """From a block being rendered to its being heard, as the attached output knows it (0 offline)."""
+        output = self._output
+        return float(output.latency_s) if output is not None else 0.0
+
+    @property
+    def heard_position_s(self) -> float:
+        """The song position the listener hears now: the render position less the output latency."""
+        latency = round(self.output_latency_s * self.sample_rate)
+        if latency <= 0:
+            return self.position_s
+        target = self._frames_rendered - latency
+        log = self._position_log
+        written = self._log_count
+        for back in range(1, min(written, POSITION_LOG_LEN) + 1):
+            frames, position, moving = log[(written - back) % POSITION_LOG_LEN].tolist()
+            if frames <= target:
+                return (position + (target - frames if moving else 0)) / self.sample_rate
+        return self.position_s
 
     # ---- transport -----------------------------------------------------------------------------------
 
@@ -295,12 +453,12 @@ class Engine:
 
     @property
     def active_voices(self) -> int:
-        return sum(s.synth.active_voices for s in self._slots)
+        return sum(v.synth.active_voices for v in self._plan.voices)
 
     @property
     def synths(self) -> list[Synth]:
         """The synth of each track, in track order (as of the last block)."""
-        return [s.synth for s in self._slots]
+        return [v.synth for v in self._plan.voices]
 
     @property
     def gain_reduction_db(self) -> float:
@@ -311,55 +469,76 @@ class Engine:
 
     def render_block(self, n_frames: int | None = None) -> np.ndarray:
         """The next block: float32 (n_frames, 2), within +-1. Advances the transport when playing."""
-        t_begin = time.perf_counter()
         n = self.block_frames if n_frames is None else int(n_frames)
-        out = np.zeros((n, 2), np.float32)
+        out = np.zeros((max(n, 0), 2), np.float32)
+        if n > 0:
+            self.render_into(out)
+        return out
+
+    def render_into(self, out: np.ndarray) -> None:
+        """The next len(out) frames into float32 `out` (n, 2), within +-1 (no new sample memory per block)."""
+        t_begin = time.perf_counter()
+        n = out.shape[0]
+        out.fill(0.0)
         if n <= 0:
-            return out
+            return
+        plan = self._published
+        if self._planner is None and (self._stale or self._signature() != plan.signature):
+            self._rebuild()  # offline: nobody else builds
+            plan = self._published
+        if plan is not self._plan:
+            self._switch(plan)
+        voices = plan.voices
+        touched = self._touched
+        touched.clear()
+        clicks = self._clicks_due
+        clicks.clear()
+        spans = self._spans  # (block offset, song sample, length)
+        spans.clear()
         with self._lock:
-            self._apply_track_changes()
-            slots = self._slots
             if self._reset_pending:
                 self._reset_pending = False
-                for slot in slots:
-                    slot.synth.reset()
+                for voice in voices:
+                    voice.synth.reset()
                 self._scheduler.sounding()
                 self._deferred_offs.clear()
                 self._clicks.reset()
             for synth, pitch in self._deferred_offs:
                 synth.note_off(pitch, 0)
             self._deferred_offs.clear()
-            touched = self._drain_live(slots)
-            clicks: list[tuple[int, bool]] = []
-            song_spans: list[tuple[int, int, int]] = []  # (block offset, song sample, length)
+            self._drain_live(voices, touched)
+            position, moving = self._pos, self._playing and self._count_in_left < n
             if self._playing:
-                song_spans = self._advance(n, clicks, slots, touched)
-        self._mix(out, n, slots, touched, song_spans, clicks)
+                self._advance(n, clicks, voices, touched, spans)
+        log = self._position_log[self._log_count % POSITION_LOG_LEN]
+        log[0], log[1], log[2] = self._frames_rendered, position, moving
+        self._log_count += 1
+        self._frames_rendered += n
+        self._mix(out, n, plan, touched, spans, clicks)
         elapsed = time.perf_counter() - t_begin
         self.render_load += LOAD_SMOOTHING * (elapsed * self.sample_rate / n - self.render_load)
-        return out
 
-    def _drain_live(self, slots: list[_Slot]) -> set[int]:
-        touched: set[int] = set()
-        while True:
-            try:
-                kind, index, a, b = self._live.get_nowait()
-            except queue.Empty:
-                return touched
-            if not 0 <= index < len(slots):
+    def _drain_live(self, voices, touched: set[int]) -> None:
+        live = self._live
+        while not live.empty():  # (no queue.Empty raised, and so no garbage, in a block without input)
+            kind, index, a, b = live.get_nowait()  # this thread is the only reader
+            if not 0 <= index < len(voices):
                 continue
-            synth = slots[index].synth
-            if kind == _LIVE_ON:
-                synth.note_on(int(a), int(b), 0)
-            elif kind == _LIVE_OFF:
-                synth.note_off(int(a), 0)
-            elif kind == _LIVE_CC:
-                synth.control_change(int(a), int(b), 0)
-            else:
-                synth.pitch_bend(float(a), 0)
+            voice = voices[index]
+            try:
+                if kind == _LIVE_ON:
+                    voice.synth.note_on(int(a), int(b), 0)
+                elif kind == _LIVE_OFF:
+                    voice.synth.note_off(int(a), 0)
+                elif kind == _LIVE_CC:
+                    voice.synth.control_change(int(a), int(b), 0)
+                else:
+                    voice.synth.pitch_bend(float(a), 0)
+            except Exception as exc:
+                self._fail_over(index, voice, exc, "live input")
             touched.add(index)
 
-    def _advance(self, n: int, clicks: list, slots: list[_Slot], touched: set[int]) -> list[tuple[int, int, int]]:
+    def _advance(self, n: int, clicks: list, voices, touched: set[int], spans: list) -> None:
         """Move the transport by n frames: count-in, then the song in spans cut at the loop end."""
         beat_s, per_bar = beat_grid(self.song.seconds_per_beat, self.song.time_signature)
         beat_samples = beat_s * self.sample_rate
@@ -370,7 +549,6 @@ class Engine:
             self._count_in_left -= length
             self._count_in_done += length
             offset = length
-        spans = []
         while offset < n:
             length = n - offset
             loop = self._loop
@@ -378,7 +556,7 @@ class Engine:
             if wraps:
                 length = loop[1] - self._pos
             spans.append((offset, self._pos, length))
-            self._dispatch(self._pos, length, offset, slots, touched)
+            self._dispatch(self._pos, length, offset, voices, touched)
             if self.metronome:
                 clicks += [(offset + o, a) for o, a in self._clicks.hits(self._pos, length, beat_samples, per_bar)]
             offset += length
@@ -386,60 +564,99 @@ class Engine:
             if wraps:
                 self._pos = loop[0]
                 self._end_sounding(offset if offset < n else None)
-        return spans
 
-    def _dispatch(self, start: int, length: int, offset: int, slots: list[_Slot], touched: set[int]) -> None:
-        for index, events in enumerate(self._scheduler.events(start, start + length)):
-            if not events or index >= len(slots):
-                continue
-            synth = slots[index].synth
-            touched.add(index)
-            for sample, kind, pitch, velocity in events:
-                at = offset + sample - start
-                if kind == ON:
-                    synth.note_on(pitch, velocity, at)
-                else:
-                    synth.note_off(pitch, at)
+    def _dispatch(self, start: int, length: int, offset: int, voices, touched: set[int]) -> None:
+        scheduler = self._scheduler
+        for index in range(min(len(voices), len(scheduler.tracks))):
+            voice = voices[index]
+            try:
+                if scheduler.play(index, start, start + length, voice.synth, offset):
+                    touched.add(index)
+            except Exception as exc:
+                self._fail_over(index, voice, exc, "its notes")
+                touched.add(index)
 
-    def _watch_load(self, slot: _Slot, load: float) -> None:
+    def _fail_over(self, index: int, voice: _Voice, exc: BaseException, doing: str) -> None:
+        """Render thread: a synth raised. The track moves to a fresh DSP synth; its held notes start again."""
+        failed = voice.synth
+        track = self._plan.tracks[index] if index < len(self._plan.tracks) else None
+        name = track.name if track is not None else f"track {index + 1}"
+        kind = "DSP" if isinstance(failed, DspSynth) else getattr(track, "synth", "its")
+        try:
+            replacement = self._dsp_synth(track) if track is not None else DspSynth(0, False, self.sample_rate)
+        except Exception:  # not even a DSP synth for this track: the plain piano, never silence for good
+            replacement = DspSynth(0, False, self.sample_rate)
+        voice.synth = replacement
+        voice.loads.clear()
+        for pitch in self._scheduler.sounding_pitches(index):
+            replacement.note_on(pitch, RESTRIKE_VELOCITY, 0)
+        self.notice(
+            f"{name}: the {kind} synth failed on {doing} ({type(exc).__name__}: {exc}); moved to a new DSP synth"
+        )
+
+    def _watch_load(self, voice: _Voice, index: int, load: float) -> None:
         """Move a synth that cannot keep up to the DSP synth (the next block on), saying so."""
-        slot.loads.append(load)
-        if len(slot.loads) < OVERLOAD_WINDOW_BLOCKS:
+        voice.loads.append(load)
+        if len(voice.loads) < OVERLOAD_WINDOW_BLOCKS:
             return
-        mean = sum(slot.loads) / len(slot.loads)
+        mean = sum(voice.loads) / len(voice.loads)
         if mean <= OVERLOAD_LOAD:
             return
-        slot.synth = self._dsp_synth(slot.track)
-        slot.loads.clear()
+        track = self._plan.tracks[index]
+        voice.synth = self._dsp_synth(track)
+        voice.loads.clear()
         self.notice(
-            f"{slot.track.name}: the neural synth needs {mean:.0%} of each block's time "
+            f"{track.name}: the neural synth needs {mean:.0%} of each block's time "
             f"(over {OVERLOAD_WINDOW_BLOCKS} blocks, limit {OVERLOAD_LOAD:.0%}); moved to the DSP synth"
         )
 
-    def _mix(self, out: np.ndarray, n: int, slots, touched, song_spans, clicks) -> None:
-        audible = {id(t) for t in self.song.audible_tracks()}
-        tracks = []
-        for index, slot in enumerate(slots):
-            synth = slot.synth
+    def _render_voice(self, index: int, voice: _Voice, n: int) -> np.ndarray:
+        """One track's mono block, in the voice's own buffer; a synth that raises is replaced (silence now)."""
+        mono = voice.mono
+        if mono.shape[0] != n:
+            mono = voice.mono = np.zeros(n, np.float32)
+        synth = voice.synth
+        try:
+            watch = self.overload_guard and getattr(synth, "may_overload", False)
+            t_begin = time.perf_counter() if watch else 0.0
+            into = getattr(synth, "render_into", None)
+            if into is not None:
+                into(mono)
+            else:
+                mono[:] = synth.render(n)
+            if watch:
+                self._watch_load(voice, index, (time.perf_counter() - t_begin) * self.sample_rate / n)
+        except Exception as exc:
+            self._fail_over(index, voice, exc, "rendering")
+            try:  # this very block from the replacement, with the notes it started again
+                voice.synth.render_into(mono)
+            except Exception:
+                mono.fill(0.0)
+        return mono
+
+    def _mix(self, out: np.ndarray, n: int, plan: Plan, touched, song_spans, clicks) -> None:
+        tracks = plan.tracks
+        soloing = False
+        for track in tracks:
+            if track.solo:
+                soloing = True
+                break
+        peaks = self.track_peaks
+        if len(peaks) != len(tracks):
+            peaks = self.track_peaks = [0.0] * len(tracks)
+        for index, voice in enumerate(plan.voices):
+            synth = voice.synth
             # Every synth renders every block, so its clock stays the engine's; one that had no
             # voices and got no events is silent by contract and is not mixed.
             quiet = not synth.active_voices and index not in touched
-            if self.overload_guard and getattr(synth, "may_overload", False):
-                t_begin = time.perf_counter()
-                mono = synth.render(n)
-                self._watch_load(slot, (time.perf_counter() - t_begin) * self.sample_rate / n)
-            else:
-                mono = synth.render(n)
-            track = slot.track
-            volume = track.volume if id(track) in audible else 0.0
-            tracks.append((id(track), None if quiet else mono, volume, track.pan))
-        self.track_peaks = self._mixer.mix_tracks(out, tracks)
-        soloing = any(t.solo for t in self.song.tracks)
-        clips = [c for c in self.song.clips if not c.mute and not soloing]
-        if clips:
+            mono = self._render_voice(index, voice, n)
+            track = tracks[index]
+            audible = track.solo if soloing else not track.mute  # as Song.audible_tracks()
+            volume = track.volume if audible else 0.0
+            peaks[index] = self._mixer.mix_track(out, id(voice), None if quiet else mono, volume, track.pan)
+        if self.song.clips and not soloing:
+            clips = [c for c in self.song.clips if not c.mute]
             for offset, start, length in song_spans:
                 self._mixer.add_clips(out, clips, start, offset, length)
-        click = self._clicks.render(n, clicks)
-        if click is not None:
-            out += click[:, None]
+        self._clicks.add_into(out, clicks)
         self._limiter.process(out)

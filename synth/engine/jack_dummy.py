@@ -42,11 +42,19 @@ def terminate_portaudio() -> None:
 
 
 class JackDummyServer:
-    """`jackd -n NAME --no-realtime -d dummy -r SAMPLE_RATE -p PERIOD_FRAMES` for the life of the object."""
+    """`jackd -n NAME --no-realtime -d dummy -r SAMPLE_RATE -p PERIOD_FRAMES` for the life of the object.
 
-    def __init__(self, sample_rate: int = 48000, period_frames: int = 256, name: str | None = None) -> None:
+    With `realtime` (default: $COMPOSER_JACK_REALTIME is 1), `jackd -R` instead: the server's and its
+    clients' process threads (where rtmixer's C callback runs) get SCHED_FIFO, as on a studio machine;
+    where the server cannot start that way it starts with --no-realtime.
+    """
+
+    def __init__(
+        self, sample_rate: int = 48000, period_frames: int = 256, name: str | None = None, realtime: bool | None = None
+    ) -> None:
         self.sample_rate = sample_rate
         self.period_frames = period_frames
+        self.realtime = os.environ.get("COMPOSER_JACK_REALTIME") == "1" if realtime is None else realtime
         self.name = name or f"composer-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._process: subprocess.Popen | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -60,16 +68,20 @@ class JackDummyServer:
         if shutil.which("jackd") is None or shutil.which("jack_wait") is None:
             raise JackUnavailable("jackd is not installed (Debian package jackd2)")
         rate, period = str(self.sample_rate), str(self.period_frames)
-        self._process = subprocess.Popen(
-            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", rate, "-p", period],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
         env = dict(os.environ, **self.env)
-        ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, text=True)
-        if ready.returncode != 0 or self._process.poll() is not None:
-            self.stop()
+        for mode in (["-R", "-P", "70"], ["--no-realtime"]) if self.realtime else (["--no-realtime"],):
+            self._process = subprocess.Popen(
+                ["jackd", "-n", self.name, *mode, "-d", "dummy", "-r", rate, "-p", period],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, text=True)
+            if ready.returncode == 0 and self._process.poll() is None:
+                self.realtime = mode[0] == "-R"
+                break
+            self._stop_process()
+        else:
             said = f"{ready.stdout.strip()} {ready.stderr.strip()}".strip()
             raise JackUnavailable(f"jackd -n {self.name} did not come up: {said}")
         for key, value in self.env.items():
@@ -77,8 +89,7 @@ class JackDummyServer:
             os.environ[key] = value
         reinit_portaudio()
 
-    def stop(self) -> None:
-        terminate_portaudio()
+    def _stop_process(self) -> None:
         if self._process is not None:
             self._process.terminate()
             try:
@@ -87,6 +98,10 @@ class JackDummyServer:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+
+    def stop(self) -> None:
+        terminate_portaudio()
+        self._stop_process()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

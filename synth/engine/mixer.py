@@ -44,46 +44,65 @@ def as_stereo(samples: np.ndarray) -> np.ndarray:
 
 
 class Mixer:
-    """Sums mono track blocks into stereo with volume and pan, and plays clips."""
+    """Sums mono track blocks into stereo with volume and pan, and plays clips.
+
+    Per block, mixing makes no new sample memory: each track is scaled into a preallocated
+    scratch row and added into `out`. Gain memory and the clip cache are keyed by what the caller
+    gives (the engine gives its voice objects' keys, so an undo that replaces equal track objects
+    keeps the ramps); the clip cache is keyed by the sample array itself (treated as immutable),
+    so an undo's copy of a clip still finds its resampled audio.
+    """
 
     def __init__(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
         self._last_gains: dict[int, tuple[float, float]] = {}
-        self._clip_cache: dict[int, tuple[np.ndarray, int, np.ndarray]] = {}
+        self._clip_cache: dict[int, tuple[np.ndarray, int, np.ndarray]] = {}  # id(samples) -> (samples, rate, audio)
+        self._scratch = np.zeros(0, np.float32)
+        self._count = np.zeros(0, np.float32)  # 0, 1, 2, ...
+        self._ramp = np.zeros(0, np.float32)  # k / n for k < n: the fraction of a ramp done at each frame
+        self._ramp_n = 0
 
     def reset(self) -> None:
         self._last_gains.clear()
 
-    def mix_tracks(self, out: np.ndarray, tracks: list[tuple[int, np.ndarray | None, float, float]]) -> list[float]:
-        """Add tracks into `out` (n, 2): each (key, mono (n,) or None, volume, pan). Returns post-fader peaks.
+    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scratch, ramp) of n frames: memory made only when a block is longer than any before."""
+        if self._scratch.shape[0] < n:
+            self._scratch = np.zeros(n, np.float32)
+            self._count = np.arange(n, dtype=np.float32)
+            self._ramp = np.zeros(n, np.float32)
+            self._ramp_n = 0
+        if self._ramp_n != n:
+            np.multiply(self._count[:n], np.float32(1.0 / n), out=self._ramp[:n])
+            self._ramp_n = n
+        return self._scratch[:n], self._ramp[:n]
 
-        Tracks whose gains did not change are mixed by one matrix product; a
-        change of volume or pan ramps over the block instead of clicking.
+    def mix_track(self, out: np.ndarray, key: int, mono: np.ndarray | None, volume: float, pan: float) -> float:
+        """Add one track into `out` (n, 2); returns its post-fader peak. No new sample memory.
+
+        A change of volume or pan ramps over the block instead of clicking.
         """
-        peaks = [0.0] * len(tracks)
-        steady, gains, rows = [], [], []
-        for i, (key, mono, volume, pan) in enumerate(tracks):
-            left, right = pan_gains(pan)
-            target = (volume * left, volume * right)
-            start = self._last_gains.get(key, target)
-            self._last_gains[key] = target
-            if mono is None or start == target == (0.0, 0.0):
-                continue
-            if start == target:
-                steady.append(mono)
-                gains.append(target)
-                rows.append(i)
-            else:
-                ramp = np.linspace(start, target, out.shape[0], endpoint=False, dtype=np.float32)  # (n, 2)
-                ramp *= mono[:, None]
-                out += ramp
-                peaks[i] = float(np.abs(mono).max()) * volume
-        if steady:
-            stack = np.stack(steady)  # (tracks, n)
-            out += stack.T @ np.asarray(gains, np.float32)
-            for i, peak in zip(rows, np.abs(stack).max(axis=1).tolist(), strict=True):
-                peaks[i] = peak * tracks[i][2]
-        return peaks
+        left, right = pan_gains(pan)
+        target = (volume * left, volume * right)
+        start = self._last_gains.get(key, target)
+        self._last_gains[key] = target
+        if mono is None or start == target == (0.0, 0.0):
+            return 0.0
+        scratch, ramp = self._buffers(out.shape[0])
+        for channel in (0, 1):
+            a, b = start[channel], target[channel]
+            if a == b:
+                np.multiply(mono, np.float32(b), out=scratch)
+            else:  # mono * (a + (b - a) * k / n)
+                np.multiply(ramp, np.float32(b - a), out=scratch)
+                scratch += np.float32(a)
+                scratch *= mono
+            out[:, channel] += scratch
+        return max(float(mono.max()), -float(mono.min())) * volume
+
+    def mix_tracks(self, out: np.ndarray, tracks: list[tuple[int, np.ndarray | None, float, float]]) -> list[float]:
+        """Add tracks into `out` (n, 2): each (key, mono (n,) or None, volume, pan). Returns post-fader peaks."""
+        return [self.mix_track(out, key, mono, volume, pan) for key, mono, volume, pan in tracks]
 
     def forget(self, keys: set[int]) -> None:
         """Drop the gain memory of tracks not in `keys` (removed tracks)."""
@@ -92,15 +111,25 @@ class Mixer:
                 del self._last_gains[key]
 
     def clip_audio(self, clip: AudioClip) -> np.ndarray | None:
-        """The clip as (n, 2) float32 at the engine's rate, resampled once and cached."""
-        if clip.samples is None:
+        """The clip as (n, 2) float32 at the engine's rate, resampled once and cached by its samples."""
+        samples = clip.samples
+        if samples is None:
             return None
-        cached = self._clip_cache.get(id(clip))
-        if cached is not None and cached[0] is clip.samples and cached[1] == clip.sample_rate:
+        cached = self._clip_cache.get(id(samples))
+        if cached is not None and cached[0] is samples and cached[1] == clip.sample_rate:
             return cached[2]
-        audio = as_stereo(resample(clip.samples, int(clip.sample_rate), self.sample_rate))
-        self._clip_cache[id(clip)] = (clip.samples, clip.sample_rate, audio)
+        audio = as_stereo(resample(samples, int(clip.sample_rate), self.sample_rate))
+        self._clip_cache[id(samples)] = (samples, clip.sample_rate, audio)
         return audio
+
+    def retain_clips(self, clips: list[AudioClip]) -> None:
+        """Resample these clips now (the caller's thread) and drop the cached audio of every other one."""
+        for clip in clips:
+            self.clip_audio(clip)
+        keep = {id(c.samples) for c in clips if c.samples is not None}
+        cache = self._clip_cache
+        if any(k not in keep for k in cache):
+            self._clip_cache = {k: v for k, v in cache.items() if k in keep}  # one reference swap
 
     def add_clips(
         self, out: np.ndarray, clips: list[AudioClip], song_start: int, block_offset: int, length: int
@@ -114,4 +143,13 @@ class Mixer:
             lo, hi = max(first, 0), min(first + length, audio.shape[0])
             if lo < hi:
                 at = block_offset + lo - first
-                out[at : at + hi - lo] += audio[lo:hi] * np.float32(clip.gain)
+                target = out[at : at + hi - lo]
+                gain = float(clip.gain)
+                if gain == 1.0:
+                    target += audio[lo:hi]
+                    continue
+                scratch, _ = self._buffers(out.shape[0])
+                part = scratch[: hi - lo]
+                for channel in (0, 1):  # no temporary the size of the span
+                    np.multiply(audio[lo:hi, channel], np.float32(gain), out=part)
+                    target[:, channel] += part

@@ -5,10 +5,16 @@ Notes (seconds) become per-track arrays of events at integer sample times
 re-strikes). `events(start, stop)` gives a window's events; the scheduler
 remembers which notes it started, so a loop wrap, a stop or a seek can end
 exactly those (`sounding()`).
+
+The events (`TrackEvents`) are built off the render thread, as part of the
+engine's plan; `Scheduler.use()` puts prebuilt ones in place in O(tracks).
+The render thread's per-block work (`play`) looks a window up by bisection
+in plain lists and calls the synth directly: no numpy call, no list built.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 
@@ -20,10 +26,10 @@ OFF, ON = 0, 1
 
 
 class TrackEvents:
-    """One track's events, sorted: sample (int64), kind (OFF/ON), pitch, velocity."""
+    """One track's events, sorted: sample (int64), kind (OFF/ON), pitch, velocity (also as lists)."""
 
     def __init__(self, track: Track, sample_rate: int) -> None:
-        notes = track.notes
+        notes = list(track.notes)
         n = len(notes)
         start = np.fromiter((x.start_s for x in notes), np.float64, n)
         end = np.fromiter((x.end_s for x in notes), np.float64, n)
@@ -41,11 +47,15 @@ class TrackEvents:
         self.pitch = pitch[order]
         self.velocity = velocity[order]
         self.end_sample = int(off.max()) if n else 0
+        # Plain lists for the render thread: bisect and indexing without numpy scalars.
+        self.samples: list[int] = self.sample.tolist()
+        self.kinds: list[int] = self.kind.tolist()
+        self.pitches: list[int] = self.pitch.tolist()
+        self.velocities: list[int] = self.velocity.tolist()
 
     def window(self, start: int, stop: int) -> range:
         """Indices of the events with start <= sample < stop."""
-        lo, hi = np.searchsorted(self.sample, [start, stop], side="left")
-        return range(int(lo), int(hi))
+        return range(bisect_left(self.samples, start), bisect_left(self.samples, stop))
 
 
 class Scheduler:
@@ -58,35 +68,67 @@ class Scheduler:
 
     def build(self, tracks: Sequence[Track]) -> None:
         """Rebuild from the tracks' notes; the sounding notes stay known, to be ended."""
-        self.tracks = [TrackEvents(t, self.sample_rate) for t in tracks]
+        self.use([TrackEvents(t, self.sample_rate) for t in tracks])
+
+    def use(self, events: Sequence[TrackEvents]) -> None:
+        """Put prebuilt events in place (the render thread's part of a plan switch: O(tracks))."""
+        self.tracks = list(events)
         old = self._sounding
-        self._sounding = [old[i] if i < len(old) else Counter() for i in range(len(tracks))]
+        self._sounding = [old[i] if i < len(old) else Counter() for i in range(len(self.tracks))]
 
     @property
     def end_sample(self) -> int:
         return max((t.end_sample for t in self.tracks), default=0)
 
+    def play(self, index: int, start: int, stop: int, synth, offset: int) -> bool:
+        """Hand track `index`'s events for start <= sample < stop to `synth`, at `offset + sample - start`.
+
+        Note-offs for notes this scheduler did not start (the playhead began inside them) are left
+        out. Returns whether there were any events.
+        """
+        ev = self.tracks[index]
+        samples = ev.samples
+        lo = bisect_left(samples, start)
+        hi = bisect_left(samples, stop, lo)
+        if lo == hi:
+            return False
+        sounding = self._sounding[index]
+        kinds, pitches, velocities = ev.kinds, ev.pitches, ev.velocities
+        shift = offset - start
+        for j in range(lo, hi):
+            pitch = pitches[j]
+            if kinds[j] == ON:
+                sounding[pitch] += 1
+                synth.note_on(pitch, velocities[j], samples[j] + shift)
+            elif sounding[pitch] > 0:
+                sounding[pitch] -= 1
+                synth.note_off(pitch, samples[j] + shift)
+        return True
+
     def events(self, start: int, stop: int) -> list[list[tuple[int, int, int, int]]]:
         """Per track: (sample, kind, pitch, velocity) for start <= sample < stop, in order.
 
-        Note-offs for notes this scheduler did not start (the playhead began
-        inside them) are left out.
+        Note-offs for notes this scheduler did not start (the playhead began inside them) are left out.
         """
         out: list[list[tuple[int, int, int, int]]] = []
         for index, ev in enumerate(self.tracks):
             sounding = self._sounding[index]
             chosen = []
             for j in ev.window(start, stop):
-                kind, pitch = int(ev.kind[j]), int(ev.pitch[j])
+                kind, pitch = ev.kinds[j], ev.pitches[j]
                 if kind == ON:
                     sounding[pitch] += 1
                 elif sounding[pitch] > 0:
                     sounding[pitch] -= 1
                 else:
                     continue
-                chosen.append((int(ev.sample[j]), kind, pitch, int(ev.velocity[j])))
+                chosen.append((ev.samples[j], kind, pitch, ev.velocities[j]))
             out.append(chosen)
         return out
+
+    def sounding_pitches(self, index: int) -> list[int]:
+        """The pitches of track `index` this scheduler started and has not ended (kept)."""
+        return sorted(self._sounding[index].elements()) if index < len(self._sounding) else []
 
     def sounding(self) -> list[list[int]]:
         """Per track, the pitches this scheduler started and has not ended; forgets them."""

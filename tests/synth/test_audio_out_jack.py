@@ -74,12 +74,12 @@ def test_loopback_brings_the_sound_back_at_pitch_and_level(jack_server):
     assert abs(rms - 0.5 / np.sqrt(2)) < 0.05
 
 
-def test_a_failing_renderer_is_reported_and_the_callback_plays_silence(jack_server):
+def test_a_failing_render_block_is_reported_played_as_silence_and_rendering_goes_on(jack_server):
     calls = []
 
     def render(n_frames):
         calls.append(n_frames)
-        if len(calls) > 3:
+        if 3 < len(calls) <= 6:
             raise RuntimeError("synth broke")
         return np.full((n_frames, 2), 0.1, dtype=np.float32)
 
@@ -87,7 +87,25 @@ def test_a_failing_renderer_is_reported_and_the_callback_plays_silence(jack_serv
     with out:
         time.sleep(0.3)
     assert isinstance(out.render_error, RuntimeError)
-    assert out.underruns > 0
+    assert out.render_failures == 3
+    assert not out.failed  # one bad block does not silence the session
+    assert len(calls) > 20  # it went on rendering
+    assert out.notices == ["audio: rendering failed (RuntimeError: synth broke); playing on"]
+
+
+def test_a_render_block_that_always_fails_gives_up_after_a_while(jack_server, monkeypatch):
+    import synth.engine.audio_out as audio_out
+
+    monkeypatch.setattr(audio_out, "FAILURES_GIVE_UP_S", 0.2)
+
+    def render(n_frames):
+        raise ValueError("always")
+
+    out = AudioOutput(render, sample_rate=SAMPLE_RATE, block_frames=256, ahead_blocks=2)
+    with out:
+        time.sleep(0.6)
+        assert out.failed
+    assert isinstance(out.render_error, ValueError)
 
 
 def test_composer_play_plays_a_song_to_the_end(jack_server, tmp_path):

@@ -5,8 +5,9 @@
 
 Play a phrase; when you stop for the gap (default: one beat at your tempo,
 600 ms before there is one), the transformer answers it in your key, on its
-own instrument, until you play again. Ctrl+C stops; with --record, both parts
-(tracks "Player" and "Answer") are written to OUT.mid atomically.
+own instrument, until you play again. Ctrl+C (also from a background job) or
+SIGTERM stops; with --record, both parts (tracks "Player" and "Answer") are
+written to OUT.mid atomically, also when the session ends on an error.
 """
 
 from __future__ import annotations
@@ -73,10 +74,13 @@ def _jam(args: argparse.Namespace, model, options, record: Path | None) -> int:
     from synth.engine.audio_out import AudioOutput, default_output_device
     from synth.engine.jam import JamSession
     from synth.engine.midi_ports import MidiInput, list_ports, midi_api
+    from tui.commands.live import stop_signals, warn
 
     default_output_device()  # no device: one line, exit 2
     from synth.engine.engine import Engine
+    from synth.engine.realtime import freeze_heap, tune_process
 
+    tune_process()  # the app's GIL switch interval: the render thread gets the GIL back within ~1 ms
     api, problem = midi_api()
     if api is None:
         raise ComposerError(None, f"no MIDI input ({problem})")
@@ -86,7 +90,7 @@ def _jam(args: argparse.Namespace, model, options, record: Path | None) -> int:
             Track(name="Answer", program=args.answer_program, channel=1),
         ]
     )
-    engine = Engine(song, sample_rate=args.sample_rate, block_frames=args.block_frames)
+    engine = Engine(song, sample_rate=args.sample_rate, block_frames=args.block_frames, on_notice=warn)
     jam = JamSession(
         engine,
         model,
@@ -102,18 +106,21 @@ def _jam(args: argparse.Namespace, model, options, record: Path | None) -> int:
         print(f"no MIDI input found: opened the virtual {api.label} port {port.name!r}; connect a keyboard to it")
     else:
         port = MidiInput(args.midi_in, jam.handle, api=api)
-    output = AudioOutput(engine.render_block, args.sample_rate, args.block_frames, ahead_blocks=1)
-    with port, output, jam:
-        gap = f"{args.gap_ms:g} ms" if args.gap_ms is not None else "one beat"
-        key = {"auto": "your key", "off": "any key"}.get(args.key, args.key)
-        print(
-            f"jam: MIDI {port.name!r} ({api.label}) -> {output.device_name}; answers after {gap}, in {key}; "
-            "Ctrl+C stops",
-            flush=True,
-        )
-        reported, next_check_s = 0, time.monotonic() + PORT_CHECK_S
-        try:
-            while output.render_error is None and jam.error is None:
+    output = AudioOutput(engine.render_block, args.sample_rate, args.block_frames, ahead_blocks=1, on_notice=warn)
+    freeze_heap()  # the model and what start-up made are long-lived: garbage collections stop walking them
+    started = False
+    try:
+        with stop_signals() as stop, port, output, jam:
+            started = True
+            gap = f"{args.gap_ms:g} ms" if args.gap_ms is not None else "one beat"
+            key = {"auto": "your key", "off": "any key"}.get(args.key, args.key)
+            print(
+                f"jam: MIDI {port.name!r} ({api.label}) -> {output.device_name}; answers after {gap}, in {key}; "
+                "Ctrl+C stops",
+                flush=True,
+            )
+            reported, next_check_s = 0, time.monotonic() + PORT_CHECK_S
+            while not stop.wait(0.2) and not output.failed and jam.error is None:
                 if time.monotonic() >= next_check_s:
                     next_check_s += PORT_CHECK_S
                     if not port.check():
@@ -128,14 +135,13 @@ def _jam(args: argparse.Namespace, model, options, record: Path | None) -> int:
                         flush=True,
                     )
                     reported += 1
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
-    for error in (output.render_error, jam.error):
-        if error is not None:
-            raise error
-    if record is not None:
-        write_midi(song, record)
-        player, answer = (len(t.notes) for t in song.tracks)
-        print(f"\nwrote {player} player notes and {answer} answer notes to {record}")
+    finally:
+        if record is not None and started:  # whatever ended the session (jam.stop closed held notes), keep it
+            write_midi(song, record)
+            player, answer = (len(t.notes) for t in song.tracks)
+            print(f"\nwrote {player} player notes and {answer} answer notes to {record}", flush=True)
+    if jam.error is not None:
+        raise jam.error
+    if output.failed and output.render_error is not None:
+        raise output.render_error
     return 0

@@ -4,15 +4,22 @@
 
 PORT is a name, a name prefix or an index from `composer devices`; without
 it the first MIDI input is used, and where there is none a virtual input
-port is opened for other programs to connect to. Ctrl+C stops; with
---record, what was played (notes, sustain folded into note ends, pitch bends)
-is written to OUT.mid atomically.
+port is opened for other programs to connect to. Ctrl+C (also from a
+background job, where the shell starts it with SIGINT ignored) or SIGTERM
+stops; with --record, what was played (notes, sustain folded into note ends,
+pitch bends) is written to OUT.mid atomically, also when the session ends on an
+error. The engine's and the output's notices (a synth that failed and moved to
+the DSP synth, a deeper ahead buffer) go to stderr, one line each.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 VIRTUAL_PORT = "composer live in"
@@ -46,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         raise ComposerError(record, f"folder {record.parent} does not exist")
     default_output_device()  # no device: one line, exit 2
     from synth.engine.engine import Engine
+    from synth.engine.realtime import freeze_heap, tune_process
+
+    tune_process()  # the app's GIL switch interval: the render thread gets the GIL back within ~1 ms
 
     api, problem = midi_api()
     if api is None:
@@ -55,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         song,
         sample_rate=args.sample_rate,
         block_frames=args.block_frames,
+        on_notice=warn,
         **synth_choice(args.synth, args.sample_rate, args.block_frames),
     )
     session = LiveSession(engine, track_index=0)
@@ -64,28 +75,61 @@ def run(args: argparse.Namespace) -> int:
         print(f"no MIDI input found: opened the virtual {api.label} port {port.name!r}; connect a keyboard to it")
     else:
         port = MidiInput(args.midi_in, session.handle, api=api)
-    output = AudioOutput(engine.render_block, args.sample_rate, args.block_frames, ahead_blocks=1)
-    with port, output:
-        if recorder is not None:
-            session.arm(recorder)
-        latency_ms = (output.ahead_latency_s + output.output_latency_s) * 1000
-        print(
-            f"live: MIDI {port.name!r} ({api.label}) -> {output.device_name}, at most {latency_ms:.1f} ms; Ctrl+C stops"
-        )
-        try:
-            while output.render_error is None:
+    output = AudioOutput(engine.render_block, args.sample_rate, args.block_frames, ahead_blocks=1, on_notice=warn)
+    freeze_heap()  # what start-up made is long-lived: garbage collections stop walking it
+    started = False
+    try:
+        with stop_signals() as stop, port, output:
+            started = True
+            if recorder is not None:
+                session.arm(recorder)
+            latency_ms = (output.ahead_latency_s + output.output_latency_s) * 1000
+            print(
+                f"live: MIDI {port.name!r} ({api.label}) -> {output.device_name}, at most {latency_ms:.1f} ms; "
+                "Ctrl+C stops",
+                flush=True,
+            )
+            while not stop.wait(0.5) and not output.failed:
                 if not port.check():
                     port.rescan()
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-    session.disarm()
-    if output.render_error is not None:
+    finally:
+        session.disarm()
+        if recorder is not None and started:  # whatever ended the session, what was played is kept
+            write_take(song, recorder, record)
+            print(f"\nwrote {len(song.tracks[0].notes)} notes to {record}", flush=True)
+    if output.failed and output.render_error is not None:
         raise output.render_error
-    if recorder is not None:
-        write_take(song, recorder, record)
-        print(f"\nwrote {len(song.tracks[0].notes)} notes to {record}")
     return 0
+
+
+def warn(line: str) -> None:
+    """A notice from the engine or the audio output: one line on stderr."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An Event set by Ctrl+C (SIGINT) or SIGTERM while inside; the previous handlers come back after.
+
+    SIGINT gets a handler even where the process started with it ignored (a background job), so
+    Ctrl+C always stops a session cleanly instead of doing nothing.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        if previous[signal.SIGINT] == signal.SIG_IGN:  # started ignored: Ctrl+C means stop from now on
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def synth_choice(name: str, sample_rate: int = 48000, block_frames: int = 128) -> dict:

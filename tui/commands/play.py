@@ -33,16 +33,19 @@ def run(args: argparse.Namespace) -> int:
     song = load_song(args.file)
     default_output_device()  # no device: one line, exit 2, before any work
     from synth.engine.engine import Engine
+    from synth.engine.realtime import freeze_heap, tune_process
 
+    tune_process()  # the app's GIL switch interval
     engine = Engine(song, sample_rate=args.sample_rate, block_frames=args.block_frames)
     end_s = song.duration_s + TAIL_S
     output = AudioOutput(engine.render_block, sample_rate=args.sample_rate, block_frames=args.block_frames)
+    freeze_heap()  # the song and what start-up made are long-lived: garbage collections stop walking them
     engine.play()
     interrupted = False
     with output:
         print(f"playing {args.file} on {output.device_name} ({output.output_latency_s * 1000:.1f} ms output latency)")
         try:
-            while engine.position_s < end_s and output.render_error is None:
+            while engine.position_s < end_s and not output.failed:
                 show_progress(engine.position_s, song.duration_s, output.underflows + output.underruns)
                 time.sleep(0.1)
         except KeyboardInterrupt:
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         engine.stop()
     show_progress(min(engine.position_s, song.duration_s), song.duration_s, output.underflows + output.underruns)
     sys.stdout.write("\n")
-    if output.render_error is not None:
+    if output.failed and output.render_error is not None:  # one failed block is silence, not the end
         raise output.render_error
     print("stopped" if interrupted else "done", f"({output.underruns} underruns, render load {output.render_load:.0%})")
     return 0

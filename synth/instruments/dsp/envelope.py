@@ -32,18 +32,31 @@ def shape(gain: float, sustain: float) -> tuple[float, float]:
     return gain * (1.0 - sustain), gain * sustain
 
 
-def levels(age: np.ndarray, attack: np.ndarray, inv_decay: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def levels(
+    age: np.ndarray,
+    attack: np.ndarray,
+    inv_decay: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
+) -> np.ndarray:
     """Envelope levels of every part of every voice.
 
     age: float64 (V, T) samples since note-on (negative before it).
     attack, inv_decay, a, b: (V, K) per part. Returns float64 (V, K, T),
-    zero before the note starts.
+    zero before the note starts: in `out` if given (and `scratch`, the same shape, for the rise).
     """
+    shape = (attack.shape[0], attack.shape[1], age.shape[1])
+    rise = np.empty(shape) if scratch is None else scratch
+    fall = np.empty(shape) if out is None else out
     age = age[:, None, :]
-    rise = age * (1.0 / attack)[:, :, None]
-    rise += (1.0 / attack)[:, :, None]  # (age + 1) / attack: the first sample is already above zero
+    inv_attack = np.reciprocal(attack)[:, :, None]  # (V, K): small
+    np.multiply(age, inv_attack, out=rise)
+    rise += inv_attack  # (age + 1) / attack: the first sample is already above zero
     np.clip(rise, 0.0, 1.0, out=rise)
-    fall = age * -inv_decay[:, :, None]
+    np.multiply(age, inv_decay[:, :, None], out=fall)
+    np.negative(fall, out=fall)
     fall += (attack * inv_decay)[:, :, None]
     np.minimum(fall, 0.0, out=fall)  # held at 1 during the attack
     np.exp(fall, out=fall)
