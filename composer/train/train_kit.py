@@ -1,6 +1,6 @@
-"""Pieces every training loop of the project shares (the transformer's, the vocoder's, the renderer's).
+"""Pieces every training loop of the project shares (composer.train.loop runs them).
 
-The LR schedule, torchrun/DDP set-up, and AdamW moments kept in safetensors
+The LR schedule, the device choice and torchrun/DDP set-up, and AdamW moments kept in safetensors
 for resume (keys `opt.{i}.exp_avg`, `opt.{i}.exp_avg_sq`, in the optimizer's
 own parameter order).
 """
@@ -13,6 +13,10 @@ from typing import Protocol
 
 import torch
 import torch.distributed as dist
+
+from composer.errors import ComposerError
+
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class Schedule(Protocol):
@@ -34,13 +38,27 @@ def lr_at(tc: Schedule, step: int, elapsed_s: float) -> float:
     return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * cosine)
 
 
-def setup_distributed() -> tuple[int, int, torch.device]:
+def resolve_device(choice: str = "auto") -> str:
+    """The device of `--device`: "auto" is "cuda" where torch sees a GPU, else "cpu".
+
+    "cuda" where there is none is a ComposerError."""
+    if choice not in DEVICES:
+        raise ComposerError("--device", f"{choice!r}: expected one of {', '.join(DEVICES)}")
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ComposerError("--device", "cuda: torch sees no CUDA device here")
+    return choice
+
+
+def setup_distributed(device: str = "auto") -> tuple[int, int, torch.device]:
     """(rank, world size, device): a process group under torchrun (NCCL on GPU, gloo on CPU)."""
+    kind = resolve_device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if kind == "cuda" else "gloo")
     rank = dist.get_rank() if world > 1 else 0
-    if torch.cuda.is_available():
+    if kind == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)

@@ -6,6 +6,7 @@
     judge_eval       read_split, judge_outputs, accuracy_report, frechet_distance: scoring clips with the judge
 
 Data flow: synth.data builds -> these loops -> the networks of synth.instruments.neural and synth.prompt ->
-safetensors checkpoints, config in the metadata (the shipped ones in models/, each with a model card). The
-shared pieces (LR schedule, AdamW, DDP set-up) are composer.train.train_kit's. No real-time code.
+safetensors checkpoints, config in the metadata (the shipped ones in models/, each with a model card). Each
+trainer brings its model, batches and loss; the loop (resume, LR schedule, validation, checkpoints, log,
+DDP) is composer.train.loop's. No real-time code.
 """

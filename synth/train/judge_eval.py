@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from composer.errors import ComposerError
+from synth.data import prompt_data
 
 
 @dataclass
@@ -29,15 +30,10 @@ class Split:
 
 
 def read_manifest(data_dir: str | Path) -> dict:
-    path = Path(data_dir) / "manifest.json"
-    if not path.is_file():
-        raise ComposerError(data_dir, "no manifest.json here; build the data with `composer prompt-data build`")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ComposerError(path, f"not JSON ({exc})") from None
+    """The prompt-data manifest (synth.data.prompt_data's reader), which must list at least two families."""
+    manifest = prompt_data.read_manifest(Path(data_dir))
     if not isinstance(manifest.get("families"), list) or len(manifest["families"]) < 2:
-        raise ComposerError(path, "no list of families")
+        raise ComposerError(Path(data_dir) / "manifest.json", "no list of families")
     return manifest
 
 
@@ -73,14 +69,17 @@ def read_split(data_dir: str | Path, split: str, keys: tuple[str, ...] = ("mel",
 
 @torch.no_grad()
 def judge_outputs(judge: torch.nn.Module, log_mel: np.ndarray | torch.Tensor, batch_size: int = 32):
-    """(N, n_mels, T) log-mel (any float dtype) -> (logits (N, n_families), features (N, feature_dim)) as float32."""
+    """(N, n_mels, T) log-mel (any float dtype) -> (logits (N, n_families), features (N, feature_dim)) as float32.
+
+    The clips go to the judge's device in batches; the outputs come back on the CPU."""
     judge.eval()
+    device = next(judge.parameters()).device
     logits, features = [], []
     for start in range(0, len(log_mel), batch_size):
-        x = torch.as_tensor(np.asarray(log_mel[start : start + batch_size], dtype=np.float32))
+        x = torch.as_tensor(np.asarray(log_mel[start : start + batch_size], dtype=np.float32), device=device)
         out, feat = judge(x)
-        logits.append(out)
-        features.append(feat)
+        logits.append(out.float().cpu())
+        features.append(feat.float().cpu())
     if not logits:
         return torch.zeros(0, judge.cfg.n_families), torch.zeros(0, judge.cfg.feature_dim)
     return torch.cat(logits), torch.cat(features)

@@ -7,29 +7,25 @@ magnitude L1 at three resolutions) plus log-mel L1, against the reference
 delayed by its `latency_samples` (see synth/instruments/neural/vocoder.py). The renderer: log-mel
 L1 against the reference's causal log-mel. Each window runs `warmup_frames`
 frames before those the loss sees, so the model is trained in the warm
-state it streams in (for the vocoder, its receptive field: exactly). The same pattern as
-composer/train/train.py: AdamW, linear warm-up then cosine decay (by step or the
-wall-time budget), gradient clipping, validation every `eval_every` steps on
-fixed windows, best checkpoint kept, resume from the last one, a progress bar
-and a JSONL log. Under torchrun each rank draws its own windows and DDP
-averages the gradients.
+state it streams in (for the vocoder, its receptive field: exactly). The loop
+is composer.train.loop's (AdamW, warm-up then cosine decay by step or the
+wall-time budget, gradient clipping, validation every `eval_every` steps on
+fixed windows, best checkpoint kept, resume, a progress bar and a JSONL log),
+in fp32 on every device. Under torchrun each rank draws its own windows and
+DDP averages the gradients.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from composer.errors import ComposerError
-from composer.model.checkpoint import load_tensors
-from composer.train.train_kit import adam_moments, adamw, lr_at, restore_adam_moments, setup_distributed
+from composer.train.loop import Run, Validation
+from composer.train.train_kit import adamw
 from synth.data.audio_dataset import AudioDataset
 from synth.instruments.neural.mel import LogMel, MelConfig
 from synth.instruments.neural.neural_checkpoint import load_neural, save_neural
@@ -64,6 +60,7 @@ class AudioTrainConfig:
     workers: int = 0  # processes drawing training windows (the renderer's note features cost CPU); 0: in-process
     resume: bool = False
     progress: bool = True
+    device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
 
 
 def stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -170,17 +167,10 @@ def make_model(kind: str, cfg: VocoderConfig | RendererConfig) -> torch.nn.Modul
 
 def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dict:
     """Run training; returns the final summary (also the last JSONL line)."""
-    if tc.threads > 0:
-        torch.set_num_threads(tc.threads)
-    rank, world, device = setup_distributed()
-    is_main = rank == 0
-    out = Path(tc.out_dir)
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(tc.seed)
-    model = make_model(tc.kind, mc).to(device)
-    frontend = LogMel(mc.mel_config()).to(device) if tc.kind == "vocoder" else None
-    batches = _Batches(tc, model, device, rank)
+    run = Run(tc)
+    model = make_model(tc.kind, mc).to(run.device)
+    frontend = LogMel(mc.mel_config()).to(run.device) if tc.kind == "vocoder" else None
+    batches = _Batches(tc, model, run.device, run.rank)
 
     def loss_of(module: torch.nn.Module, batch) -> torch.Tensor:
         if tc.kind == "vocoder":
@@ -188,95 +178,36 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
         return renderer_loss(module, batch, warmup_frames=batches.warmup_frames)
 
     opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.8, 0.99))
-    step, best, elapsed_before = 0, float("inf"), 0.0
-    last_path, best_path, log_path = out / "last.safetensors", out / "best.safetensors", out / "log.jsonl"
-    if tc.resume and last_path.exists():
-        loaded, extra = load_neural(last_path, tc.kind)
+    if run.resuming:
+        loaded, extra = load_neural(run.last_path, tc.kind)
         model.load_state_dict(loaded.state_dict())
-        restore_adam_moments(opt, load_tensors(last_path, "opt."), extra["step"], device)
-        step, best, elapsed_before = extra["step"], extra["best_valid_loss"], extra.get("elapsed_s", 0.0)
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-
-    def log(entry: dict) -> None:
-        if is_main:
-            with open(log_path, "a") as f:
-                f.write(json.dumps(entry) + "\n")
+        run.restore(opt, extra)
 
     @torch.no_grad()
-    def validate() -> float:
+    def validate() -> Validation:
         model.eval()
         value = float(np.mean([loss_of(model, b).item() for b in batches.valid_batches]))
-        model.train()
-        return value
+        return Validation(value, {"valid_loss": round(value, 4)})
 
-    def checkpoint(path: Path) -> None:
-        moments = adam_moments(opt)
-        extra = {
-            "step": step,
-            "best_valid_loss": best,
-            "elapsed_s": elapsed_before + time.monotonic() - t0,
-            "train_config": asdict(tc),
-        }
-        save_neural(model, path, extra=extra, tensors=moments)
-
-    if is_main and step == 0:
+    def start() -> dict:
         params = sum(p.numel() for p in model.parameters())
-        log({"event": "start", "kind": tc.kind, "params": params, "model": mc.to_dict(), "train": asdict(tc),
-             "world": world, "valid_is_train": batches.valid_is_train,
-             "warmup_frames": batches.warmup_frames})  # fmt: skip
-    bar = None
-    if is_main and tc.progress:
-        from tqdm import tqdm
+        return {"kind": tc.kind, "params": params, "model": mc.to_dict(), "train": asdict(tc),
+                "valid_is_train": batches.valid_is_train, "warmup_frames": batches.warmup_frames}  # fmt: skip
 
-        bar = tqdm(total=tc.steps, initial=step, desc=f"train {tc.kind}", unit="step")
-    t0 = time.monotonic()
-    model.train()
-    while step < tc.steps:
-        elapsed = elapsed_before + time.monotonic() - t0
-        if tc.max_minutes > 0 and elapsed >= tc.max_minutes * 60:
-            break
-        lr = lr_at(tc, step, elapsed)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss = loss_of(ddp, batches.next())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
-        step += 1
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
-            bar.update(1)
-        if step % 10 == 0 or step == 1:
-            log({"step": step, "loss": round(loss.item(), 4), "lr": lr, "grad_norm": round(float(grad_norm), 3),
-                 "elapsed_s": round(elapsed, 1)})  # fmt: skip
-        if is_main and (step % tc.eval_every == 0 or step == tc.steps):
-            value = validate()
-            improved = value < best
-            best = min(best, value)
-            log({"step": step, "valid_loss": round(value, 4), "best": improved})
-            checkpoint(last_path)
-            if improved:
-                shutil.copyfile(last_path, best_path)
-    if bar is not None:
-        bar.close()
-    batches.close()
-    summary = {
-        "event": "end",
-        "kind": tc.kind,
-        "step": step,
-        "elapsed_s": round(elapsed_before + time.monotonic() - t0, 1),
-    }
-    if is_main:
-        value = validate()
-        if value < best or not best_path.exists():
-            best = min(best, value)
-            checkpoint(last_path)
-            shutil.copyfile(last_path, best_path)
-        else:
-            checkpoint(last_path)
-        summary["best_valid_loss"] = round(best, 4)
-    if world > 1:
-        dist.destroy_process_group()
-    log(summary)
-    return summary
+    try:
+        result = run.train(
+            model,
+            opt,
+            lambda module: loss_of(module, batches.next()),
+            validate,
+            lambda path, extra, tensors: save_neural(model, path, extra=extra, tensors=tensors),
+            start=start,
+            desc=f"train {tc.kind}",
+            amp=False,  # the vocoder's inverse FFT (and the losses' FFTs) have no bf16 kernels; fp32 as before
+        )
+    finally:
+        batches.close()
+    summary = {"event": "end", "kind": tc.kind, "step": result.step, "elapsed_s": result.elapsed_s}
+    if run.is_main:
+        summary["best_valid_loss"] = round(result.best, 4)
+    return run.finish(summary | result.ranks())

@@ -11,23 +11,20 @@ and regresses the velocity data - noise at x_t = (1 - t) * noise + t * data
 mean/std of the training clips (computed once, stored in the config and so in
 every checkpoint). The model's skip path starts as the exact flow of the
 clips' Gaussian approximation (band principal directions and per-component
-variances measured on STAT_CLIPS clips; see synth/prompt/diffusion.py). AdamW,
-linear warm-up then cosine decay by step or by the wall-time budget
-(composer.train.train_kit.lr_at), gradient clipping, an EMA of the weights.
+variances measured on STAT_CLIPS clips; see synth/prompt/diffusion.py). The loop
+is composer.train.loop's (AdamW, warm-up then cosine decay by step or by the
+wall-time budget, gradient clipping, bf16 autocast on CUDA, DDP under torchrun);
+an EMA of the weights follows each step.
 Validation: the EMA model's conditional loss on `valid_clips` clips
 set aside from the train split (never trained on), on a fixed grid of t with
 fixed noise, so values are comparable across evaluations. Checkpoints hold
 the EMA weights as the model (so best.safetensors loads with load_diffusion)
-plus the raw weights (`raw.`) and Adam moments (`opt.`) for resume; a JSONL
-log and a progress bar as the other trainers.
+plus the raw weights (`raw.`) and Adam moments (`opt.`) for resume.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,11 +34,12 @@ from torch.nn import functional as F
 
 from composer.errors import ComposerError
 from composer.model.checkpoint import load_model, load_tensors, save_model
-from composer.train.train_kit import adam_moments, adamw, lr_at, restore_adam_moments
+from composer.train.loop import Run, Validation, broadcast_module
+from composer.train.train_kit import adamw
+from synth.data.prompt_data import read_manifest
 from synth.prompt.diffusion import SKIP_LOG_VAR_MAX, SKIP_LOG_VAR_MIN, DiffusionConfig, MelDiT
 from synth.prompt.flow_sampler import KIND, noised, velocity_target
 
-DATA_FORMAT = "composer-prompt-data/1"
 VALID_T = (0.1, 0.3, 0.5, 0.7, 0.9)  # the t grid of the validation loss
 T_SAMPLINGS = ("logit-normal", "uniform")
 STAT_CLIPS = 1000  # clips the skip's Gaussian statistics are measured on
@@ -67,6 +65,7 @@ class DiffusionTrainConfig:
     threads: int = 0
     resume: bool = False
     progress: bool = True
+    device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
 
 
 class PromptClips:
@@ -76,15 +75,10 @@ class PromptClips:
 
     def __init__(self, data_dir: str | Path, cfg: DiffusionConfig, valid_clips: int, seed: int) -> None:
         data = Path(data_dir)
-        manifest_path = data / "manifest.json"
-        if not manifest_path.is_file():
-            raise ComposerError(data, "no manifest.json here; build the data with `composer prompt-data build`")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != DATA_FORMAT:
-            raise ComposerError(manifest_path, f"format {manifest.get('format')!r}, expected {DATA_FORMAT!r}")
+        manifest = read_manifest(data)  # the builder's own reader: a ComposerError for none or another format
         if manifest.get("clip_frames") != cfg.clip_frames:
             raise ComposerError(
-                manifest_path, f"clip_frames {manifest.get('clip_frames')}, model needs {cfg.clip_frames}"
+                data / "manifest.json", f"clip_frames {manifest.get('clip_frames')}, model needs {cfg.clip_frames}"
             )
         shards = sorted((data / "train").glob("shard-*.npz"))
         if not shards:
@@ -176,35 +170,27 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 
 def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
     """Run training; returns the final summary (also the last JSONL line)."""
-    if tc.threads > 0:
-        torch.set_num_threads(tc.threads)
     if tc.t_sampling not in T_SAMPLINGS:
         raise ValueError(f"t_sampling must be one of {T_SAMPLINGS}, not {tc.t_sampling!r}")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out = Path(tc.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    last_path, best_path, log_path = out / "last.safetensors", out / "best.safetensors", out / "log.jsonl"
-    torch.manual_seed(tc.seed)
-    resuming = tc.resume and last_path.exists()
-    if resuming:
-        ema, extra = load_model(last_path, KIND, MelDiT, DiffusionConfig, device)
+    run = Run(tc)
+    device = run.device
+    if run.resuming:
+        ema, extra = load_model(run.last_path, KIND, MelDiT, DiffusionConfig, device)
         mc = ema.cfg
     clips = PromptClips(tc.data_dir, mc, tc.valid_clips, tc.seed)
-    if not resuming:
+    if not run.resuming:
         mean, std = clips.band_stats()
         mc = DiffusionConfig(**{**mc.to_dict(), "mel_mean": mean, "mel_std": std})
         ema = MelDiT(mc).to(device)
         set_patch_statistics(ema, clips.mel[np.random.default_rng(tc.seed).permutation(len(clips))[:STAT_CLIPS]])
+    broadcast_module(ema, run.world)  # every rank starts from rank 0's weights (DDP does the same for `model`)
     model = copy.deepcopy(ema).train()
-    if resuming:
-        model.load_state_dict(load_tensors(last_path, "raw."))
+    if run.resuming:
+        model.load_state_dict(load_tensors(run.last_path, "raw."))
     ema.eval().requires_grad_(False)
-
     opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.9, 0.99))
-    step, best, elapsed_before = 0, float("inf"), 0.0
-    if resuming:
-        restore_adam_moments(opt, load_tensors(last_path, "opt."), extra["step"], device)
-        step, best, elapsed_before = extra["step"], extra["best_valid_loss"], extra.get("elapsed_s", 0.0)
+    if run.resuming:
+        run.restore(opt, extra)
 
     # Validation: fixed clips, fixed noise, a fixed t grid; conditional.
     valid_gen = torch.Generator().manual_seed(12345)
@@ -213,7 +199,7 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
     valid_noise = torch.randn(len(VALID_T), *valid_x.shape, generator=valid_gen).to(device)
 
     @torch.no_grad()
-    def validate(module: MelDiT) -> float:
+    def valid_loss(module: MelDiT) -> float:
         was_training = module.training
         module.eval()
         losses = []
@@ -226,83 +212,43 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
         module.train(was_training)
         return float(np.sum(losses) / (len(VALID_T) * len(valid_x)))
 
-    def log(entry: dict) -> None:
-        with open(log_path, "a") as f:
-            f.write(json.dumps(entry) + "\n")
+    def validate() -> Validation:
+        value = valid_loss(ema)
+        return Validation(value, {"valid_loss": round(value, 4), "valid_loss_raw": round(valid_loss(model), 4)})
 
-    def checkpoint(path: Path) -> None:
-        extra = {
-            "step": step,
-            "best_valid_loss": best,
-            "elapsed_s": elapsed_before + time.monotonic() - t0,
-            "train_config": asdict(tc),
-            "data_format": clips.manifest.get("format"),
-            "train_clips": len(clips),
-        }
-        raw = {f"raw.{k}": v for k, v in model.state_dict().items()}
-        save_model(ema, path, KIND, extra=extra, tensors=raw | adam_moments(opt))
+    # Each rank its own draws; rank 0 those of a single process (resume goes on with other draws).
+    rng = np.random.default_rng([tc.seed, run.step, *([run.rank] if run.rank else [])])
+    gen = torch.Generator().manual_seed(tc.seed * 100_003 + run.step + 1_000_003 * run.rank)
 
-    if step == 0:
-        log({"event": "start", "params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc),
-             "train_clips": len(clips), "valid_clips": len(valid_x), "device": str(device),
-             "valid_loss": round(validate(ema), 4)})  # fmt: skip
-    bar = None
-    if tc.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=tc.steps, initial=step, desc="train diffusion", unit="step")
-    rng = np.random.default_rng([tc.seed, step])
-    gen = torch.Generator().manual_seed(tc.seed * 100_003 + step)
-    t0 = time.monotonic()
-    while step < tc.steps:
-        elapsed = elapsed_before + time.monotonic() - t0
-        if tc.max_minutes > 0 and elapsed >= tc.max_minutes * 60:
-            break
-        lr = lr_at(tc, step, elapsed)
-        for group in opt.param_groups:
-            group["lr"] = lr
+    def step_loss(module: torch.nn.Module) -> torch.Tensor:
         mel, text = clips.batch(rng, tc.batch_size)
         B = len(mel)
         t = sample_t(gen, B, tc.t_sampling)
         noise = torch.randn(mel.shape, generator=gen)
         drop = torch.rand(B, generator=gen) < mc.cond_dropout
         x = model.normalize(mel.to(device))
-        loss = flow_loss(model, x, text.to(device), t.to(device), noise.to(device), drop.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
-        ema_update(ema, model, min(tc.ema_decay, (1 + step) / (10 + step)))
-        step += 1
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
-            bar.update(1)
-        if step % 10 == 0 or step == 1:
-            log({"step": step, "loss": round(loss.item(), 4), "lr": lr, "grad_norm": round(float(grad_norm), 3),
-                 "elapsed_s": round(elapsed, 1)})  # fmt: skip
-        if step % tc.eval_every == 0 or step == tc.steps:
-            value = validate(ema)
-            improved = value < best
-            best = min(best, value)
-            log({"step": step, "valid_loss": round(value, 4), "valid_loss_raw": round(validate(model), 4),
-                 "best": improved})  # fmt: skip
-            checkpoint(last_path)
-            if improved:
-                shutil.copyfile(last_path, best_path)
-    if bar is not None:
-        bar.close()
-    value = validate(ema)
-    if value < best or not best_path.exists():
-        best = min(best, value)
-        checkpoint(last_path)
-        shutil.copyfile(last_path, best_path)
-    else:
-        checkpoint(last_path)
-    summary = {
-        "event": "end",
-        "step": step,
-        "elapsed_s": round(elapsed_before + time.monotonic() - t0, 1),
-        "best_valid_loss": round(best, 4),
-    }
-    log(summary)
-    return summary
+        return flow_loss(module, x, text.to(device), t.to(device), noise.to(device), drop.to(device))
+
+    def save(path: Path, extra: dict, tensors: dict[str, torch.Tensor]) -> None:
+        extra = {**extra, "data_format": clips.manifest.get("format"), "train_clips": len(clips)}
+        raw = {f"raw.{k}": v for k, v in model.state_dict().items()}
+        save_model(ema, path, KIND, extra=extra, tensors=raw | tensors)
+
+    def start() -> dict:
+        return {"params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc), "train_clips": len(clips),
+                "valid_clips": len(valid_x), "valid_loss": round(valid_loss(ema), 4)}  # fmt: skip
+
+    result = run.train(
+        model,
+        opt,
+        step_loss,
+        validate,
+        save,
+        start=start,
+        after_step=lambda step: ema_update(ema, model, min(tc.ema_decay, (1 + step) / (10 + step))),
+        desc="train diffusion",
+    )
+    summary = {"event": "end", "step": result.step, "elapsed_s": result.elapsed_s}
+    if run.is_main:
+        summary["best_valid_loss"] = round(result.best, 4)
+    return run.finish(summary | result.ranks())

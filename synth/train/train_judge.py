@@ -17,16 +17,16 @@ noise floor: a magnitude drawn log-uniformly from 1e-5 to `noise_floor_max`
 added to every band (log(exp(x) + floor)). Without it the judge leans on
 digital silence: the log-mel of the same clip stored as int16 (quantization
 noise, about 1.5e-4) or decoded by a vocoder has a different floor, and the
-judge would be judging the floor. AdamW, linear warm-up then
-cosine decay by step or by the wall-time budget (composer.train.train_kit.lr_at),
-a progress bar and a JSONL log as the other trainers.
+judge would be judging the floor. The loop is composer.train.loop's (AdamW,
+warm-up then cosine decay by step or by the wall-time budget, no gradient
+clipping, bf16 autocast on CUDA, DDP under torchrun, resume from
+last.safetensors); the best step is the one of the highest validation
+accuracy, the lower loss breaking ties.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +35,8 @@ import torch
 
 from composer.errors import ComposerError
 from composer.model.checkpoint import save_model
-from composer.train.train_kit import adamw, lr_at
+from composer.train.loop import Run, Validation
+from composer.train.train_kit import adamw
 from synth.instruments.neural.mel import LOG_FLOOR, SILENCE_LOG_MEL, LogMel
 from synth.prompt.judge import KIND, Judge, JudgeConfig, load_judge
 from synth.train.judge_eval import accuracy_report, judge_outputs, read_split
@@ -60,9 +61,12 @@ class JudgeTrainConfig:
     weight_decay: float = 0.01
     valid_fraction: float = 0.1
     eval_every: int = 200
+    grad_clip: float = 0.0  # 0: no clipping (the judge never had any)
     seed: int = 0
     threads: int = 0
+    resume: bool = False
     progress: bool = True
+    device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
 
 
 def augment(
@@ -116,8 +120,6 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
     """Run training; returns the final summary (also the last JSONL line), held-out accuracies included.
 
     `mc` sets the model's size; its families are replaced by the data's."""
-    if tc.threads > 0:
-        torch.set_num_threads(tc.threads)
     train_split = read_split(tc.data_dir, TRAIN_SPLIT, ("mel", "family"))
     families = tuple(train_split.manifest["families"])
     mel, labels = train_split.arrays["mel"], train_split.arrays["family"].astype(np.int64)
@@ -131,68 +133,49 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
     if tc.crop_frames < mc.min_frames:
         raise ValueError(f"crop_frames must be at least {mc.min_frames}, not {tc.crop_frames}")
     train_idx, valid_idx = split_valid(len(labels), tc.valid_fraction, tc.seed)
-    out = Path(tc.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    log_path, best_path = out / "log.jsonl", out / "best.safetensors"
-    log_path.unlink(missing_ok=True)
-
-    def log(entry: dict) -> None:
-        with open(log_path, "a") as f:
-            f.write(json.dumps(entry) + "\n")
-
-    torch.manual_seed(tc.seed)
-    rng = np.random.default_rng(tc.seed)
-    model = Judge(mc)
+    run = Run(tc, best_key="best_valid_score", worst=(math.inf, math.inf))  # score: (-accuracy, loss)
+    if run.is_main and not run.resuming:
+        run.log_path.unlink(missing_ok=True)
+    model = Judge(mc).to(run.device)
     opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.9, 0.999))  # torch's default betas
-    log({"event": "start", "kind": KIND, "params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc),
-         "train_clips": len(train_idx), "valid_clips": len(valid_idx), "split": TRAIN_SPLIT})  # fmt: skip
-    bar = None
-    if tc.progress:
-        from tqdm import tqdm
+    if run.resuming:
+        loaded, extra = load_judge(run.last_path)
+        model.load_state_dict(loaded.state_dict())
+        run.restore(opt, extra)
+    # A fresh single process draws as it always has; other ranks, and a resumed run, draw anew.
+    rng = np.random.default_rng(tc.seed if run.step == 0 and run.rank == 0 else [tc.seed, run.step, run.rank])
 
-        bar = tqdm(total=tc.steps, desc="train judge", unit="step")
-    best = (-1.0, -float("inf"))  # (valid accuracy, -valid loss)
-    step, t0 = 0, time.monotonic()
-
-    def validate() -> None:
-        nonlocal best
-        result = evaluate(model, mel[valid_idx], labels[valid_idx])
-        score = (result["family_accuracy"], -result["loss"])
-        improved = score > best
-        if improved:
-            best = score
-            save_model(model, best_path, KIND, extra={"step": step, "valid": result, "train_config": asdict(tc)})
-        log({"step": step, "valid_loss": result["loss"], "valid_accuracy": result["family_accuracy"], "best": improved})
-        model.train()
-
-    model.train()
-    while step < tc.steps:
-        elapsed = time.monotonic() - t0
-        if tc.max_minutes > 0 and elapsed >= tc.max_minutes * 60:
-            break
-        lr = lr_at(tc, step, elapsed)
-        for group in opt.param_groups:
-            group["lr"] = lr
+    def step_loss(module: torch.nn.Module) -> torch.Tensor:
         batch = rng.choice(train_idx, size=min(tc.batch_size, len(train_idx)), replace=len(train_idx) < tc.batch_size)
         x = augment(mel[batch], rng, tc.crop_frames, tc.gain_db, tc.noise_floor_max, tc.noise_floor_share)
-        logits, _ = model(x)
-        loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels[batch]))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
-            bar.update(1)
-        if step % 10 == 0 or step == 1:
-            log({"step": step, "loss": round(loss.item(), 4), "lr": lr, "elapsed_s": round(elapsed, 1)})
-        if step % tc.eval_every == 0:
-            validate()
-    if bar is not None:
-        bar.close()
-    if step % tc.eval_every or step == 0:
-        validate()
-    judge, extra = load_judge(best_path)
+        logits, _ = module(x.to(run.device))
+        return torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels[batch]).to(run.device))
+
+    def validate() -> Validation:
+        result = evaluate(model, mel[valid_idx], labels[valid_idx])
+        return Validation(
+            (-result["family_accuracy"], result["loss"]),
+            {"valid_loss": result["loss"], "valid_accuracy": result["family_accuracy"]},
+            extra={"valid": result},
+        )
+
+    def start() -> dict:
+        return {"kind": KIND, "params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc),
+                "train_clips": len(train_idx), "valid_clips": len(valid_idx), "split": TRAIN_SPLIT}  # fmt: skip
+
+    trained = run.train(
+        model,
+        opt,
+        step_loss,
+        validate,
+        lambda path, extra, tensors: save_model(model, path, KIND, extra=extra, tensors=tensors),
+        start=start,
+        desc="train judge",
+    )
+    if not run.is_main:
+        return run.finish({"event": "end", "kind": KIND, "step": trained.step, "elapsed_s": trained.elapsed_s,
+                           **trained.ranks()})  # fmt: skip
+    judge, extra = load_judge(run.best_path)
     heldout = read_split(tc.data_dir, HELDOUT_SPLIT, ("mel", "family", "audio"))
     if tuple(heldout.manifest["families"]) != families:
         raise ComposerError(Path(tc.data_dir) / HELDOUT_SPLIT, "families differ from judge_train's")
@@ -203,13 +186,12 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
     summary = {
         "event": "end",
         "kind": KIND,
-        "step": step,
+        "step": trained.step,
         "best_step": extra["step"],
-        "elapsed_s": round(time.monotonic() - t0, 1),
+        "elapsed_s": trained.elapsed_s,
         "train_clips": len(train_idx),
         "valid_accuracy": extra["valid"]["family_accuracy"],
         "heldout": result,
     }
-    save_model(judge, best_path, KIND, extra={**extra, "heldout": result})
-    log(summary)
-    return summary
+    save_model(judge, run.best_path, KIND, extra={**extra, "heldout": result})  # the weights alone, no Adam moments
+    return run.finish(summary | trained.ranks())

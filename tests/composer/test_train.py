@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from torchrun_helpers import assert_ranks_agree, torchrun_train
 
 from composer.model.checkpoint import load_transformer
 from composer.model.model import TransformerConfig
@@ -119,3 +120,13 @@ def test_torchrun_two_gloo_ranks_end_with_identical_weights(tiny_corpus, tmp_pat
     assert start["world"] == 2
     checksums = end["rank_checksums"]
     assert len(checksums) == 2 and checksums[0] == checksums[1]
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_stop_together_under_a_budget(tiny_corpus, tmp_path):
+    sizes = ["--context", "32", "--layers", "1", "--heads", "2", "--d-model", "16", "--d-ff", "32", "--batch-size", "4"]
+    budget = ["--steps", "100000", "--max-minutes", "0.04", "--eval-every", "1", "--eval-tokens", "500"]  # see
+    # tests/synth/test_train_ddp.py: rank 0 validates after every step, so the ranks' own clocks differ
+    start, end = torchrun_train("transformer", tmp_path / "ddp", "--data", str(tiny_corpus), *sizes, *budget)
+    assert_ranks_agree(start, end)
+    assert 0 < end["step"] < 100000

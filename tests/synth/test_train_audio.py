@@ -36,10 +36,15 @@ def test_a_few_steps_log_checkpoint_and_export(tmp_path, capsys, kind, model_cls
     card = (export.parent / "README.md").read_text()
     assert f"composer train {kind} " in card and "--steps 4" in card and "best validation loss" in card
     assert "exported" in capsys.readouterr().out
-    # Resume carries on from the last checkpoint (windows drawn by a worker process this time).
-    assert main([*argv, "--steps", "6", "--resume", "--workers", "1"]) == 0
+    # Resume carries on from the last checkpoint (windows drawn by a worker process this time); the export
+    # replaces the weights and leaves the model card there (here the one written above, edited) as it is.
+    (export.parent / "README.md").write_text("# hand-written\n")
+    assert main([*argv, "--steps", "6", "--resume", "--workers", "1", "--export", str(export)]) == 0
     ends = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"end"' in line]
     assert ends[-1]["step"] == 6
+    assert (export.parent / "README.md").read_text() == "# hand-written\n"
+    assert "left as it is" in capsys.readouterr().out
+    assert load_neural(export, kind)[1]["step"] in (4, 6)
 
 
 def test_windows_match_the_whole_piece(tmp_path):

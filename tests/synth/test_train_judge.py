@@ -43,6 +43,11 @@ def test_trains_on_judge_train_only_and_exports(tmp_path, capsys):
     assert (export.parent / "train_log.jsonl").exists()
     printed = capsys.readouterr().out
     assert "held-out (9 clips) family accuracy" in printed and "exported" in printed
+    # Resume (the shared loop's): on from step 60's last checkpoint, the log goes on, the best step is kept.
+    assert main([*argv, "--threads", "1", "--steps", "70", "--resume"]) == 0
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert sum(e.get("event") == "start" for e in lines) == 1 and [e["step"] for e in lines if "loss" in e][-1] == 70
+    assert lines[-1]["step"] == 70 and lines[-1]["best_step"] in (20, 40, 60, 70)
 
 
 def test_augment_crops_and_gains_exactly():

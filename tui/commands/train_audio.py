@@ -5,17 +5,18 @@
 
 The data folder is an audio-data build (manifest.json + float16 shards with
 their notes, synth/data/audio_data.py; read by synth/data/audio_dataset.py). Registered
-by tui/commands/train.py; `composer train diffusion` (tui/commands/train_diffusion.py)
-is registered from here.
+by tui/commands/train.py; `composer train diffusion` (tui/commands/train_diffusion.py) is registered
+from here. The shared options are tui/train_options.py's; `--export` writes a model card beside the
+weights only where there is none.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from composer.errors import ComposerError
+from tui import train_options
 from tui.commands.train_diffusion import register as register_diffusion
 
 SIZES = {  # the shipped sizes; tests pass smaller ones
@@ -27,11 +28,7 @@ SIZES = {  # the shipped sizes; tests pass smaller ones
 def register(kinds: argparse._SubParsersAction) -> None:
     for kind, about in (("vocoder", "log-mel -> waveform"), ("renderer", "sounding notes -> log-mel")):
         p = kinds.add_parser(kind, help=f"the neural {kind}, {about} (works under torchrun too)")
-        p.add_argument("--data", default="data/audio", help="an audio-data build (manifest.json and shards)")
-        p.add_argument("--out", default=f"runs/{kind}", help="checkpoints and log.jsonl go here")
-        p.add_argument("--steps", type=int, default=20_000)
-        p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time budget; the LR schedule follows it")
-        p.add_argument("--batch-size", type=int, default=16)
+        train_options.add_run_options(p, kind)
         p.add_argument("--segment-frames", type=int, default=32 if kind == "vocoder" else 128, help="frames per window")
         p.add_argument(
             "--warmup-frames",
@@ -39,17 +36,10 @@ def register(kinds: argparse._SubParsersAction) -> None:
             default=None,
             help="frames run before each window, outside the loss (default: auto)",
         )
-        p.add_argument("--lr", type=float, default=5e-4)
-        p.add_argument("--warmup-steps", type=int, default=500)
-        p.add_argument("--eval-every", type=int, default=500)
         p.add_argument("--channels", type=int, default=SIZES[kind]["channels"])
         p.add_argument("--hidden", type=int, default=SIZES[kind]["hidden"])
         p.add_argument("--blocks", type=int, default=SIZES[kind]["blocks"])
-        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
         p.add_argument("--workers", type=int, default=0, help="processes drawing training windows (0: none)")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
-        p.add_argument("--export", type=Path, default=None, help=f"write the best weights here (models/{kind}/...)")
         p.set_defaults(run=run_audio, kind=kind)
     register_diffusion(kinds)
 
@@ -60,67 +50,37 @@ def run_audio(args: argparse.Namespace) -> int:
     from synth.instruments.neural.vocoder import VocoderConfig
     from synth.train.train_audio import AudioTrainConfig, train_audio
 
-    for name in ("steps", "batch_size", "segment_frames", "channels", "hidden", "blocks", "eval_every"):
-        if getattr(args, name) <= 0:
-            raise ComposerError(f"--{name.replace('_', '-')}", "must be positive")
-    if not Path(args.data, "manifest.json").is_file():
-        raise ComposerError(args.data, "no manifest.json here; build the data with `composer audio-data build`")
+    positive = ("segment_frames", "channels", "hidden", "blocks")
+    train_options.check_options(args, "manifest.json", "composer audio-data build", positive)
     if args.workers < 0:
         raise ComposerError("--workers", "must be 0 or more")
     if args.warmup_frames is not None and args.warmup_frames < 0:
         raise ComposerError("--warmup-frames", "must be 0 or more")
     config_cls = VocoderConfig if args.kind == "vocoder" else RendererConfig
     mc = config_cls(channels=args.channels, hidden=args.hidden, n_blocks=args.blocks)
-    tc = AudioTrainConfig(
-        kind=args.kind,
-        data_dir=args.data,
-        out_dir=args.out,
-        steps=args.steps,
-        max_minutes=args.max_minutes,
-        batch_size=args.batch_size,
-        segment_frames=args.segment_frames,
-        warmup_frames=args.warmup_frames,
-        lr=args.lr,
-        warmup_steps=min(args.warmup_steps, args.steps),
-        eval_every=args.eval_every,
-        seed=args.seed,
-        threads=args.threads,
-        workers=args.workers,
-        resume=args.resume,
+    summary = train_audio(
+        AudioTrainConfig(**train_options.run_config(args, "kind", "segment_frames", "warmup_frames", "workers")), mc
     )
-    summary = train_audio(tc, mc)
-    if "best_valid_loss" in summary:
-        print(
-            f"done: {summary['step']} steps in {summary['elapsed_s']} s, best valid loss {summary['best_valid_loss']}"
-        )
-    if args.export is not None and "best_valid_loss" in summary:
+    if "best_valid_loss" not in summary:  # another rank than 0 under torchrun
+        return 0
+    print(f"done: {summary['step']} steps in {summary['elapsed_s']} s, best valid loss {summary['best_valid_loss']}")
+    if args.export is not None:
         model, extra = load_neural(Path(args.out) / "best.safetensors", args.kind)
-        save_neural(model, args.export, extra=extra)
-        shutil.copyfile(Path(args.out) / "log.jsonl", args.export.with_name("train_log.jsonl"))
-        write_model_card(args, model, extra, summary)
-        print(f"exported {args.export} (model card {args.export.with_name('README.md')})")
+        train_options.export_best(
+            args,
+            lambda path: save_neural(model, path, extra=extra),
+            card=lambda: model_card(args, model, extra, summary),
+        )
     return 0
 
 
-def command_line(args: argparse.Namespace) -> str:
-    """The `composer train` command that reproduces this run."""
-    parts = ["composer", "train", args.kind]
-    for name, value in sorted(vars(args).items()):
-        if name in ("run", "kind", "command", "resume") or value is None or value is False:
-            continue
-        flag = "--" + name.replace("_", "-")
-        parts += [flag] if value is True else [flag, str(value)]
-    return " ".join(parts)
-
-
-def write_model_card(args: argparse.Namespace, model, extra: dict, summary: dict) -> None:
-    """models/<kind>/README.md beside the exported weights: data, command, steps, wall time, metrics so far."""
+def model_card(args: argparse.Namespace, model, extra: dict, summary: dict) -> str:
+    """The text of models/<kind>/README.md for a new export: data, command, steps, wall time, metrics so far."""
     import json
 
-    from composer.files.atomic import atomic_write_text
+    from synth.data.audio_data import read_manifest
 
-    manifest_path = Path(args.data) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest = read_manifest(Path(args.data))
     programs = manifest.get("programs", {})
     seconds = manifest.get("seconds", {})
     hours = {split: round(sum(by_program.values()) / 3600, 2) for split, by_program in seconds.items()}
@@ -139,12 +99,7 @@ def write_model_card(args: argparse.Namespace, model, extra: dict, summary: dict
         f"`{args.data}` ({manifest.get('format', 'unknown format')}, soundfont {manifest.get('soundfont', '?')}): "
         f"programs {', '.join(f'{k} {v}' for k, v in programs.items()) or '?'}; hours per split {hours or '?'}.",
         "",
-        "## Command",
-        "",
-        "```",
-        command_line(args),
-        "```",
-        "",
+        *train_options.command_section(args),
         "## Run",
         "",
         f"- steps: {summary.get('step')}; best checkpoint at step {extra.get('step')}",
@@ -157,4 +112,4 @@ def write_model_card(args: argparse.Namespace, model, extra: dict, summary: dict
         "`python benchmarks/neural_fidelity.py`; speed and latency: `python benchmarks/neural_speed.py`.",
         "",
     ]
-    atomic_write_text(args.export.with_name("README.md"), "\n".join(lines))
+    return "\n".join(lines)

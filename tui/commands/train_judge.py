@@ -4,37 +4,28 @@
 
 Trains on the judge_train split of a prompt-data build (never on the diffusion
 model's train split) and prints its held-out accuracy (synth/train/train_judge.py).
-Registered by tui/commands/train.py.
+Registered by tui/commands/train.py; the shared options are tui/train_options.py's.
+`--export` writes a model card beside the weights only where there is none.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 from composer.errors import ComposerError
+from tui import train_options
 
 
 def register(kinds: argparse._SubParsersAction) -> None:
-    p = kinds.add_parser("judge", help="the instrument-family classifier that judges prompted audio (CPU)")
-    p.add_argument("--data", default="data/prompt", help="a prompt-data build (composer prompt-data build)")
-    p.add_argument("--out", default="runs/judge", help="checkpoints and log.jsonl go here")
-    p.add_argument("--steps", type=int, default=20_000)
-    p.add_argument("--max-minutes", type=float, default=0.0, help="wall-time budget; the LR schedule follows it")
-    p.add_argument("--batch-size", type=int, default=32)
+    p = kinds.add_parser("judge", help="the instrument-family classifier that judges prompted audio (torchrun too)")
+    train_options.add_run_options(p, "judge")
     p.add_argument("--crop-frames", type=int, default=256, help="log-mel frames per training crop (>= 128)")
     p.add_argument("--gain-db", type=float, default=12.0, help="random gain of +- this many dB")
     p.add_argument("--noise-floor", type=float, default=1e-3, help="largest added noise floor (magnitude; 0: none)")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--warmup-steps", type=int, default=100)
-    p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--channels", default="16,32,64,128", help="conv widths, one per 2x2-pooling block")
     p.add_argument("--feature-dim", type=int, default=128, help="size of the feature vector (Frechet distance)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--export", type=Path, default=None, help="write the best weights as fp16 here (models/judge/...)")
     p.set_defaults(run=run_judge, kind="judge")
 
 
@@ -42,38 +33,21 @@ def run_judge(args: argparse.Namespace) -> int:
     from synth.prompt.judge import JudgeConfig, load_judge, save_judge
     from synth.train.train_judge import JudgeTrainConfig, train_judge
 
-    for name in ("steps", "batch_size", "eval_every", "feature_dim"):
-        if getattr(args, name) <= 0:
-            raise ComposerError(f"--{name.replace('_', '-')}", "must be positive")
     if args.crop_frames < 128:
         raise ComposerError("--crop-frames", "must be at least 128")
-    if not 0 <= args.noise_floor < 1:
-        raise ComposerError("--noise-floor", "must be in [0, 1)")
     if not 0 <= args.gain_db < 60:
         raise ComposerError("--gain-db", "must be in [0, 60)")
-    if not Path(args.data, "manifest.json").is_file():
-        raise ComposerError(args.data, "no manifest.json here; build the data with `composer prompt-data build`")
+    positive, fractions = ("feature_dim",), ("noise_floor",)
+    train_options.check_options(args, "manifest.json", "composer prompt-data build", positive, fractions)
     try:
         channels = tuple(int(c) for c in args.channels.split(","))
         mc = JudgeConfig(families=("a", "b"), channels=channels, feature_dim=args.feature_dim)
     except ValueError as exc:
         raise ComposerError("--channels", f"expected comma-separated positive widths ({exc})") from None
-    tc = JudgeTrainConfig(
-        data_dir=args.data,
-        out_dir=args.out,
-        steps=args.steps,
-        max_minutes=args.max_minutes,
-        batch_size=args.batch_size,
-        crop_frames=args.crop_frames,
-        gain_db=args.gain_db,
-        noise_floor_max=args.noise_floor,
-        lr=args.lr,
-        warmup_steps=min(args.warmup_steps, args.steps),
-        eval_every=args.eval_every,
-        seed=args.seed,
-        threads=args.threads,
-    )
+    tc = JudgeTrainConfig(**train_options.run_config(args, "crop_frames", "gain_db", noise_floor_max="noise_floor"))
     summary = train_judge(tc, mc)
+    if "heldout" not in summary:  # another rank than 0 under torchrun
+        return 0
     heldout = summary["heldout"]
     print(
         f"done: {summary['step']} steps in {summary['elapsed_s']} s; held-out ({heldout['n']} clips) family accuracy "
@@ -81,28 +55,17 @@ def run_judge(args: argparse.Namespace) -> int:
     )
     if args.export is not None:
         model, extra = load_judge(Path(args.out) / "best.safetensors")
-        save_judge(model, args.export, extra=extra)
-        shutil.copyfile(Path(args.out) / "log.jsonl", args.export.with_name("train_log.jsonl"))
-        write_model_card(args, model, summary)
-        print(f"exported {args.export} (model card {args.export.with_name('README.md')})")
+        train_options.export_best(
+            args, lambda path: save_judge(model, path, extra=extra), card=lambda: model_card(args, model, summary)
+        )
     return 0
 
 
-def command_line(args: argparse.Namespace) -> str:
-    """The `composer train judge` command that reproduces this run."""
-    parts = ["composer", "train", "judge"]
-    for name, value in sorted(vars(args).items()):
-        if name in ("run", "kind", "command") or value is None or value is False:
-            continue
-        parts += ["--" + name.replace("_", "-"), str(value)]
-    return " ".join(parts)
+def model_card(args: argparse.Namespace, model, summary: dict) -> str:
+    """The text of models/judge/README.md for a new export: data, command, run and the held-out accuracy."""
+    from synth.data.prompt_data import read_manifest
 
-
-def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
-    """models/judge/README.md beside the exported weights: data, command, run and the held-out accuracy."""
-    from composer.files.atomic import atomic_write_text
-
-    manifest = json.loads(Path(args.data, "manifest.json").read_text())
+    manifest = read_manifest(Path(args.data))
     heldout = summary["heldout"]
     per_family = ", ".join(f"{name} {acc}" for name, acc in heldout.get("per_family", {}).items())
     lines = [
@@ -126,12 +89,7 @@ def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
         "the diffusion model's train split. Random crops, +-"
         f"{args.gain_db:g} dB gain, and for half the crops a noise floor up to {args.noise_floor:g} (magnitude).",
         "",
-        "## Command",
-        "",
-        "```",
-        command_line(args),
-        "```",
-        "",
+        *train_options.command_section(args),
         "## Held-out accuracy (heldout split, whole clips, best step)",
         "",
         f"- steps: {summary['step']} in {summary['elapsed_s']} s; best at step {summary['best_step']}",
@@ -145,4 +103,4 @@ def write_model_card(args: argparse.Namespace, model, summary: dict) -> None:
         f"{heldout['from_int16_audio'].get('drums_vs_pitched_accuracy')}",
         "",
     ]
-    atomic_write_text(args.export.with_name("README.md"), "\n".join(lines))
+    return "\n".join(lines)
