@@ -131,6 +131,8 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("ai_continue", "C", "ai_continue", "Continue the track from the cursor (or the selection's end)", AI),
     KeyAction("ai_generate", "G", "ai_generate", "Generate a new phrase at the cursor", AI),
     KeyAction("ai_variations", "W", "ai_variations", "Sample several continuations to choose from", AI),
+    KeyAction("ai_accompany", "B", "ai_accompany", "Accompany the track in a new track (selected bars, else all)", AI),
+    KeyAction("ai_infill", "F", "ai_infill", "Infill the selected bars (else the cursor's bar) of the track", AI),
     KeyAction("ai_settings", "ctrl+g", "ai_settings", "AI settings: style, temperature, top-p, bars, key, seed", AI),
     KeyAction("ai_keep", "enter", "ai_keep", "Keep the AI candidate (one undo step)", AI),
     KeyAction("ai_discard", "escape", "ai_discard", "Discard the AI candidates", AI),

@@ -217,8 +217,12 @@ class MainScreen(
             ai = self.ai
         except NoMatches:
             return
-        if ai.request is not None and ai.request.track_index == roll.track_index:
+        request = ai.request
+        roll.replaced_s = None
+        if request is not None and request.track_index == roll.track_index:
             ghosts += ai.shown
+            if request.label == "infill" and ai.shown:  # what keeping gives: the fill instead of those bars
+                roll.replaced_s = (request.at_s, request.end_s)
         take = self.take
         if take is not None and take.track is roll.track:
             notes = take.notes

@@ -1,11 +1,13 @@
 """The AI co-composer: runs the Music Transformer in a worker thread and holds its candidates.
 
-The screen asks for a continuation, a new phrase or variations (`start`);
-the model loads lazily in the worker on first use; sampled notes stream back
-in small batches (`call_from_thread`) as `Streamed` messages, so the piano
-roll shows them as they come. `cancel()` stops the sampler between two tokens.
-The candidates stay here, outside the song, until the screen keeps one (one
-undo step) or discards them.
+The screen asks for a continuation, a new phrase, variations, an accompaniment
+or an infill (`start`); the model loads lazily in the worker on first use; the
+jobs (tui/widgets/ai_jobs.py) hand their notes back in small batches
+(`call_from_thread`) as `Streamed` messages, so the piano roll shows them as
+they come. `cancel()` stops the sampler between two tokens. The candidates stay
+here, outside the song, until the screen keeps one (one undo step) or discards
+them. A continuation is sampled until it fills the bars asked for, or the
+panel says in one line why not (`shortfall`).
 
 Whether the model can run is checked without importing torch (the app must
 start fast): the sampler module must exist and the weights must be on disk.
@@ -29,8 +31,9 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar
 
 from composer.errors import ComposerError
-from composer.model.candidates import AUTO_STYLE, AISettings, NoteAssembler
+from composer.model.candidates import AUTO_STYLE, AISettings
 from composer.song import Note, Track
+from tui.widgets.ai_jobs import Cancelled, Job, accompany_bars, infill_candidates, sample_stream
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "transformer" / "model.safetensors"
 BATCH_NOTES = 8  # streamed notes are posted to the UI in batches of this many …
@@ -49,17 +52,34 @@ def ai_status(weights: Path = WEIGHTS) -> tuple[bool, str]:
 
 @dataclass
 class Request:
-    """One press of continue / generate / variations."""
+    """One press of continue / generate / variations / accompany / infill."""
 
-    label: str  # "continue", "generate" or "variations": the undo step's name
-    track: Track  # where a kept candidate goes (by identity)
+    label: str  # "continue", "generate", "variations", "accompany" or "infill": the undo step's name
+    track: Track  # where a kept candidate goes (by identity); accompany: the melody (a new track is made)
     track_index: int
-    at_s: float  # the continuation starts here
+    at_s: float  # the continuation starts here (accompany, infill: the span's start)
     primer: list[Note]
     settings: AISettings
     seconds: float
     count: int  # candidates to sample
     seeds: list[int] = field(default_factory=list)
+    context: list[Note] = field(default_factory=list)  # copies of the notes the model may hear
+    melody: list[Note] = field(default_factory=list)  # accompany: copies of the melody track's notes
+    bar_s: float = 2.0
+    beat_s: float = 0.5
+    pitch_range: tuple[int, int] = (21, 108)  # accompany
+    program: int = 0  # accompany: the new track's instrument
+
+    @property
+    def end_s(self) -> float:
+        return self.at_s + self.seconds
+
+    def job(self, options) -> Job:
+        """What the worker runs, with the sampler's options (composer.model.sample.SampleOptions)."""
+        return Job(
+            self.label, self.at_s, self.seconds, list(self.seeds), options, self.primer, self.context,
+            self.melody, self.bar_s, self.beat_s, self.pitch_range,
+        )  # fmt: skip
 
     def draw_seeds(self, again: int = 0) -> None:
         """The seed of each candidate: the user's seed onward (shifted on each retry), else random."""
@@ -117,6 +137,8 @@ class AIPanel(Widget):
         self.request: Request | None = None
         self.candidates: list[list[Note]] = []
         self.current = 0
+        self.scores: list[float] = []  # infill: each candidate's log p of what follows (best first)
+        self.shortfall: str | None = None  # why the last sampling did not fill every bar asked for
         self.retries = 0
         self._model = None
         self._cancel = threading.Event()
@@ -163,7 +185,11 @@ class AIPanel(Widget):
         if request is None or not self.candidates:
             return ""
         seed = request.seeds[self.current] if self.current < len(request.seeds) else "?"
-        return f"{request.label} {self.current + 1}/{len(self.candidates)} · {len(self.shown)} notes · seed {seed}"
+        line = f"{request.label} {self.current + 1}/{len(self.candidates)} · {len(self.shown)} notes · seed {seed}"
+        if self.current < len(self.scores):
+            best = " (best)" if self.current == 0 and len(self.scores) > 1 else ""
+            line += f" · log p {self.scores[self.current]:.1f}{best}"
+        return line
 
     # ----- sampling -----
 
@@ -175,6 +201,8 @@ class AIPanel(Widget):
         self.request = request
         self.candidates = []
         self.current = 0
+        self.scores = []
+        self.shortfall = None
         self.generating = True
         self.query_one("#ai-progress", ProgressBar).update(progress=0.0)
         self.line = f"{request.label.capitalize()}: {'loading the model…' if self._model is None else 'sampling…'}"
@@ -193,6 +221,7 @@ class AIPanel(Widget):
     def clear(self) -> None:
         """Forget the candidates (kept or discarded)."""
         self.candidates, self.current, self.request, self.retries = [], 0, None, 0
+        self.scores, self.shortfall = [], None
         self.show_idle()
         self.post_message(self.Streamed(self))
 
@@ -205,37 +234,45 @@ class AIPanel(Widget):
 
     @work(thread=True, exclusive=True, group="ai")
     def _sample(self, request: Request, cancel: threading.Event) -> None:
-        outcome = "done"
+        outcome, shortfalls, scores = "done", [], []
+        sink = _Sink(self, cancel)
         try:
-            from composer.model.sample import SampleOptions, load_model, stream
+            from composer.model.sample import SampleOptions, load_model
 
             if self._model is None:
                 self._model = load_model(self.weights)
-            for i, seed in enumerate(request.seeds):
-                options = SampleOptions(
-                    seconds=request.seconds,
-                    style=None if request.settings.style == AUTO_STYLE else request.settings.style,
-                    temperature=request.settings.temperature,
-                    top_p=request.settings.top_p,
-                    seed=seed,
-                    key=request.settings.key,
-                )
-                self.app.call_from_thread(self._begin, cancel, i)
-                assembler = NoteAssembler(request.at_s)
-                batch: list[Note] = []
-                last_post = time.monotonic()
-                for item in stream(self._model, request.primer, options, cancel):
-                    batch += assembler.feed(item.events)
-                    if len(batch) >= BATCH_NOTES or time.monotonic() - last_post >= BATCH_S:
-                        self.app.call_from_thread(self._arrived, cancel, i, batch, (i + item.progress) / request.count)
-                        batch, last_post = [], time.monotonic()
-                self.app.call_from_thread(self._arrived, cancel, i, batch, (i + 1) / request.count)
-                if cancel.is_set():
-                    outcome = "cancelled"
-                    break
+            style = None if request.settings.style == AUTO_STYLE else request.settings.style
+            options = SampleOptions(
+                seconds=request.seconds,
+                style=style,
+                temperature=request.settings.temperature,
+                top_p=request.settings.top_p,
+                key=request.settings.key,
+            )
+            job = request.job(options)
+            if request.label == "accompany":
+                accompany_bars(self._model, job, sink, cancel)
+            elif request.label == "infill":
+                scores = infill_candidates(self._model, job, sink, cancel)
+            else:
+                for i in range(request.count):
+                    sink.begin(i)
+                    sample_stream(self._model, job, sink, i, cancel)
+                    sink.flush((i + 1) / request.count)
+                    if cancel.is_set():
+                        break
+            if cancel.is_set():
+                outcome = "cancelled"
+        except Cancelled:
+            outcome = "cancelled"
         except (ComposerError, OSError, RuntimeError, ValueError) as exc:
             outcome = f"AI failed: {exc}"
-        self.app.call_from_thread(self._end, cancel, outcome)
+        sink.flush()
+        shortfall = None
+        if shortfalls:
+            more = f"{len(shortfalls)} of {request.count} candidates fall short. " if len(shortfalls) > 1 else ""
+            shortfall = more + shortfalls[0]
+        self.app.call_from_thread(self._end, cancel, outcome, shortfall, scores)
 
     def _begin(self, cancel: threading.Event, index: int) -> None:
         if cancel is self._cancel:
@@ -246,6 +283,16 @@ class AIPanel(Widget):
         if cancel is not self._cancel or index >= len(self.candidates):
             return  # a superseded run
         self.candidates[index].extend(notes)
+        self._show_progress(index, progress)
+
+    def _replaced(self, cancel: threading.Event, index: int, notes: list[Note], progress: float) -> None:
+        """The candidate's notes from a point on were dropped (sampling goes on from there)."""
+        if cancel is not self._cancel or index >= len(self.candidates):
+            return
+        self.candidates[index] = notes
+        self._show_progress(index, progress)
+
+    def _show_progress(self, index: int, progress: float) -> None:
         self.query_one("#ai-progress", ProgressBar).update(progress=progress)
         assert self.request is not None
         self.line = (
@@ -254,21 +301,67 @@ class AIPanel(Widget):
         )
         self.post_message(self.Streamed(self))
 
-    def _end(self, cancel: threading.Event, outcome: str) -> None:
+    def _end(self, cancel: threading.Event, outcome: str, shortfall: str | None, scores: list[float]) -> None:
         if cancel is not self._cancel:
             return
         self.generating = False
-        kept = [(c, s) for c, s in zip(self.candidates, self.request.seeds, strict=False) if c] if self.request else []
-        self.candidates = [c for c, _ in kept]
+        request = self.request
+        seeds = request.seeds if request else []
+        scored = scores + [float("-inf")] * (len(self.candidates) - len(scores))
+        kept = [(c, s, p) for c, s, p in zip(self.candidates, seeds, scored, strict=False) if c]
+        if scores:  # infill: the likeliest fill first
+            kept.sort(key=lambda k: -k[2])
+            self.scores = [p for _, _, p in kept]
+        self.candidates = [c for c, _, _ in kept]
         self.current = 0
-        if self.request is not None:
-            self.request.seeds = [s for _, s in kept]
+        self.shortfall = shortfall
+        if request is not None:
+            request.seeds = [s for _, s, _ in kept]
         if not self.candidates:
             self.request = None
             self.show_idle()
             if outcome == "done":
-                outcome = "The model sampled no notes; try again (another seed) or raise the temperature"
+                outcome = shortfall or "The model sampled no notes; try again (another seed) or raise the temperature"
         else:
             self.line = self.describe_candidate() + "  ·  enter keeps · escape discards · r again · a listen"
         self.post_message(self.Streamed(self))
         self.post_message(self.Finished(self, outcome))
+
+
+class _Sink:
+    """A job's notes to the panel on the UI thread, in batches of BATCH_NOTES or every BATCH_S."""
+
+    def __init__(self, panel: AIPanel, cancel: threading.Event) -> None:
+        self.panel, self.cancel = panel, cancel
+        self.index, self.progress = 0, 0.0
+        self.batch: list[Note] = []
+        self.last_post = time.monotonic()
+        self.begun = False  # nothing to post before the first candidate begins
+
+    def begin(self, index: int) -> None:
+        self.flush()
+        self.index, self.begun = index, True
+        self.panel.app.call_from_thread(self.panel._begin, self.cancel, index)
+
+    def add(self, index: int, notes: list[Note], progress: float) -> None:
+        if index != self.index:
+            self.flush()
+        self.index, self.progress = index, progress
+        self.batch += notes
+        if len(self.batch) >= BATCH_NOTES or time.monotonic() - self.last_post >= BATCH_S:
+            self.flush()
+
+    def replace(self, index: int, notes: list[Note], progress: float) -> None:
+        self.batch = []
+        self.index, self.progress = index, progress
+        self.panel.app.call_from_thread(self.panel._replaced, self.cancel, index, list(notes), progress)
+        self.last_post = time.monotonic()
+
+    def flush(self, progress: float | None = None) -> None:
+        if progress is not None:
+            self.progress = progress
+        if not self.begun:
+            return
+        batch, self.batch = self.batch, []
+        self.panel.app.call_from_thread(self.panel._arrived, self.cancel, self.index, batch, self.progress)
+        self.last_post = time.monotonic()

@@ -87,6 +87,7 @@ class PianoRoll(Widget, can_focus=True):
         self.track_index = 0
         self.anchor: tuple[float, int] | None = None
         self.ghost_notes: list[Note] = []
+        self.replaced_s: tuple[float, float] | None = None  # notes starting here are not drawn (an infill shows)
         self.loop_s: tuple[float, float] | None = None
         self._version = 0
         self._index: dict[int, list[tuple[float, float, int]]] = {}
@@ -231,12 +232,15 @@ class PianoRoll(Widget, can_focus=True):
         lo_s = self.song.beats_to_s(self.left_beat)
         hi_s = self.song.beats_to_s(self.left_beat + self.visible_beats)
         track = self.track
-        key = (self._version, self.track_index, id(track), region, len(self.ghost_notes), lo_s, hi_s)
+        replaced = self.replaced_s
+        key = (self._version, self.track_index, id(track), region, len(self.ghost_notes), replaced, lo_s, hi_s)
         if key == self._index_key:
             return self._index
         index: dict[int, list[tuple[float, float, int]]] = {}
         to_beats = self.song.s_to_beats
         for n in self._visible_notes(track, lo_s, hi_s) if track else ():
+            if replaced is not None and replaced[0] <= n.start_s < replaced[1]:
+                continue
             kind = 1 if region is not None and region.contains(n) else 0
             index.setdefault(n.pitch, []).append((to_beats(n.start_s), to_beats(n.end_s), kind))
         for n in self.ghost_notes:

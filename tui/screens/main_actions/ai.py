@@ -1,19 +1,26 @@
-"""AI co-composer keys of the main screen: continue, generate, variations; keep, discard, again, next / previous,
-listen; settings.
+"""AI co-composer keys of the main screen: continue, generate, variations, accompany, infill; keep, discard,
+again, next / previous, listen; settings.
 
 The AI panel (tui/widgets/ai_panel.py) samples in a worker and shows its candidates as ghost notes over the
-track; keeping one places it in the track as one undo step. Listening ("a") plays from a bar before the
-candidate, sounding its notes live (tui/audition.py) as the playhead reaches them.
+track; keeping one is one undo step: a continuation goes into the track, an infill replaces the notes of the
+bars it fills (same track, same instrument), an accompaniment becomes a new track with an instrument that
+suits it. Listening ("a") plays from a bar before the candidate, sounding its notes live (tui/audition.py)
+as the playhead reaches them.
 """
 
 from __future__ import annotations
 
+import math
+
 from textual import work
 
-from composer.model.candidates import place, primer_before
+from composer.gm import instrument_name
+from composer.model.candidates import MAX_BARS, place, primer_before
+from composer.song import DRUM_CHANNEL, Note, Track
 from tui.audition import Audition
 from tui.playback import SilentClock
 from tui.screens.ai_settings import AISettingsScreen
+from tui.widgets.ai_jobs import ACCOMPANIMENT_NAME, accompaniment_program, accompaniment_range
 from tui.widgets.ai_panel import Request
 from tui.widgets.transport_bar import bars_beats
 
@@ -31,6 +38,17 @@ class AIActions:
         self.say(ai.reason, error=True)
         return False
 
+    def _bar_s(self) -> float:
+        return self.song.beats_to_s(self.song.beats_per_bar)
+
+    def _request(self, label: str, track: Track, at_s: float, seconds: float, count: int, **fields) -> Request:
+        song, ai = self.song, self.ai
+        fields.setdefault("primer", [])
+        return Request(
+            label, track, self.roll.track_index, at_s, settings=ai.settings, seconds=seconds, count=count,
+            bar_s=self._bar_s(), beat_s=song.beats_to_s(1.0), **fields,
+        )  # fmt: skip
+
     def _ai_start(self, label: str, from_track: bool, count: int) -> None:
         track = self.require_track()
         if track is None or not self._ai_ready():
@@ -40,9 +58,10 @@ class AIActions:
         region = roll.selection()
         at_s = region.end_s if region is not None and from_track else roll.cursor_s
         primer = primer_before(track, at_s) if from_track else []
+        context = [_copy(n) for n in track.notes if n.start_s < at_s] if from_track else []
         settings = ai.settings
         ai.retries = 0
-        request = Request(label, track, roll.track_index, at_s, primer, settings, settings.seconds(self.song), count)
+        request = self._request(label, track, at_s, settings.seconds(self.song), count, primer=primer, context=context)
         ai.start(request)
         source = f"{len(primer)} notes before {bars_beats(self.song, at_s).strip()}" if primer else "nothing"
         self.say(f"AI: {label} from {source}, {settings.bars} bars · escape stops")
@@ -55,6 +74,70 @@ class AIActions:
 
     def action_ai_variations(self) -> None:
         self._ai_start("variations", from_track=True, count=self.ai.settings.variations)
+
+    def _whole_bars(self, start_s: float, end_s: float) -> tuple[float, float]:
+        """[start_s, end_s) widened to bar lines, at least one bar."""
+        bar_s = self._bar_s()
+        first = math.floor(start_s / bar_s + 1e-9)
+        last = max(math.ceil(end_s / bar_s - 1e-9), first + 1)
+        return first * bar_s, last * bar_s
+
+    def _bars_label(self, start_s: float, end_s: float) -> str:
+        first = round(start_s / self._bar_s()) + 1
+        last = round(end_s / self._bar_s())
+        return f"bar {first}" if last <= first else f"bars {first}–{last}"
+
+    def action_ai_accompany(self) -> None:
+        """Accompany the track over the selected bars, else from the cursor's bar to the track's end."""
+        track = self.require_track()
+        if track is None or not self._ai_ready():
+            return
+        if track.is_drum:
+            self.say(f"{track.name} is drums, not a melody to accompany", error=True)
+            return
+        roll = self.roll
+        region = roll.selection()
+        if region is not None:
+            start_s, end_s = self._whole_bars(region.start_s, region.end_s)
+        else:
+            start_s, end_s = self._whole_bars(roll.cursor_s, track.end_s)
+        end_s = min(end_s, start_s + MAX_BARS * self._bar_s())
+        melody = [_copy(n) for n in track.notes]
+        if not any(start_s <= n.start_s < end_s for n in melody):
+            where = "in the selection" if region is not None else "from the cursor on"
+            self.say(f"{track.name} has no notes {where} to accompany", error=True)
+            return
+        self._stop_audition()
+        ai = self.ai
+        ai.retries = 0
+        request = self._request(
+            "accompany", track, start_s, end_s - start_s, 1, melody=melody,
+            context=[_copy(n) for n in self.song.all_notes()],
+            pitch_range=accompaniment_range([n for n in melody if start_s <= n.start_s < end_s]),
+            program=accompaniment_program(track),
+        )  # fmt: skip
+        ai.start(request)
+        self.say(f"AI: accompanying {track.name}, {self._bars_label(start_s, end_s)} · escape stops")
+
+    def action_ai_infill(self) -> None:
+        """Sample the selected bars (else the cursor's bar) again, leading out of and into their neighbours."""
+        track = self.require_track()
+        if track is None or not self._ai_ready():
+            return
+        roll = self.roll
+        region = roll.selection()
+        start_s, end_s = self._whole_bars(*((region.start_s, region.end_s) if region else (roll.cursor_s,) * 2))
+        self._stop_audition()
+        ai = self.ai
+        ai.retries = 0
+        context = [_copy(n) for n in track.notes]
+        request = self._request("infill", track, start_s, end_s - start_s, ai.settings.variations, context=context)
+        ai.start(request)
+        replaced = sum(1 for n in track.notes if start_s <= n.start_s < end_s)
+        self.say(
+            f"AI: infilling {self._bars_label(start_s, end_s)} of {track.name} ({replaced} notes there now)"
+            " · escape stops"
+        )
 
     def action_ai_cancel(self) -> None:
         self.ai.cancel()
@@ -89,8 +172,24 @@ class AIActions:
             self.say("The candidate's track is gone; candidate discarded", error=True)
             return
         ai.clear()
+        if request.label == "accompany":
+            self._keep_accompaniment(request, notes)
+            return
         with self.edit(f"AI {request.label} ({len(notes)} notes)"):
+            if request.label == "infill":
+                track.notes = [n for n in track.notes if not request.at_s <= n.start_s < request.end_s]
             place(track, notes)
+
+    def _keep_accompaniment(self, request: Request, notes: list[Note]) -> None:
+        used = {t.channel for t in self.song.tracks}
+        channel = next((c for c in range(16) if c != DRUM_CHANNEL and c not in used), 0)
+        accompaniment = Track(name=ACCOMPANIMENT_NAME, program=request.program, channel=channel)
+        with self.edit(f"AI accompany {request.track.name} ({len(notes)} notes)"):
+            place(accompaniment, notes)
+            self.song.tracks.append(accompaniment)
+        self.action_select_track(len(self.song.tracks) - 1)
+        instrument = instrument_name(request.program)
+        self.say(f"AI accompaniment of {request.track.name}: {len(notes)} notes in a new track, {instrument}")
 
     def action_ai_listen(self) -> None:
         ai = self.ai
@@ -128,10 +227,17 @@ class AIActions:
     def _ai_say_outcome(self, outcome: str) -> None:
         """The status line once the AI panel finished sampling (MainScreen.ai_finished)."""
         count = len(self.ai.candidates)
-        if outcome in ("done", "cancelled") and count:
+        if outcome == "done" and count and self.ai.shortfall:
+            self.say(self.ai.shortfall)
+        elif outcome in ("done", "cancelled") and count:
             stopped = "Stopped early: " if outcome == "cancelled" else ""
             self.say(f"{stopped}{count} candidate{'s' if count != 1 else ''} · {CANDIDATE_KEYS}")
         elif outcome == "cancelled":
             self.say("AI stopped before any note")
         else:
             self.say(outcome, error=True)
+
+
+def _copy(note: Note) -> Note:
+    """The worker reads these while the user edits the song."""
+    return Note(note.pitch, note.velocity, note.start_s, note.end_s)

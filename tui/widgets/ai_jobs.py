@@ -1,0 +1,165 @@
+"""What the AI panel's worker thread runs: continuations, accompaniment, infill.
+
+Each job calls the same public functions as the command line (composer.model.sample.stream,
+composer.model.accompany.accompany, composer.model.infill.infill) and hands its notes to a `Sink` as
+they come; the panel (tui/widgets/ai_panel.py) turns those calls into messages on the UI thread.
+Nothing here imports Textual, and torch only inside the jobs (the app must start fast).
+
+    sample_stream(model, job, sink, index, cancel)             # a continuation, as it comes
+    accompany_bars(model, job, sink, cancel)                   # bar by bar, each primed with the last
+    infill_candidates(model, job, sink, cancel)                # one fill per seed, best (log p) first
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from composer.model.candidates import NoteAssembler
+from composer.song import Note, Track
+from composer.tokens import STEP_S
+
+ROUND_SEED_STEP = 7919  # span k of an accompaniment samples with seed + k * this
+ACCOMPANIMENT_NAME = "Accompaniment"  # as composer.model.accompany.ACCOMPANIMENT_TRACK (not imported: torch)
+STRINGS, PIANO = 48, 0  # GM String Ensemble 1, Acoustic Grand Piano
+
+
+class Cancelled(Exception):
+    """Raised from a progress callback to stop a constrained sampler between two tokens."""
+
+
+class Sink(Protocol):
+    """Where a job's notes go (called from the worker thread)."""
+
+    def begin(self, index: int) -> None: ...
+
+    def add(self, index: int, notes: list[Note], progress: float) -> None: ...
+
+    def replace(self, index: int, notes: list[Note], progress: float) -> None: ...
+
+
+@dataclass
+class Job:
+    """What one press asks for. Times in seconds, absolute in the song."""
+
+    kind: str  # "continue", "generate", "variations", "accompany", "infill"
+    at_s: float  # where the new notes start
+    seconds: float  # how long they go on
+    seeds: list[int]
+    options: object  # composer.model.sample.SampleOptions (seed and seconds set per candidate)
+    primer: list[Note] = field(default_factory=list)  # continue / variations: primer_before(track, at_s)
+    context: list[Note] = field(default_factory=list)  # the notes the model may hear before at_s
+    melody: list[Note] = field(default_factory=list)  # accompany: the track it plays along with
+    bar_s: float = 2.0
+    beat_s: float = 0.5
+    pitch_range: tuple[int, int] = (21, 108)
+
+    @property
+    def end_s(self) -> float:
+        return self.at_s + self.seconds
+
+
+# ----- continuations -----
+
+
+def sample_stream(model, job: Job, sink: Sink, index: int, cancel: threading.Event) -> None:
+    """Candidate `index` of a continue / generate / variations job (composer.model.sample.stream)."""
+    from composer.model.sample import stream
+
+    options = replace(job.options, seconds=job.seconds, seed=job.seeds[index])
+    assembler = NoteAssembler(job.at_s)
+    for item in stream(model, job.primer, options, cancel):
+        sink.add(index, assembler.feed(item.events), (index + item.progress) / len(job.seeds))
+
+
+# ----- accompaniment -----
+
+
+def accompaniment_program(melody: Track) -> int:
+    """An instrument that suits an accompaniment: the piano, unless the melody is on a keyboard (piano,
+    chromatic percussion, organ), then strings."""
+    return STRINGS if melody.program < 24 else PIANO
+
+
+def accompaniment_range(melody: Sequence[Note]) -> tuple[int, int]:
+    """Pitches for the accompaniment: from two octaves under the melody's lowest note up to its highest, so
+    the tune stays on top (within MIDI 21..108, the piano's keys)."""
+    high = min(108, max(21, max(n.pitch for n in melody)))
+    low = min(max(21, min(n.pitch for n in melody) - 24), high)
+    return low, high
+
+
+def bar_chunks(melody: Sequence[Note], start_s: float, end_s: float, bar_s: float) -> list[tuple[float, float]]:
+    """[start_s, end_s) cut at bar lines into spans that each have a melody onset (a bar without one joins
+    the span before it, or the first one); [] when the melody has no onset in the whole span."""
+    onsets = sorted(n.start_s for n in melody if start_s <= n.start_s < end_s)
+    if not onsets:
+        return []
+    lines = [start_s]
+    t = (int(start_s / bar_s + 1e-9) + 1) * bar_s
+    while t < end_s - 1e-9:
+        lines.append(t)
+        t += bar_s
+    lines.append(end_s)
+
+    def onset_in(a: float, b: float) -> bool:  # on the tokens' 10 ms grid, as accompany() counts them
+        return any(round(a / STEP_S) <= round(o / STEP_S) < round(b / STEP_S) for o in onsets)
+
+    chunks: list[list[float]] = []
+    for a, b in zip(lines, lines[1:], strict=False):
+        if chunks and (not onset_in(a, b) or not onset_in(*chunks[-1])):
+            chunks[-1][1] = b  # no onset here (or none yet before): one span with the previous bars
+        else:
+            chunks.append([a, b])
+    return [(a, b) for a, b in chunks]
+
+
+def accompany_bars(model, job: Job, sink: Sink, cancel: threading.Event) -> None:
+    """Accompany job.melody over [at_s, end_s) span by span (bar lines), each span primed with the song and
+    the accompaniment so far, so its notes reach the screen bar by bar."""
+    from composer.errors import ComposerError
+    from composer.model.accompany import accompany
+
+    chunks = bar_chunks(job.melody, job.at_s, job.end_s, job.bar_s)
+    if not chunks:
+        raise ComposerError("accompany", "the track has no notes starting there to accompany")
+    sink.begin(0)
+    played: list[Note] = []
+    for k, (a, b) in enumerate(chunks):
+
+        def progress(fraction: float, a: float = a, b: float = b) -> None:
+            if cancel.is_set():
+                raise Cancelled
+            sink.add(0, [], (a - job.at_s + fraction * (b - a)) / job.seconds)
+
+        options = replace(job.options, seed=(job.seeds[0] + k * ROUND_SEED_STEP) % 2**31)
+        result = accompany(model, [*job.context, *played], job.melody, a, b, options, job.pitch_range, progress)
+        played += result.notes
+        sink.add(0, result.notes, (b - job.at_s) / job.seconds)
+
+
+# ----- infill -----
+
+
+def infill_candidates(model, job: Job, sink: Sink, cancel: threading.Event) -> list[float]:
+    """One fill of [at_s, end_s) per seed (composer.model.infill.infill, one candidate each, so each shows
+    as soon as it is sampled); returns their scores (log p of what follows, nats)."""
+    from composer.model.infill import infill
+
+    count = len(job.seeds)
+    scores: list[float] = []
+    for i, seed in enumerate(job.seeds):
+        sink.begin(i)
+
+        def progress(fraction: float, i: int = i) -> None:
+            if cancel.is_set():
+                raise Cancelled
+            sink.add(i, [], (i + fraction) / count)
+
+        result = infill(model, job.context, job.at_s, job.end_s, replace(job.options, seed=seed), 1, progress=progress)
+        best = result.candidates[result.best]
+        scores.append(best.score)
+        sink.add(i, best.notes, (i + 1) / count)
+    return scores
