@@ -1,13 +1,18 @@
-"""What the AI panel's worker thread runs: continuations, accompaniment, infill.
+"""What the AI panel's worker thread runs: filled continuations, accompaniment, infill.
 
 Each job calls the same public functions as the command line (composer.model.sample.stream,
 composer.model.accompany.accompany, composer.model.infill.infill) and hands its notes to a `Sink` as
 they come; the panel (tui/widgets/ai_panel.py) turns those calls into messages on the UI thread.
 Nothing here imports Textual, and torch only inside the jobs (the app must start fast).
 
-    sample_stream(model, job, sink, index, cancel)             # a continuation, as it comes
+    reason = sample_filled(model, job, sink, index, cancel)   # None, or why the bars are not all filled
     accompany_bars(model, job, sink, cancel)                   # bar by bar, each primed with the last
     infill_candidates(model, job, sink, cancel)                # one fill per seed, best (log p) first
+
+Filled: a stream can stop short of the bars it was asked for (the model loops at one instant until the
+token guard ends it, or samples silence to the end): a 2-note stub. `first_hole` finds where the music
+stops (a note counts as music for at most a bar after its onset); the notes from there on are dropped
+and sampling goes on from that point with the next seed, up to FILL_ROUNDS times.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from composer.model.candidates import NoteAssembler
+from composer.model.candidates import NoteAssembler, primer_before
 from composer.song import Note, Track
 from composer.tokens import STEP_S
 
-ROUND_SEED_STEP = 7919  # span k of an accompaniment samples with seed + k * this
+FILL_ROUNDS = 8  # samplings of one candidate (the first and its continuations) before it says why not
+STALL_TOKENS = 64  # tokens at one instant and the round is stuck (composer.model.constrained.MAX_TOKENS_PER_STEP)
+ROUND_SEED_STEP = 7919  # round r of a candidate samples with seed + r * this
 ACCOMPANIMENT_NAME = "Accompaniment"  # as composer.model.accompany.ACCOMPANIMENT_TRACK (not imported: torch)
 STRINGS, PIANO = 48, 0  # GM String Ensemble 1, Acoustic Grand Piano
 
@@ -61,17 +68,75 @@ class Job:
         return self.at_s + self.seconds
 
 
-# ----- continuations -----
+# ----- filled continuations -----
 
 
-def sample_stream(model, job: Job, sink: Sink, index: int, cancel: threading.Event) -> None:
-    """Candidate `index` of a continue / generate / variations job (composer.model.sample.stream)."""
+def first_hole(notes: Sequence[Note], start_s: float, end_s: float, bar_s: float, beat_s: float) -> float | None:
+    """Where the music in [start_s, end_s) stops: the start of the first silence of a bar or more, or of a
+    silence of more than a beat at the end; None when it is all filled. A note counts as sounding for at
+    most a bar after its onset (one long note is not a bar of music after bar of music)."""
+    reached = start_s
+    for n in sorted(notes, key=lambda n: n.start_s):
+        if n.start_s - reached >= bar_s - 1e-9:
+            return reached
+        reached = max(reached, min(n.end_s, n.start_s + bar_s))
+    return reached if end_s - reached > beat_s + 1e-9 else None
+
+
+def cut_at(notes: Sequence[Note], hole_s: float) -> list[Note]:
+    """The notes that start before `hole_s`, ending by it."""
+    return [Note(n.pitch, n.velocity, n.start_s, min(n.end_s, hole_s)) for n in notes if n.start_s < hole_s]
+
+
+def bars_with_music(notes: Sequence[Note], job: Job) -> float:
+    hole = first_hole(notes, job.at_s, job.end_s, job.bar_s, job.beat_s)
+    filled_s = job.seconds if hole is None else hole - job.at_s
+    return round(filled_s / job.bar_s * 2) / 2  # to the half bar: "2.5 of 4 bars"
+
+
+def sample_filled(model, job: Job, sink: Sink, index: int, cancel: threading.Event) -> str | None:
+    """Candidate `index` of a continue / generate / variations job, sampled until its bars are filled.
+
+    Returns None when they are, else one line saying how far it got and why (the notes it has stay)."""
     from composer.model.sample import stream
 
-    options = replace(job.options, seconds=job.seconds, seed=job.seeds[index])
-    assembler = NoteAssembler(job.at_s)
-    for item in stream(model, job.primer, options, cancel):
-        sink.add(index, assembler.feed(item.events), (index + item.progress) / len(job.seeds))
+    count = len(job.seeds)
+    notes: list[Note] = []
+    resume_s = job.at_s
+    stuck = False
+    for round_ in range(FILL_ROUNDS):
+        seconds = job.end_s - resume_s
+        options = replace(job.options, seconds=seconds, seed=(job.seeds[index] + round_ * ROUND_SEED_STEP) % 2**31)
+        primer = job.primer if round_ == 0 else primer_before(Track(notes=[*job.context, *notes]), resume_s)
+        assembler = NoteAssembler(resume_s)
+        same_instant, last_progress = 0, -1.0
+        stuck = False
+        for item in stream(model, primer, options, cancel):
+            new = assembler.feed(item.events)
+            notes += new
+            done_s = resume_s - job.at_s + item.progress * seconds
+            sink.add(index, new, (index + done_s / job.seconds) / count)
+            same_instant = same_instant + 1 if item.progress == last_progress else 0
+            last_progress = item.progress
+            if same_instant >= STALL_TOKENS:
+                stuck = True
+                break
+        if cancel.is_set():
+            return None
+        hole_s = first_hole(notes, job.at_s, job.end_s, job.bar_s, job.beat_s)
+        if hole_s is None:
+            return None
+        kept = cut_at(notes, hole_s)
+        if kept != notes:
+            notes = kept
+            sink.replace(index, notes, (index + (hole_s - job.at_s) / job.seconds) / count)
+        resume_s = hole_s
+    bars = job.seconds / job.bar_s
+    why = "kept sampling notes at one instant without moving on" if stuck else "kept choosing silence"
+    return (
+        f"{job.kind.capitalize()}: {bars_with_music(notes, job):g} of {bars:g} bars have music; the model {why}"
+        f" ({FILL_ROUNDS} tries) · r tries other seeds, a higher temperature helps"
+    )
 
 
 # ----- accompaniment -----

@@ -33,7 +33,7 @@ from textual.widgets import ProgressBar
 from composer.errors import ComposerError
 from composer.model.candidates import AUTO_STYLE, AISettings
 from composer.song import Note, Track
-from tui.widgets.ai_jobs import Cancelled, Job, accompany_bars, infill_candidates, sample_stream
+from tui.widgets.ai_jobs import Cancelled, Job, accompany_bars, infill_candidates, sample_filled
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "transformer" / "model.safetensors"
 BATCH_NOTES = 8  # streamed notes are posted to the UI in batches of this many …
@@ -257,8 +257,10 @@ class AIPanel(Widget):
             else:
                 for i in range(request.count):
                     sink.begin(i)
-                    sample_stream(self._model, job, sink, i, cancel)
+                    why = sample_filled(self._model, job, sink, i, cancel)
                     sink.flush((i + 1) / request.count)
+                    if why is not None:
+                        shortfalls.append(why)
                     if cancel.is_set():
                         break
             if cancel.is_set():
