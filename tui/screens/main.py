@@ -10,6 +10,7 @@ the notes and track an action works on.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ from tui.screens.main_actions.piano import PianoActions
 from tui.screens.main_actions.recording import RecordActions
 from tui.screens.main_actions.roll import GRIDS, RollActions
 from tui.screens.main_actions.tracks import TrackActions
-from tui.screens.main_actions.transport import PLAYHEAD_FPS, TransportActions
+from tui.screens.main_actions.transport import METER_HOLD, PLAYHEAD_FPS, TransportActions
 from tui.take import Take
 from tui.widgets.ai_panel import AIPanel
 from tui.widgets.piano_roll import PianoRoll, note_name
@@ -70,6 +71,8 @@ class MainScreen(
         self.take: Take | None = None
         self._take_shown = 0
         self.audition: Audition | None = None
+        self._meter_timer = None  # started once the audio engine plays (TransportActions.show_sound)
+        self.level_peaks: deque[float] = deque(maxlen=METER_HOLD)
 
     # ----- layout -----
 
@@ -161,7 +164,7 @@ class MainScreen(
         if self.piano_on:
             low = (self.piano_octave + 1) * 12
             self.status.state += f" · piano {note_name(low)}–{note_name(min(127, low + 28))} {self.piano_beats:g} beat"
-        self.status.sound = self.app.playback.describe()
+        self.show_sound()
 
     def say(self, message: str, error: bool = False) -> None:
         self.status.say(message, error)

@@ -1,7 +1,14 @@
-"""One line at the bottom: the last message on the left, the studio's state on the right."""
+"""One line at the bottom: the last message on the left, the studio's state on the right.
+
+With sound on, the right end is the sound itself: a master level meter (`level_meter`: eight block
+characters ▁▂▃▄▅▆▇█ that rise with the peak, 6 dB a block from -48 dBFS: green, yellow from -18 dBFS, red
+at -6 dBFS or while the limiter works), then the render load, the output latency and the device. With sound
+off it is one line saying why.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from rich.markup import escape
@@ -9,6 +16,25 @@ from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+METER = "▁▂▃▄▅▆▇█"
+METER_FLOOR_DB = -48.0  # the first block lights from here; each next one 6 dB higher, the last at -6 dBFS
+SOUND_CHARS = 44  # the sound's part of the line at most (the device name is cut first)
+
+
+def level_meter(peak: float, limiting: bool = False) -> Text:
+    """Eight cells: the first k blocks of ▁▂▃▄▅▆▇█ for a peak of -48 + 6 (k - 1) dBFS or more, then spaces."""
+    db = 20 * math.log10(peak) if peak > 0 else -math.inf
+    lit = 0 if db < METER_FLOOR_DB else min(len(METER), int((db - METER_FLOOR_DB) // 6) + 1)
+    meter = Text(no_wrap=True)
+    for i, char in enumerate(METER):
+        if i >= lit:
+            meter.append(" " * (len(METER) - i))
+            break
+        db_here = METER_FLOOR_DB + 6 * i
+        colour = "red" if limiting or db_here >= -6 else "yellow" if db_here >= -18 else "green"
+        meter.append(char, style=colour)
+    return meter
 
 
 class StatusBar(Widget):
@@ -18,17 +44,28 @@ class StatusBar(Widget):
     is_error: reactive[bool] = reactive(False)
     state: reactive[str] = reactive("")
     sound: reactive[str] = reactive("")
+    level: reactive[float | None] = reactive(None)  # the master's recent peak (linear), None: no meter
+    limiting: reactive[bool] = reactive(False)
 
     def say(self, message: str, error: bool = False) -> None:
         self.message = message
         self.is_error = error
+
+    def show_sound(self, line: str, level: float | None = None, limiting: bool = False) -> None:
+        """`line`: the sound's figures, or why there is none; `level`: the master's peak, None for no meter."""
+        self.sound, self.level, self.limiting = line, level, limiting
 
     def render(self) -> Table:
         table = Table.grid(expand=True)
         table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         table.add_column(justify="right", no_wrap=True)
         left = Text.from_markup(f"[b red]{escape(self.message)}[/]" if self.is_error else escape(self.message))
-        sound = self.sound if len(self.sound) <= 44 else self.sound[:43] + "…"
-        right = Text.from_markup(f"{escape(self.state)}  [dim]│[/] {escape(sound)}")
+        right = Text.from_markup(f"{escape(self.state)}  [dim]│[/] ")
+        room = SOUND_CHARS
+        if self.level is not None:
+            right.append_text(level_meter(self.level, self.limiting))
+            right.append(" ")
+            room -= len(METER) + 1
+        right.append(self.sound if len(self.sound) <= room else self.sound[: room - 1] + "…")
         table.add_row(left, right)
         return table

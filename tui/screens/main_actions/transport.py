@@ -1,10 +1,16 @@
-"""Transport keys of the main screen: play / stop, rewind, tempo, time signature, metronome, loop.
+"""Transport keys of the main screen: play / stop, rewind, tempo, time signature, metronome, loop; the sound
+in the status bar.
 
 While playing, `_follow_playhead` runs PLAYHEAD_FPS times a second: it moves the
 playhead, sounds the AI candidate being auditioned and redraws the take being recorded.
+Once the audio engine plays, `show_sound` runs METER_FPS times a second: the master's level meter, the
+render load and the output latency (the engine's own figures, as EnginePlayback.describe reads them).
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 from textual import work
 
@@ -14,6 +20,15 @@ from tui.screens.prompt import PromptScreen
 from tui.widgets.transport_bar import TransportBar, bars_beats
 
 PLAYHEAD_FPS = 30
+METER_FPS = 10
+METER_HOLD = 3  # the meter shows the highest of this many readings (peak hold, 0.3 s)
+
+
+def master_peak(track_peaks: Sequence[float], gain_reduction_db: float = 0.0) -> float:
+    """The master's peak in the last block, from what the engine measures: each track's post-fader peak
+    (synth.engine.Engine.track_peaks), added as uncorrelated signals add (root of the sum of squares), less
+    what the master limiter took off."""
+    return math.sqrt(sum(p * p for p in track_peaks)) * 10 ** (-gain_reduction_db / 20)
 
 
 class TransportActions:
@@ -54,7 +69,25 @@ class TransportActions:
             self.show_ghosts()
         self.roll.playhead_s = position_s
         self.query_one("#transport", TransportBar).position_s = position_s
-        self.status.sound = self.app.playback.describe()
+
+    def show_sound(self) -> None:
+        """The sound's part of the status bar: meter, load and latency while the engine runs, else why not."""
+        playback = self.app.playback
+        engine, output = getattr(playback, "engine", None), getattr(playback, "output", None)
+        if engine is None or output is None or output.failed:  # (a block that raised plays as silence)
+            self.level_peaks.clear()
+            self.status.show_sound(playback.describe())
+            return
+        if self._meter_timer is None:
+            self._meter_timer = self.set_interval(1 / METER_FPS, self.show_sound)
+        reduction_db = engine.gain_reduction_db
+        self.level_peaks.append(master_peak(list(engine.track_peaks), reduction_db))
+        latency_ms = (output.ahead_latency_s + output.output_latency_s) * 1000
+        line = f"load {engine.render_load:.0%} · {latency_ms:.0f} ms"
+        dropouts = output.underflows + output.underruns
+        if dropouts:
+            line += f" · {dropouts} dropouts"
+        self.status.show_sound(f"{line} · {output.device_name}", max(self.level_peaks), reduction_db > 0)
 
     def action_rewind(self) -> None:
         self.app.playback.seek(0.0)
