@@ -88,6 +88,25 @@ def _synth_key(track: Track) -> tuple:
     return (track.program, track.is_drum, track.synth)
 
 
+_RENDERS_INTO: dict[type, bool] = {}
+
+
+def _renders_into(synth) -> bool:
+    """Whether `synth`'s own render_into is its way to render (not a `render` overridden below it)."""
+    cls = type(synth)
+    known = _RENDERS_INTO.get(cls)
+    if known is None:
+        known = False
+        for klass in cls.__mro__:
+            if "render" in klass.__dict__:
+                break
+            if "render_into" in klass.__dict__:
+                known = klass is not Synth
+                break
+        _RENDERS_INTO[cls] = known
+    return known
+
+
 class Engine:
     """Plays a Song block by block: sample-accurate, thread-safe controls.
 
@@ -619,9 +638,8 @@ class Engine:
         try:
             watch = self.overload_guard and getattr(synth, "may_overload", False)
             t_begin = time.perf_counter() if watch else 0.0
-            into = getattr(synth, "render_into", None)
-            if into is not None:
-                into(mono)
+            if _renders_into(synth):
+                synth.render_into(mono)
             else:
                 mono[:] = synth.render(n)
             if watch:
@@ -629,7 +647,7 @@ class Engine:
         except Exception as exc:
             self._fail_over(index, voice, exc, "rendering")
             try:  # this very block from the replacement, with the notes it started again
-                voice.synth.render_into(mono)
+                mono[:] = voice.synth.render(n)
             except Exception:
                 mono.fill(0.0)
         return mono

@@ -95,3 +95,48 @@ def test_undo_then_edit_then_undo_keeps_snapshots_independent():
         edit.transpose(song.tracks[0], song.tracks[0].notes, 2)
     history.undo(song)
     assert [n.pitch for n in song.tracks[0].notes] == [60]
+
+
+def test_an_edit_copies_only_the_tracks_it_changed():
+    song = Song(
+        tracks=[
+            Track(name=f"t{i}", notes=[Note(60 + k, 80, k * 0.1, k * 0.1 + 0.1) for k in range(50)]) for i in range(4)
+        ]
+    )
+    history = History()
+    with history.edit(song, "first"):  # the first snapshot copies every track
+        edit.transpose(song.tracks[0], song.tracks[0].notes, 1)
+    assert history.tracks_copied == 4
+    with history.edit(song, "second"):
+        edit.transpose(song.tracks[2], song.tracks[2].notes[:3], 2)
+    assert history.tracks_copied == 5  # only the track the first edit changed
+    first, second = (step.before for step in history._undo)
+    assert second.tracks[1] is first.tracks[1] and second.tracks[3] is first.tracks[3]  # shared, unchanged
+    assert second.tracks[0] is not first.tracks[0]
+
+
+def test_shared_snapshots_stay_independent_through_undo_redo_and_in_place_edits():
+    song = Song(
+        tracks=[Track(name="a", notes=[Note(60, 80, 0.0, 0.5)]), Track(name="b", notes=[Note(40, 80, 0.0, 0.5)])]
+    )
+    history = History()
+    states = []
+    for step in range(4):
+        states.append(snapshot(song))
+        with history.edit(song, f"step {step}"):
+            edit.transpose(song.tracks[step % 2], song.tracks[step % 2].notes, 1)
+    final = snapshot(song)
+    for expected in reversed(states):
+        history.undo(song)
+        assert same(song, expected)
+        song.tracks[0].notes[0].velocity = 1  # edit the live song in place, outside history
+        song.tracks[0].notes[0].velocity = 80
+    for _ in states:
+        history.redo(song)
+    assert same(song, final)
+    history.undo(song)
+    song.tracks[1].notes[0].pitch = 0  # an in-place edit after an undo must not reach any snapshot
+    history.undo(song)
+    assert same(song, states[2])
+    history.redo(song)
+    assert song.tracks[1].notes[0].pitch == 0  # the redo step holds the song's own (edited) contents

@@ -235,3 +235,30 @@ def test_heard_position_lags_the_render_position_by_the_output_latency():
         assert engine.heard_position_s == pytest.approx(engine.position_s - 0.1, abs=1 / SR)
     finally:
         engine.detach_output(None)
+
+
+def test_the_apps_playhead_and_takes_use_the_heard_position():
+    from tui.playback import EnginePlayback
+    from tui.take import Take
+
+    engine = Engine(song_with(1, 5), SR)
+    output = StandInOutput()
+    output.latency_s = 0.05
+    engine.attach_output(output)
+    try:
+        playback = EnginePlayback(engine, output)
+        take = Take(engine.song.tracks[0], lambda: playback.position_s)
+        playback.play()
+        for _ in range(40):
+            engine.render_block(256)
+        take.note_on(64, 100)
+        for _ in range(20):
+            engine.render_block(256)
+        take.note_off(64)
+        (note,) = take.stop()
+        assert playback.render_position_s == pytest.approx(60 * 256 / SR)
+        assert playback.position_s == pytest.approx(60 * 256 / SR - 0.05, abs=1 / SR)
+        assert note.start_s == pytest.approx(40 * 256 / SR - 0.05, abs=1 / SR)  # where it was heard
+        assert playback.output_latency_s == 0.05
+    finally:
+        engine.detach_output(None)
