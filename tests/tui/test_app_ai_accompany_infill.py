@@ -227,3 +227,56 @@ async def test_infill_without_a_selection_fills_the_cursor_bar_and_escape_discar
         assert ai.request.label == "infill" and set(ai.request.seeds) <= {5, 6}
         await pilot.press("escape")
         assert same(app.song, before) and screen.roll.ghost_notes == [] and screen.roll.replaced_s is None
+
+
+def test_bar_chunks_give_each_span_a_melody_onset():
+    from tui.widgets.ai_jobs import bar_chunks
+
+    def notes(*starts):
+        return [Note(60, 90, s, s + 0.4) for s in starts]
+
+    assert bar_chunks(notes(0, 2.5, 4.1, 6), 0, 8, BAR_S) == [(0, 2), (2, 4), (4, 6), (6, 8)]
+    assert bar_chunks(notes(0, 6), 0, 8, BAR_S) == [(0, 6), (6, 8)], "silent bars join the span before"
+    assert bar_chunks(notes(5), 0, 8, BAR_S) == [(0, 8)], "and leading ones the first with an onset"
+    assert bar_chunks(notes(1.0, 3.0), 1.0, 5.0, BAR_S) == [(1.0, 2.0), (2.0, 5.0)], "cut at the song's bar lines"
+    assert bar_chunks(notes(9), 0, 8, BAR_S) == []
+
+
+def test_accompaniment_instrument_and_range():
+    from tui.widgets.ai_jobs import accompaniment_program, accompaniment_range
+
+    assert accompaniment_program(Track(program=0)) == 48 and accompaniment_program(Track(program=19)) == 48
+    assert accompaniment_program(Track(program=40)) == 0 and accompaniment_program(Track(program=73)) == 0
+    assert accompaniment_range([Note(60, 90, 0, 1), Note(72, 90, 1, 2)]) == (36, 72)
+    assert accompaniment_range([Note(30, 90, 0, 1)]) == (21, 30)
+
+
+def test_an_accompaniment_guesses_its_style_once_and_streams_each_span(tiny_model, monkeypatch):
+    import threading
+
+    import composer.model.accompany as accompany_module
+    from composer.model.sample import SampleOptions, load_model
+    from tui.widgets.ai_jobs import Job, accompany_bars
+
+    guesses: list[int] = []
+    guess = accompany_module.guess_style
+    monkeypatch.setattr(accompany_module, "guess_style", lambda *a: guesses.append(1) or guess(*a))
+    added: list[tuple[int, float]] = []
+
+    class Sink:
+        def begin(self, index):
+            pass
+
+        def add(self, index, notes, progress):
+            if notes:
+                added.append((len(notes), progress))
+
+        def replace(self, index, notes, progress):
+            raise AssertionError
+
+    song = tune(4)
+    melody = song.tracks[0].notes
+    job = Job("accompany", 0.0, 8.0, [9], SampleOptions(), context=song.all_notes(), melody=melody, bar_s=BAR_S)
+    accompany_bars(load_model(tiny_model), job, Sink(), threading.Event())
+    assert len(guesses) == 1
+    assert [p for _, p in added] == sorted(p for _, p in added) and len(added) >= 3, "span by span"

@@ -21,7 +21,7 @@ from composer.model.sample import SampleOptions, load_model, stream
 from composer.song import Note, Song, Track
 from composer.tokens import NOTE_OFF_OFFSET, NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE
 from tui.app import ComposerApp
-from tui.widgets.ai_jobs import FILL_ROUNDS, Job, first_hole, sample_filled
+from tui.widgets.ai_jobs import Job, first_hole, sample_filled
 
 BAR_S, BEAT_S = 2.0, 0.5  # 4/4 at 120 BPM
 
@@ -151,8 +151,7 @@ async def test_a_model_stuck_at_one_instant_says_why_in_one_line(tmp_path):
         await settle(app, pilot)
         assert time.monotonic() - started < 20, "a stuck round is cut short, not run to the token guard"
         message = app.screen.status.message
-        assert message.startswith("Generate: 0 of 4 bars have music; the model kept sampling notes at one instant")
-        assert f"({FILL_ROUNDS} tries)" in message and "\n" not in message
+        assert message == "Generate filled 0 of 4 bars: the model got stuck at one instant · r tries new seeds"
         assert app.screen.status.is_error and not ai.candidates
 
 
@@ -164,7 +163,10 @@ async def test_a_model_that_plays_no_note_says_why(tmp_path):
         app.screen.ai.settings = AISettings(bars=2, seed=1)
         await pilot.press("G")
         await settle(app, pilot)
-        assert app.screen.status.message.startswith("Generate: 0 of 2 bars have music; the model kept choosing silence")
+        assert (
+            app.screen.status.message
+            == "Generate filled 0 of 2 bars: the model kept choosing silence · r tries new seeds"
+        )
 
 
 @run_async
@@ -179,7 +181,9 @@ async def test_a_candidate_that_falls_short_is_kept_with_a_line_saying_so(tmp_pa
         await settle(app, pilot)
         message = app.screen.status.message
         assert ai.shown, "the notes it has stay"
-        assert " of 16 bars have music; the model kept choosing silence" in message
-        filled = float(message.split("Generate: ")[1].split(" of ")[0])
+        assert message.startswith("Generate filled ") and message.endswith(
+            " of 16 bars: the model kept choosing silence · r tries new seeds"
+        )
+        filled = float(message.split("Generate filled ")[1].split(" of ")[0])
         hole = first_hole(ai.shown, 0, 32, BAR_S, BEAT_S)
         assert 0 < filled < 16 and hole is not None and abs(filled - hole / BAR_S) <= 0.25

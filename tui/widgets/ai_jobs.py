@@ -131,12 +131,9 @@ def sample_filled(model, job: Job, sink: Sink, index: int, cancel: threading.Eve
             notes = kept
             sink.replace(index, notes, (index + (hole_s - job.at_s) / job.seconds) / count)
         resume_s = hole_s
-    bars = job.seconds / job.bar_s
-    why = "kept sampling notes at one instant without moving on" if stuck else "kept choosing silence"
-    return (
-        f"{job.kind.capitalize()}: {bars_with_music(notes, job):g} of {bars:g} bars have music; the model {why}"
-        f" ({FILL_ROUNDS} tries) · r tries other seeds, a higher temperature helps"
-    )
+    filled = f"{bars_with_music(notes, job):g} of {job.seconds / job.bar_s:g} bars"
+    why = "got stuck at one instant" if stuck else "kept choosing silence"
+    return f"{job.kind.capitalize()} filled {filled}: the model {why} · r tries new seeds"
 
 
 # ----- accompaniment -----
@@ -192,6 +189,7 @@ def accompany_bars(model, job: Job, sink: Sink, cancel: threading.Event) -> None
         raise ComposerError("accompany", "the track has no notes starting there to accompany")
     sink.begin(0)
     played: list[Note] = []
+    style = job.options.style
     for k, (a, b) in enumerate(chunks):
 
         def progress(fraction: float, a: float = a, b: float = b) -> None:
@@ -199,8 +197,9 @@ def accompany_bars(model, job: Job, sink: Sink, cancel: threading.Event) -> None
                 raise Cancelled
             sink.add(0, [], (a - job.at_s + fraction * (b - a)) / job.seconds)
 
-        options = replace(job.options, seed=(job.seeds[0] + k * ROUND_SEED_STEP) % 2**31)
+        options = replace(job.options, seed=(job.seeds[0] + k * ROUND_SEED_STEP) % 2**31, style=style)
         result = accompany(model, [*job.context, *played], job.melody, a, b, options, job.pitch_range, progress)
+        style = result.style  # the first span's (given or guessed) for all: one piece, and no guess per bar
         played += result.notes
         sink.add(0, result.notes, (b - job.at_s) / job.seconds)
 

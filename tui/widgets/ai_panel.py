@@ -185,11 +185,11 @@ class AIPanel(Widget):
         if request is None or not self.candidates:
             return ""
         seed = request.seeds[self.current] if self.current < len(request.seeds) else "?"
-        line = f"{request.label} {self.current + 1}/{len(self.candidates)} · {len(self.shown)} notes · seed {seed}"
-        if self.current < len(self.scores):
+        line = f"{request.label} {self.current + 1}/{len(self.candidates)} · {len(self.shown)} notes"
+        if self.current < len(self.scores):  # infill: how likely what follows is after this fill
             best = " (best)" if self.current == 0 and len(self.scores) > 1 else ""
             line += f" · log p {self.scores[self.current]:.1f}{best}"
-        return line
+        return f"{line} · seed {seed}"
 
     # ----- sampling -----
 
@@ -272,8 +272,8 @@ class AIPanel(Widget):
         sink.flush()
         shortfall = None
         if shortfalls:
-            more = f"{len(shortfalls)} of {request.count} candidates fall short. " if len(shortfalls) > 1 else ""
-            shortfall = more + shortfalls[0]
+            more = f" ({len(shortfalls)} of {request.count} candidates)" if len(shortfalls) > 1 else ""
+            shortfall = shortfalls[0].replace(":", more + ":", 1)
         self.app.call_from_thread(self._end, cancel, outcome, shortfall, scores)
 
     def _begin(self, cancel: threading.Event, index: int) -> None:
