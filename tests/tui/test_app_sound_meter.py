@@ -137,3 +137,25 @@ async def test_dropouts_show_and_a_failed_render_thread_replaces_the_figures():
         await pilot.pause(2 / METER_FPS)
         assert status_text(app.screen).endswith("│ no sound: render failed (boom)")
         assert app.screen.status.level is None
+
+
+@run_async
+async def test_a_message_just_said_gets_its_room_then_the_state_comes_back(monkeypatch):
+    import tui.widgets.status_bar as status_bar
+
+    monkeypatch.setattr(status_bar, "MESSAGE_FRESH_S", 0.2)
+    app = ComposerApp(loud_song(), sound=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        line = "Generate filled 2.5 of 4 bars: the model kept choosing silence · r tries new seeds"
+        screen.say(line)
+        await pilot.pause()
+        text = status_text(screen)
+        assert text.startswith(line) and text.endswith("│ no sound: sound off for this run")
+        assert "Lead · C4" not in text, "the state gives way"
+        await pilot.pause(0.4)
+        text = status_text(screen)
+        assert "Lead · C4 1:1.1 · grid 1/16" in text and text.startswith(line[:20]), "the state is back"
+        screen.say("Playing")
+        await pilot.pause()
+        assert status_text(screen).startswith("Playing") and "Lead · C4 1:1.1 · grid 1/16" in status_text(screen)

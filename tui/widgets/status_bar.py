@@ -3,7 +3,8 @@
 With sound on, the right end is the sound itself: a master level meter (`level_meter`: eight block
 characters ▁▂▃▄▅▆▇█ that rise with the peak, 6 dB a block from -48 dBFS: green, yellow from -18 dBFS, red
 at -6 dBFS or while the limiter works), then the render load, the output latency and the device. With sound
-off it is one line saying why.
+off it is one line saying why. A message just said gets the room it needs for MESSAGE_FRESH_S (the state
+gives way, cut from its end), then the state has its room back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widget import Widget
 METER = "▁▂▃▄▅▆▇█"
 METER_FLOOR_DB = -48.0  # the first block lights from here; each next one 6 dB higher, the last at -6 dBFS
 SOUND_CHARS = 44  # the sound's part of the line at most (the device name is cut first)
+MESSAGE_FRESH_S = 6.0
 
 
 def level_meter(peak: float, limiting: bool = False) -> Text:
@@ -46,10 +48,22 @@ class StatusBar(Widget):
     sound: reactive[str] = reactive("")
     level: reactive[float | None] = reactive(None)  # the master's recent peak (linear), None: no meter
     limiting: reactive[bool] = reactive(False)
+    fresh: reactive[bool] = reactive(False)  # the message was just said: it goes before the state
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._fresh_timer = None
 
     def say(self, message: str, error: bool = False) -> None:
         self.message = message
         self.is_error = error
+        self.fresh = bool(message)
+        if self._fresh_timer is not None:
+            self._fresh_timer.stop()
+        self._fresh_timer = self.set_timer(MESSAGE_FRESH_S, self._stale) if message else None
+
+    def _stale(self) -> None:
+        self.fresh, self._fresh_timer = False, None
 
     def show_sound(self, line: str, level: float | None = None, limiting: bool = False) -> None:
         """`line`: the sound's figures, or why there is none; `level`: the master's peak, None for no meter."""
@@ -60,12 +74,19 @@ class StatusBar(Widget):
         table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         table.add_column(justify="right", no_wrap=True)
         left = Text.from_markup(f"[b red]{escape(self.message)}[/]" if self.is_error else escape(self.message))
-        right = Text.from_markup(f"{escape(self.state)}  [dim]│[/] ")
+        sound = Text(no_wrap=True)
         room = SOUND_CHARS
         if self.level is not None:
-            right.append_text(level_meter(self.level, self.limiting))
-            right.append(" ")
+            sound.append_text(level_meter(self.level, self.limiting))
+            sound.append(" ")
             room -= len(METER) + 1
-        right.append(self.sound if len(self.sound) <= room else self.sound[: room - 1] + "…")
+        sound.append(self.sound if len(self.sound) <= room else self.sound[: room - 1] + "…")
+        state = self.state
+        if self.fresh:
+            state_room = self.content_size.width - len(self.message) - 1 - len(sound) - 3
+            if len(state) > state_room:
+                state = state[: state_room - 1] + "…" if state_room > 1 else ""
+        right = Text.from_markup(f"{escape(state)}  [dim]│[/] " if state else "  [dim]│[/] ")
+        right.append_text(sound)
         table.add_row(left, right)
         return table
