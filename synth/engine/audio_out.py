@@ -170,7 +170,7 @@ class AudioOutput:
         self._failing_since: float | None = None
         self._frames_written = 0  # frames the render thread put into the ring, ever
         self._stream = None
-        self._rt = None  # rtmixer: (ring, cdata of the block, lib, ring pointer)
+        self._rt = None  # rtmixer: (ring, cdata of the block, lib, ring pointer, the callback's result queue)
         self._action = None  # rtmixer: the playing ring action
         self._segments: list[tuple[int, object]] = []  # rtmixer: (first frame, action) per (re)start
         self._segment_starts: list[int] = []
@@ -298,9 +298,12 @@ class AudioOutput:
             self._write()
 
     def _restart_if_dry(self) -> None:
-        """rtmixer: the C callback ends the ring action when the ring runs dry; count it, refill, restart."""
-        action = self._action
-        if action is None or self.queued_frames > 0 or action in self._stream.actions:
+        """rtmixer: the C callback ends the ring action when the ring runs dry (and says so in its result
+        queue, the only action we give it); count it, refill, restart."""
+        action, rt = self._action, self._rt
+        if action is None or not rt[2].PaUtil_GetRingBufferReadAvailable(rt[4]):
+            return  # (one C call: nothing ended)
+        if action in self._stream.actions:  # drains the result queue
             return
         self.underruns += 1
         self._deepen("the ring ran dry")
@@ -353,7 +356,8 @@ class AudioOutput:
                 stream = rtmixer.Mixer(**kwargs)
                 frames = _pow2_at_least((self.max_ahead_blocks + 1) * self.block_frames)
                 ring = rtmixer.RingBuffer(4 * self.channels, frames)
-                self._rt = (ring, rtmixer._ffi.from_buffer(self._block), rtmixer._lib, ring._ptr)
+                block = rtmixer._ffi.from_buffer(self._block)
+                self._rt = (ring, block, rtmixer._lib, ring._ptr, stream._result_q._ptr)
             else:
                 stream = sd.OutputStream(dtype="float32", callback=self._callback, **kwargs)
                 self.ring = FrameRing((self.max_ahead_blocks + 1) * self.block_frames, self.channels)
