@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -69,6 +70,8 @@ def _first_line(exc: BaseException) -> str:
 FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
 MEMORY_SLACK = 4  # a model may hold buffers the file does not store, but not 4 times what the file holds
 MEMORY_BASE = 256 * 1024 * 1024
+MAX_CONFIG_INT = 2**20  # sizes, counts and rates in a config: a 192 kHz sample rate fits, ten million notes do not
+MAX_WEIGHT = 1e6  # trained weights are small; a flipped exponent bit makes them 1e38
 
 
 class _TooLarge(Exception):
@@ -131,10 +134,33 @@ def _factory_size(func, args: tuple, kwargs: dict) -> tuple[int, ...] | None:
     return tuple(size)
 
 
+def _check_types(config_cls: type, stored: dict) -> None:
+    """A stored config's plain fields have their declared types (int, float, bool, str; an int within
+    0..MAX_CONFIG_INT), before the model's own checks see them: a 2.5 or a true where a size goes, or a size
+    in the millions that the weights do not show (a note count, a sample rate), only fails later, deep inside."""
+    for f in fields(config_cls):
+        if f.name not in stored:
+            continue
+        value, kind = stored[f.name], f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        if kind == "int" and (
+            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_CONFIG_INT
+        ):
+            raise ValueError(f"{f.name} {str(value)[:30]!r} is not a whole number from 0 to {MAX_CONFIG_INT}")
+        if kind == "float" and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value)
+        ):
+            raise ValueError(f"{f.name} {str(value)[:30]!r} is not a number")
+        if kind == "bool" and not isinstance(value, bool):
+            raise ValueError(f"{f.name} {str(value)[:30]!r} is not true or false")
+        if kind == "str" and not isinstance(value, str):
+            raise ValueError(f"{f.name} {str(value)[:30]!r} is not text")
+
+
 def _build(model_cls: type[torch.nn.Module], cfg, path: Path, kind: str) -> torch.nn.Module:
     budget = MEMORY_SLACK * path.stat().st_size + MEMORY_BASE
     try:
-        with _MemoryBudget(budget):
+        with _MemoryBudget(budget), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Initializing zero-element tensors": the line below says enough
             return model_cls(cfg)
     except _TooLarge as exc:
         size = f"{exc.args[0] / 1e9:.1f} GB" if exc.args[0] >= 1e9 else f"{exc.args[0] / 1e6:.0f} MB"
@@ -170,11 +196,14 @@ def load_model(
         unknown = set(stored) - {f.name for f in fields(config_cls)}
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)[:8]}")
+        _check_types(config_cls, stored)
         cfg = config_cls(**stored)
         extra = json.loads(meta.get("extra", "{}"))
         if not isinstance(extra, dict):
             raise TypeError(f"extra is {type(extra).__name__}, expected an object")
-    except (ValueError, TypeError, RecursionError) as exc:
+    except ComposerError:
+        raise
+    except Exception as exc:  # ValueError, TypeError, RecursionError; a config's own checks may raise others
         raise ComposerError(path, f"bad {kind} config ({_first_line(exc)})") from None
     model = _build(model_cls, cfg, path, kind)
     try:
@@ -193,8 +222,12 @@ def load_model(
             state = {}
             for name, ref in expected.items():
                 tensor = f.get_tensor(name)
-                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                    raise ComposerError(path, f"tensor {name} holds values that are not numbers (NaN or infinity)")
+                if tensor.is_floating_point() and tensor.numel():
+                    if not bool(torch.isfinite(tensor).all()):
+                        raise ComposerError(path, f"tensor {name} holds values that are not numbers (NaN or infinity)")
+                    peak = float(tensor.abs().max())
+                    if peak > MAX_WEIGHT:
+                        raise ComposerError(path, f"tensor {name} holds a value of {peak:.3g}: corrupt weights?")
                 state[name] = tensor.to(ref.dtype)
     except ComposerError:
         raise
