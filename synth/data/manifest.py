@@ -6,6 +6,8 @@
     for entry in shard_entries(manifest, path):          # split, program, audio, notes checked
         ...
 
+`read_jsonl(path)` reads a build's one-object-per-line files (pieces.jsonl, clips.jsonl) the same way.
+
 The shard paths a manifest names are relative paths inside its folder: one that is absolute or climbs out
 with `..` is refused, so a hostile manifest can make no reader (or `audio-data widen`, which links the base
 build's shards) touch a file outside the build.
@@ -85,3 +87,29 @@ def shard_entries(manifest: dict, path: Path, splits: tuple[str, ...], programs:
         for key in ("audio", "notes"):
             relative_file(entry.get(key), path, f"shard {i}: {key}")
     return shards
+
+
+def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    """The objects of a JSON-lines file, each with the keys `required`; ComposerError naming the file and the
+    line otherwise."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ComposerError(path, "no such file") from None
+    except UnicodeDecodeError:
+        raise ComposerError(path, "not JSON lines (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ComposerError(path, f"cannot read ({exc.strerror or exc})") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise ComposerError(path, f"line {number} is not JSON ({str(exc)[:100]})") from None
+        if not isinstance(row, dict) or any(key not in row for key in required):
+            raise ComposerError(path, f"line {number} is not an object with {', '.join(required) or 'keys'}")
+        rows.append(row)
+    return rows

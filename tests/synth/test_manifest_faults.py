@@ -12,6 +12,7 @@ from neural_fixtures import write_dataset
 from composer.errors import ComposerError
 from synth.data import audio_data, prompt_data
 from synth.data.audio_dataset import AudioDataset
+from synth.data.manifest import read_jsonl
 from synth.data.vocoder_data import widen_audio_data
 
 AUDIO = "composer-audio-data/1"
@@ -140,3 +141,21 @@ def test_a_good_build_still_reads(tmp_path):
     manifest = audio_data.read_manifest(tmp_path)
     audio, notes = audio_data.load_shard(tmp_path, manifest["shards"][0])
     assert audio.dtype == np.float16 and "pitch" in notes
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (b'{"shard": "a.npz", "index": 0}\n{"shard": \n', "line 2 is not JSON"),
+        (b'{"shard": "a.npz", "index": 0}\n[1, 2]\n', "line 2 is not an object"),
+        (b'{"index": 0}\n', "line 1 is not an object with shard, index"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_bad_json_lines_name_the_file_and_the_line(tmp_path, text, words):
+    (tmp_path / "clips.jsonl").write_bytes(text)
+    with pytest.raises(ComposerError, match=words) as info:
+        read_jsonl(tmp_path / "clips.jsonl", ("shard", "index"))
+    _one_line(info.value, tmp_path / "clips.jsonl")
+    (tmp_path / "ok.jsonl").write_text('{"shard": "a.npz", "index": 0}\n\n{"shard": "b.npz", "index": 1}\n')
+    assert [r["index"] for r in read_jsonl(tmp_path / "ok.jsonl", ("shard", "index"))] == [0, 1]
