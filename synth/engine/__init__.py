@@ -5,8 +5,9 @@
     mixer        constant-power pan, per-track gain ramped over a block, audio clips resampled once
     metronome    a click on every beat, a higher, louder one on each downbeat
     limiter      the master peak limiter: no look-ahead, instant attack, block-size independent
-    audio_out    AudioOutput: a render thread fills a ring, the audio callback copies from it
-    ring_buffer  the lock-free single-producer, single-consumer ring of stereo frames between them
+    audio_out    AudioOutput: a render thread fills a lock-free ring ahead, rtmixer's C callback drains it
+    ring_buffer  the Python-callback fallback's single-producer, single-consumer ring of stereo frames
+    realtime     the process and thread settings of real-time audio (GIL switch interval, gc.freeze, SCHED_FIFO)
     midi_ports   MIDI ports through mido's rtmidi backend, ALSA first, JACK as the fallback
     live         LiveSession: a MIDI keyboard played through the engine, optionally into a Recorder
     recorder     Recorder: MIDI messages into a track (seconds, unquantized, sustain folded); write_take
@@ -18,8 +19,10 @@ mixer (+ audio clips, metronome) -> limiter -> Engine.render_block -> audio_out'
 Offline, synth.render drives the same render_block as fast as it goes. MIDI in: midi_ports -> live (the
 engine's thread-safe live_* input) and recorder (notes into the song); jam adds the model's answer.
 
-Real-time code: render_block and all it calls (scheduler, mixer, metronome, limiter, the instruments'
-render) run on the render thread; the audio callback and ring_buffer's read side on the audio thread (no
-allocation, no lock, no model call); midi_ports' callbacks and the handle() of live, recorder and jam on the
-MIDI thread. Transport and track changes come from other threads through a short lock or a queue.
+Real-time code: render_into and all it calls (scheduler, mixer, metronome, limiter, the instruments'
+render_into) run on the render thread, into buffers kept between blocks; the audio callback is C (python-
+rtmixer: no Python, no GIL, no allocation, no lock); midi_ports' callbacks and the handle() of live, recorder
+and jam on the MIDI thread. Transport changes come from other threads through a short lock, live input
+through a queue; plans (each track's synth and events) are built by the engine's planner thread (or the
+caller of sync_tracks) and published with one reference swap, never under the engine's lock.
 """

@@ -175,6 +175,7 @@ class AudioOutput:
         self._segments: list[tuple[int, object]] = []  # rtmixer: (first frame, action) per (re)start
         self._segment_starts: list[int] = []
         self._thread: threading.Thread | None = None
+        self._ready = threading.Event()  # the render thread is running
         self._running = False
 
     # -- the python backend's callback: copy only ------------------------------------------------
@@ -321,6 +322,7 @@ class AudioOutput:
             self.realtime_refused = request_realtime_priority()
             if self.realtime_refused is not None:
                 self._notice(f"audio: {self.realtime_refused}")
+        self._ready.set()
         poll_s = min(0.001, self.block_frames / self.sample_rate / 4)
         while self._running:
             if self.backend == "rtmixer":
@@ -371,12 +373,16 @@ class AudioOutput:
         if self._owner is not None and hasattr(self._owner, "attach_output"):
             self._owner.attach_output(self)
         self._fill(adapt=False)  # the first callback finds the ring full (first-call costs are no overload)
+        # The render thread runs (at its priority) before the device asks for anything, so the first
+        # blocks do not wait for a thread to start on a busy machine.
         self._running = True
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._render_loop, name="audio-render", daemon=True)
+        self._thread.start()
+        self._ready.wait(1.0)
         stream.start()
         if self.backend == "rtmixer":
             self._play_ring()
-        self._thread = threading.Thread(target=self._render_loop, name="audio-render", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop the stream and the render thread; `start()` may be called again after `close()`."""
