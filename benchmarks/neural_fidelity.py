@@ -23,7 +23,12 @@ What is measured, per program, pieces pooled (weighted by their seconds):
   elsewhere the ratio is printed and the goal is null, not judged);
 - distances to the reference: log-mel L1 (synth.instruments.neural.mel frames) and the
   multi-resolution STFT distance of training (synth.train.train_audio.stft_loss).
-  Goal: neural at most half the DSP synth's, both distances;
+  Goal: neural at most half the DSP synth's, both distances. Both are level-
+  sensitive, and the neural instrument is trimmed to the DSP synth's level
+  (10-30 dB over the reference's), so they are also given with every take
+  (neural, DSP, vocoder) first brought to the reference piece's loudness
+  (`level_matched`, goal `distance_level_matched`): the timbre apart from
+  the level;
 - loudness: integrated loudness in LUFS of each whole piece, ITU-R BS.1770-4
   (K-weighted, 400 ms blocks, -70 LUFS absolute and -10 LU relative gates;
   pyloudnorm), floored at -70; the neural piece's minus the DSP synth's and
@@ -179,7 +184,12 @@ def _ratio(a: float, b: float) -> float:
 
 
 def summarize(
-    sums: dict, scores: dict[str, list[dict]] | None, levels: dict[str, list[float]], weights: list[int], notes: int
+    sums: dict,
+    scores: dict[str, list[dict]] | None,
+    levels: dict[str, list[float]],
+    weights: list[int],
+    notes: int,
+    matched: dict | None = None,
 ) -> dict:
     """One program's result from its pieces' distance sums (weighted by their samples, `weights`), their
     transcription scores (None: no transcriber), loudness (LUFS per piece and way) and the notes scored."""
@@ -189,6 +199,13 @@ def summarize(
     result["pieces"] = len(weights)
     result["neural_over_dsp"] = {k: _ratio(result["neural"][k], result["dsp"][k]) for k in ("log_mel_l1", "mrstft")}
     goals: dict[str, bool | None] = {"distance": max(result["neural_over_dsp"].values()) <= GOAL_RATIO}
+    if matched is not None:
+        level_matched = {way: {k: round(v / used, 4) for k, v in matched[way].items()} for way in WAYS}
+        result["level_matched"] = level_matched
+        result["neural_over_dsp_level_matched"] = {
+            k: _ratio(level_matched["neural"][k], level_matched["dsp"][k]) for k in ("log_mel_l1", "mrstft")
+        }
+        goals["distance_level_matched"] = max(result["neural_over_dsp_level_matched"].values()) <= GOAL_RATIO
     result["notes"] = notes
     if scores is not None:
         total = {way: pooled(scores[way]) for way in HEARD}
@@ -261,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     per_program = {}
     for program, pieces in sorted(by_program.items()):
         sums = {way: {"log_mel_l1": 0.0, "mrstft": 0.0} for way in WAYS}
+        matched = {way: {"log_mel_l1": 0.0, "mrstft": 0.0} for way in WAYS}  # each take at the reference's loudness
         scores: dict[str, list[dict]] = {way: [] for way in HEARD}
         levels: dict[str, list[float]] = {way: [] for way in HEARD}
         weights: list[int] = []
@@ -282,9 +300,13 @@ def main(argv: list[str] | None = None) -> int:
                 voc = models.vocoder(frontend(torch.from_numpy(reference)[None]))[0].numpy()
             shift = models.vocoder.latency_samples
             takes["vocoder"] = np.pad(voc[shift:], (0, n - len(voc[shift:])))
+            reference_lufs = loudness(reference)
             for way in WAYS:
                 for key, value in distances(frontend, takes[way], reference).items():
                     sums[way][key] += value * n
+                gain = 10.0 ** ((reference_lufs - loudness(takes[way])) / 20.0)
+                for key, value in distances(frontend, (takes[way] * gain).astype(np.float32), reference).items():
+                    matched[way][key] += value * n
             heard = {"reference": reference, **takes}
             cut = n < len(piece.audio)
             played = scored(piece.notes, n, cut)
@@ -303,11 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         if used == 0:
             continue
         result = {"instrument": instrument_name(program), "family": family_name(program)}
-        result.update(summarize(sums, scores if transcriber is not None else None, levels, weights, n_notes))
+        result.update(summarize(sums, scores if transcriber is not None else None, levels, weights, n_notes, matched))
         per_program[str(program)] = result
     by_goal = {
         goal: bool(per_program) and all(r["goals"][goal] is not False for r in per_program.values())
-        for goal in ("f1", "distance", "loudness")
+        for goal in ("f1", "distance", "distance_level_matched", "loudness")
     }
     if transcriber is None:
         by_goal["f1"] = False
@@ -316,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             "program": int(p),
             "neural_f1_over_reference": r.get("neural_f1_over_reference"),
             "neural_over_dsp": max(r["neural_over_dsp"].values()),
+            "neural_over_dsp_level_matched": max(r["neural_over_dsp_level_matched"].values()),
             "abs_neural_minus_dsp_db": r["loudness_db"]["abs_neural_minus_dsp"],
         }
         for p, r in per_program.items()
