@@ -23,6 +23,9 @@ import argparse
 import contextlib
 import math
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -130,3 +133,33 @@ def require_fluidsynth() -> None:
     problem = fluidsynth_available()
     if problem is not None:
         raise ComposerError(None, problem)
+
+
+def warn(line: str) -> None:
+    """A notice from the engine or the audio output: one line on stderr."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An Event set by Ctrl+C (SIGINT) or SIGTERM while inside; the previous handlers come back after.
+
+    SIGINT gets a handler even where the process started with it ignored (a background job), so
+    Ctrl+C always stops a session cleanly instead of doing nothing.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        if previous[signal.SIGINT] == signal.SIG_IGN:  # started ignored: Ctrl+C means stop from now on
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -74,7 +74,7 @@ def _jam(args: argparse.Namespace, model, options, record: Path | None) -> int:
     from synth.engine.audio_out import AudioOutput, default_output_device
     from synth.engine.jam import JamSession
     from synth.engine.midi_ports import MidiInput, list_ports, midi_api
-    from tui.commands.live import stop_signals, warn
+    from tui.commands.common import stop_signals, warn
 
     default_output_device()  # no device: one line, exit 2
     from synth.engine.engine import Engine

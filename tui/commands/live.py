@@ -15,12 +15,9 @@ the DSP synth, a deeper ahead buffer) go to stderr, one line each.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
+
+from tui.commands.common import stop_signals, warn
 
 VIRTUAL_PORT = "composer live in"
 
@@ -100,36 +97,6 @@ def run(args: argparse.Namespace) -> int:
     if output.failed and output.render_error is not None:
         raise output.render_error
     return 0
-
-
-def warn(line: str) -> None:
-    """A notice from the engine or the audio output: one line on stderr."""
-    print(line, file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def stop_signals() -> Iterator[threading.Event]:
-    """An Event set by Ctrl+C (SIGINT) or SIGTERM while inside; the previous handlers come back after.
-
-    SIGINT gets a handler even where the process started with it ignored (a background job), so
-    Ctrl+C always stops a session cleanly instead of doing nothing.
-    """
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum, frame) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-        if previous[signal.SIGINT] == signal.SIG_IGN:  # started ignored: Ctrl+C means stop from now on
-            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def synth_choice(name: str, sample_rate: int = 48000, block_frames: int = 128) -> dict:
