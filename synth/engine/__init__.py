@@ -1,6 +1,7 @@
 """synth.engine: real-time playback, the engine and what sits around it (transport, audio out, MIDI in).
 
     engine       Engine: transport, one instrument per track, live input; render_block() makes every block
+    planner      Plan (each track's synth and events) and Planner, the Engine's plan building and planner thread
     scheduler    a song's notes as sample-stamped note-on/off events per track (loops, stops, seeks exact)
     mixer        constant-power pan, per-track gain ramped over a block, audio clips resampled once
     metronome    a click on every beat, a higher, louder one on each downbeat
