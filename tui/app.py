@@ -8,6 +8,7 @@ first frame comes fast.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -16,11 +17,12 @@ from pathlib import Path
 from textual import work
 from textual.app import App
 from textual.message import Message
+from textual.worker import NoActiveWorker, Worker, WorkerFailed, get_current_worker
 
 from composer.errors import ComposerError
 from composer.history import History
 from composer.song import Song, Track
-from tui.autosave import Autosave
+from tui.autosave import Autosave, KeptAutosave
 from tui.keymap import load_keymap
 from tui.palette import StudioCommands
 from tui.playback import CurrentPlayback, EnginePlayback, SilentClock, open_engine
@@ -83,14 +85,19 @@ class ComposerApp(App):
             self.set_keymap(load_keymap())
         except ComposerError as exc:
             self.notify(f"Keys not remapped: {exc}", severity="error", timeout=10)
-        crashed = self.autosave.crashed_session()
+        try:
+            crashed = self.autosave.crashed_session()
+        except (OSError, ComposerError) as exc:
+            crashed = False
+            self.notify(f"Crashed sessions not looked for: {exc}", severity="warning", timeout=10)
         try:
             self.autosave.begin_session()
         except (OSError, ComposerError) as exc:
             self.notify(f"Autosave unavailable: {exc}", severity="warning", timeout=10)
         self.push_screen(MainScreen())
-        if crashed:
-            self.push_screen(RestoreScreen(self.autosave.path), self._restore_answer)
+        if crashed and self.autosave.offered is not None:
+            restore_screen = RestoreScreen(self.autosave.offered, self.autosave.kept(), self.autosave.discard)
+            self.push_screen(restore_screen, self._restore_answer)
         self.set_interval(self.autosave_every_s, self.autosave_now)
         if self.sound:
             self.open_sound()
@@ -140,13 +147,29 @@ class ComposerApp(App):
         if isinstance(screen, MainScreen):
             screen.update_state()
 
-    def _restore_answer(self, restore_it: bool | None) -> None:
-        if not restore_it:
+    def _restore_answer(self, answer: str | tuple[str, KeptAutosave] | None) -> None:
+        """The restore screen's answer: "restore" (the offered autosave, or the one a tuple names), "later"
+        (kept with its time, not offered again) or "discard" (removed for good); None leaves it offered."""
+        which = None
+        if isinstance(answer, tuple):
+            answer, which = answer
+        offered = which or self.autosave.offered
+        if offered is None or answer not in ("restore", "later", "discard"):
             return
+        what = offered.describe()
         try:
-            restored = self.autosave.load()
-        except ComposerError as exc:
-            self.notify(f"Autosave not restored: {exc}", severity="error", timeout=10)
+            if answer == "later":
+                self.autosave.keep()
+                self._say(f"Kept {what} in {offered.folder} (not offered again)")
+                return
+            if answer == "discard":
+                self.autosave.discard()
+                self._say(f"Discarded {what}")
+                return
+            restored = self.autosave.restore(which)
+        except (OSError, ComposerError) as exc:
+            verb = {"restore": "restored", "later": "kept", "discard": "discarded"}[answer]
+            self.notify(f"Autosave not {verb}: {exc}", severity="error", timeout=10)
             return
         screen = self.screen
         if isinstance(screen, MainScreen):
@@ -154,7 +177,42 @@ class ComposerApp(App):
                 from composer.history import restore
 
                 restore(self.song, restored)
-            screen.say(f"Restored the autosave ({sum(len(t.notes) for t in self.song.tracks)} notes)")
+            screen.refresh_all(f"Restored {what} ({sum(len(t.notes) for t in self.song.tracks)} notes)")
+
+    def _say(self, line: str, error: bool = False) -> None:
+        """A line in the main screen's status bar, else a toast."""
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.say(line, error)
+        else:
+            self.notify(line, severity="error" if error else "information", timeout=10)
+
+    # ----- errors nothing else caught -----
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual calls this with an exception that nothing handled, and ends the app. A worker's (a thread
+        worker's especially: export, the neural synth switch, opening a file) is one line and the app stays
+        up; anything else still ends it, after one last autosave (its lock stays, so the next start offers
+        it as a crashed session's)."""
+        if isinstance(error, WorkerFailed):
+            try:
+                worker = get_current_worker()
+            except NoActiveWorker:
+                worker = None
+            self.worker_failed(worker, error.error)
+            return
+        with contextlib.suppress(Exception):
+            self.autosave.save(self.song)
+        super()._handle_exception(error)
+
+    def worker_failed(self, worker: Worker | None, error: BaseException) -> None:
+        """One line for a worker that raised: a toast, and the main screen's status bar."""
+        line = f"{_job_name(worker)} failed: {_one_line(error)}"
+        self.log.error(line)
+        self.notify(line, severity="error", timeout=10)
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.say(line, True)
 
     def autosave_now(self) -> None:
         if not self.dirty:
@@ -178,6 +236,18 @@ class ComposerApp(App):
             self.autosave.end_session(self.song)
         except (OSError, ComposerError) as exc:
             self.notify(f"Autosave on exit failed: {exc}", severity="error")
+
+
+def _job_name(worker: Worker | None) -> str:
+    name = (worker.name or worker.description) if worker is not None else ""
+    name = name.strip("_").replace("_", " ").strip()
+    return name[:1].upper() + name[1:] if name else "A background job"
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def run_app() -> int:

@@ -58,11 +58,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def open_app() -> int:
+    """The app; without Textual installed, one line and exit 2. Any other import error is a bug: raised."""
     try:
         app_module = importlib.import_module("tui.app")
-    except ModuleNotFoundError:
-        build_parser().print_help()
-        return 0
+    except ModuleNotFoundError as exc:
+        if exc.name != "textual" and not (exc.name or "").startswith("textual."):
+            raise
+        print("composer: the app needs Textual (pip install textual); the commands work without it", file=sys.stderr)
+        return 2
     return int(app_module.run_app() or 0)
 
 

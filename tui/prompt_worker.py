@@ -118,6 +118,7 @@ class PromptTrackActions:
 
         try:
             clip = make(self._prompt_load(), progress)
+            self.app.playback.prepare_clip(clip[0])  # resampled here, not in the audio thread
         except ComposerError as exc:
             self.app.call_from_thread(self._prompt_finish, None, None, str(exc))
         except Exception as exc:  # a model failing in its own way: still one line, the song untouched
@@ -125,7 +126,6 @@ class PromptTrackActions:
                 self._prompt_finish, None, None, f"generation failed: {type(exc).__name__}: {exc}"
             )
         else:
-            self.app.playback.prepare_clip(clip[0])  # resampled here, not in the audio thread
             self.app.call_from_thread(self._prompt_finish, *clip, None)
 
     def _prompt_make_new(self, request: PromptRequest, at_s: float, generator, progress) -> tuple[AudioClip, None]:

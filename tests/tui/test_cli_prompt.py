@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import soundfile as sf
 from prompt_fixtures import save_tiny_prompt_models
 
-from composer.files.project import load_project, save_project
+from composer.files.project import LOCK_NAME, load_project, save_project
 from composer.song import Note, Song, Track
 from synth.prompt.prompt_audio import PEAK_DBFS
 from tui.cli import main
@@ -25,7 +26,9 @@ def weights(models) -> list[str]:
 
 
 def files_in(folder) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*"))
+    """The files and folders under `folder`, less a clips folder's save lock (composer.files.project.LOCK_NAME:
+    a hidden file that serialises saves of a project; it stays, empty, after a save)."""
+    return sorted(p.name for p in folder.rglob("*") if not (p.name == LOCK_NAME and p.parent.suffix == ".clips"))
 
 
 BAD = {
@@ -127,7 +130,9 @@ def test_a_project_only_run_makes_a_new_project(tmp_path, models):
     )
     song = load_project(project)
     assert song.clips[0].start_s == 0.0 and song.clips[0].duration_s == pytest.approx(0.5)
-    assert files_in(tmp_path) == ["00-soft-organ-chords.wav", "new.clips", "new.json"]
+    clip_file = json.loads(project.read_text())["clips"][0]["path"]  # new.clips/<name>-<digest of the samples>.wav
+    assert re.fullmatch(r"new\.clips/soft-organ-chords-[0-9a-f]{16}\.wav", clip_file)
+    assert files_in(tmp_path) == sorted([clip_file.split("/")[1], "new.clips", "new.json"])
 
 
 def test_a_broken_project_exits_2_before_generating(tmp_path, capsys, models):

@@ -1,6 +1,8 @@
 """File keys of the main screen (new, open, import MIDI, save, save as, export) and the app's own (help, theme).
 
 A file is read in a worker thread; the song changes only once it was read whole, as one undo step.
+The autosave follows the project (tui/autosave.py `set_project`): a project opened or saved goes to that
+project's own autosave, a new song or an opened MIDI file to a new song's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class FileActions:
         self.app.project_path = None
         self.roll.track_index = 0
         self.refresh_all("New song (ctrl+z brings the old one back)")
+        self._autosave_follows(None)
 
     @work
     async def action_open(self) -> None:
@@ -46,14 +49,20 @@ class FileActions:
     @work(thread=True, exclusive=True, group="files")
     def load_file(self, path: Path, merge: bool) -> None:
         """Read in a thread; the song changes only once the file was read whole."""
+        missing: list[str] = []  # a line per audio clip whose WAV file is gone (the project still opens)
+
+        def notify(line: str) -> None:
+            missing.append(line)
+            self.app.call_from_thread(self.say, line, True)
+
         try:
-            loaded = read_midi(path) if merge else load_song(path)
+            loaded = read_midi(path) if merge else load_song(path, notify=notify)
         except ComposerError as exc:
             self.app.call_from_thread(self.say, str(exc), True)
             return
-        self.app.call_from_thread(self._apply_loaded, path, loaded, merge)
+        self.app.call_from_thread(self._apply_loaded, path, loaded, merge, missing)
 
-    def _apply_loaded(self, path: Path, loaded: Song, merge: bool) -> None:
+    def _apply_loaded(self, path: Path, loaded: Song, merge: bool, missing: list[str] | None = None) -> None:
         if merge:
             with self.edit(f"import {path.name}"):
                 self.song.tracks.extend(loaded.tracks)
@@ -63,9 +72,14 @@ class FileActions:
         self.app.playback.notes_changed()
         self.roll.track_index, self.roll.anchor = 0, None
         self.roll.set_cursor(0.0, self.roll.cursor_pitch)
-        if path.suffix.lower() == ".json":
-            self.app.project_path = str(path)
-        self.refresh_all(f"Opened {path} ({sum(len(t.notes) for t in self.song.tracks)} notes)")
+        project = path.suffix.lower() == ".json"
+        self.app.project_path = str(path) if project else None  # a MIDI file is a new song: saved as a project
+        if missing:  # the missing clip's line stays in the status bar, not "Opened"
+            more = f" (and {len(missing) - 1} more audio clips missing)" if len(missing) > 1 else ""
+            self.refresh_all(missing[0] + more, error=True)
+        else:
+            self.refresh_all(f"Opened {path} ({sum(len(t.notes) for t in self.song.tracks)} notes)")
+        self._autosave_follows(path if project else None)
 
     def action_save(self) -> None:
         if self.app.project_path:
@@ -91,6 +105,14 @@ class FileActions:
         self.app.project_path = str(path)
         self.app.dirty = False
         self.say(f"Saved {path}")
+        self._autosave_follows(path)
+
+    def _autosave_follows(self, path: Path | None) -> None:
+        """Later autosaves go to the autosave of the project at `path` (None: a new song's)."""
+        try:
+            self.app.autosave.set_project(path)
+        except (OSError, ComposerError) as exc:
+            self.say(f"Autosave: {exc}", error=True)
 
     def action_export(self) -> None:
         from tui.screens.export import ExportScreen
