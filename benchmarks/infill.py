@@ -35,7 +35,6 @@ Ends with one JSON line of all figures, CPU threads and torch version.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -56,6 +55,9 @@ from composer.model.sample import DEFAULT_MODEL_PATH, SampleOptions, load_model
 from composer.song import Note
 from composer.tokens import DEFAULT_MAX_NOTE_S, STEP_S, STYLE_OFFSET, STYLES, decode, encode, shift_tokens
 from composer.train.dataset import TokenCorpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import run_or_fail  # noqa: E402
 
 FIRST_SEED = 1000
 SEAM_S = 1.0
@@ -206,13 +208,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        result = run(parse_args(argv))
-    except ComposerError as exc:
-        print(f"infill: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
-    return 0
+    return run_or_fail("infill", lambda: run(parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ Ends with one JSON line of all figures, CPU threads and torch version.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -50,6 +49,9 @@ from composer.model.sample import SampleOptions, load_model, stream
 from composer.song import Note
 from composer.tokens import DEFAULT_MAX_NOTE_S, STEP_S, decode, events_to_notes
 from composer.train.dataset import TokenCorpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import run_or_fail  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED_STYLES = ("chorale", "renaissance", "folk", "classical", "medieval")
@@ -259,13 +261,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        result = run(parse_args(argv))
-    except ComposerError as exc:
-        print(f"music_stats: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
-    return 0
+    return run_or_fail("music_stats", lambda: run(parse_args(argv)))
 
 
 if __name__ == "__main__":

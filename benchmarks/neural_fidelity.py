@@ -66,6 +66,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_common import machine_facts  # noqa: E402
 from transcribe import Transcriber, note_scores, pooled, transcriber_problem  # noqa: E402
 
 from composer.errors import ComposerError  # noqa: E402
@@ -362,9 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pictures": str(args.pictures),
                 "wall_s": round(time.perf_counter() - t0, 1),
                 "sample_rate": SAMPLE_RATE,
-                "cpu_threads": torch.get_num_threads(),
-                "device": "cpu",
-                "torch": torch.__version__,
+                **machine_facts(),
             }
         )
     )

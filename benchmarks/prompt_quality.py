@@ -47,6 +47,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import machine_facts  # noqa: E402
 
 from composer.errors import ComposerError  # noqa: E402
 from synth.data.captions import tempo_word  # noqa: E402
@@ -275,9 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pictures": picture_note,
                 "wall_s": round(time.perf_counter() - t0, 1),
                 "sample_rate": SAMPLE_RATE,
-                "cpu_threads": torch.get_num_threads(),
-                "device": "cpu",
-                "torch": torch.__version__,
+                **machine_facts(),
             }
         )
     )

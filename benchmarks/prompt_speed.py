@@ -22,6 +22,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import machine_facts  # noqa: E402
 
 from composer.errors import ComposerError  # noqa: E402
 from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, PromptGenerator, PromptRequest  # noqa: E402
@@ -75,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 "met": median <= GOAL_S and args.seconds >= 8.0 and args.threads <= 2,
                 "diffusion_params": generator.model.num_params(),
                 "vocoder_params": generator.vocoder.num_params(),
-                "cpu_threads": torch.get_num_threads(),
-                "device": "cpu",
-                "torch": torch.__version__,
+                **machine_facts(),
             }
         )
     )
