@@ -102,3 +102,9 @@ def test_config_is_checked():
     with pytest.raises(ValueError, match="channels"):
         RendererConfig(channels=0)
     assert Renderer(RendererConfig()).num_params() < 2_000_000
+
+
+@pytest.mark.parametrize("field,value", [("max_notes", 65), ("max_notes", 10**7), ("channels", 10**6)])
+def test_a_config_asking_for_absurd_sizes_is_refused(field, value):
+    with pytest.raises(ValueError, match="at most"):
+        RendererConfig(**{field: value})

@@ -105,6 +105,26 @@ async def test_export_midi_with_dialog(tmp_path):
 
 
 @run_async
+async def test_an_unexpected_export_error_is_one_line_and_the_dialog_works_again(tmp_path, monkeypatch):
+    def out_of_memory(song, path):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr("tui.screens.export.write_midi", out_of_memory)
+    app = ComposerApp(song_of(60, 64, 67), sound=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        app.screen.query_one("#export-path").value = str(tmp_path / "out.mid")
+        await pilot.click("#export-go")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        message = str(app.screen.query_one("#export-message").render())
+        assert "Not exported: MemoryError: no room" in message
+        assert not app.screen.query_one("#export-go").disabled
+        assert not (tmp_path / "out.mid").exists()
+
+
+@run_async
 async def test_autosave_on_timer_and_on_quit(home):
     app = ComposerApp(song_of(60), autosave_every_s=0.1, sound=False)
     async with app.run_test(size=SIZE) as pilot:

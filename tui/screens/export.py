@@ -85,6 +85,9 @@ class ExportScreen(ModalScreen[None]):
         except (ComposerError, OSError, ValueError) as exc:
             self.app.call_from_thread(self._finish, f"Not exported: {exc}", True)
             return
+        except Exception as exc:  # anything else (e.g. MemoryError): one line, the dialog usable again
+            self.app.call_from_thread(self._finish, f"Not exported: {type(exc).__name__}: {exc}", True)
+            return
         self.app.call_from_thread(progress.update, total=1, progress=1)
         self.app.call_from_thread(self._finish, done, False)
 

@@ -269,6 +269,8 @@ class AIPanel(Widget):
             outcome = "cancelled"
         except (ComposerError, OSError, RuntimeError, ValueError) as exc:
             outcome = f"AI failed: {exc}"
+        except Exception as exc:  # anything else: one line, and the panel is not left busy
+            outcome = f"AI failed: {type(exc).__name__}: {exc}"
         sink.flush()
         shortfall = None
         if shortfalls:

@@ -36,6 +36,8 @@ from synth.instruments.neural.streaming import cumulative_delay
 N_PROGRAMS = 129  # GM programs 0-127 and the drum kit (128)
 HARMONIC_START = -4.0  # initial log gain of a partial (amplitude ~0.02)
 NOISE_START = -9.0  # initial log magnitude of the noise part per band
+MAX_NOTES_LIMIT = 64  # a file asking for more note slots is refused, not allocated
+MAX_WIDTH = 4096
 
 
 @dataclass
@@ -56,6 +58,8 @@ class RendererConfig:
         for name, value in asdict(self).items():
             if int(value) < 1:
                 raise ValueError(f"{name} must be positive, not {value}")
+        if self.max_notes > MAX_NOTES_LIMIT or max(asdict(self).values()) > MAX_WIDTH:
+            raise ValueError(f"max_notes must be at most {MAX_NOTES_LIMIT} and every size at most {MAX_WIDTH}")
 
     def to_dict(self) -> dict:
         return asdict(self)
