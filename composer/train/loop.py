@@ -284,5 +284,6 @@ class Run:
         """Log the end summary (rank 0), leave the process group; returns the summary."""
         self.log(summary)
         if self.world > 1 and dist.is_initialized():
+            dist.barrier()  # no rank tears its sockets down while another still talks (gloo aborts then)
             dist.destroy_process_group()
         return summary
