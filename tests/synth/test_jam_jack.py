@@ -137,7 +137,7 @@ def test_composer_jam_records_both_parts_on_ctrl_c(jack_server, tmp_path):
     try:
         line = proc.stdout.readline()
         assert line.startswith("jam: MIDI 'cli-jam-kbd:keys' (JACK)"), line + proc.stderr.read()
-        time.sleep(1.0)
+        time.sleep(2.5)  # the engine's planner publishes its first plan and the port settles (1 s was once too short)
         play(kbd, C_MAJOR_PHRASE)
         answered = proc.stdout.readline()  # printed once the answer's first note is out
         time.sleep(2.0)
