@@ -77,6 +77,7 @@ from synth.data.audio_dataset import AudioDataset  # noqa: E402
 from synth.instruments.dsp.dsp import DspSynth  # noqa: E402
 from synth.instruments.neural.mel import LogMel  # noqa: E402
 from synth.instruments.neural.neural_synth import NeuralSynth, load_neural_models, models_dir  # noqa: E402
+from synth.train.level_trim import play as play_notes  # noqa: E402
 from synth.train.train_audio import stft_loss  # noqa: E402
 
 SAMPLE_RATE = 24000
@@ -93,25 +94,8 @@ HEARD = ("reference", *WAYS)
 
 
 def play(synth: Synth, notes: np.ndarray, n_samples: int) -> np.ndarray:
-    """Notes (N, 4: pitch, velocity, start_s, end_s) through `synth` at sample-exact times: float32 (n_samples,)."""
-    events = []
-    for pitch, velocity, start_s, end_s in notes:
-        events.append((round(start_s * SAMPLE_RATE), 1, int(pitch), int(velocity)))
-        events.append((round(end_s * SAMPLE_RATE), 0, int(pitch), 0))
-    events.sort()
-    out, pos, e = [], 0, 0
-    while pos < n_samples:
-        n = min(BLOCK_FRAMES, n_samples - pos)
-        while e < len(events) and events[e][0] < pos + n:
-            at, is_on, pitch, velocity = events[e]
-            if is_on:
-                synth.note_on(pitch, velocity, max(at - pos, 0))
-            else:
-                synth.note_off(pitch, max(at - pos, 0))
-            e += 1
-        out.append(synth.render(n))
-        pos += n
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    """Notes (N, 4) through `synth` at sample-exact times, in the benchmark's blocks: float32 (n_samples,)."""
+    return play_notes(synth, notes, n_samples, BLOCK_FRAMES, SAMPLE_RATE)
 
 
 def distances(frontend: LogMel, audio: np.ndarray, reference: np.ndarray) -> dict[str, float]:

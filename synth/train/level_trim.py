@@ -43,15 +43,18 @@ FLOOR_LUFS = -70.0
 MAX_TRIM_DB = 40.0
 
 
-def play(synth: Synth, notes: np.ndarray, n_samples: int) -> np.ndarray:
-    """Notes (N, 4: pitch, velocity, start_s, end_s) through `synth` at sample-exact times: float32 (n_samples,)."""
+def play(
+    synth: Synth, notes: np.ndarray, n_samples: int, block_frames: int = BLOCK_FRAMES, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """Notes (N, 4: pitch, velocity, start_s, end_s) through `synth` at sample-exact times, in blocks of
+    `block_frames`: float32 (n_samples,)."""
     events = sorted(
-        [(round(s * SAMPLE_RATE), 1, int(p), int(v)) for p, v, s, _ in notes]
-        + [(round(e * SAMPLE_RATE), 0, int(p), 0) for p, _, _, e in notes]
+        [(round(s * sample_rate), 1, int(p), int(v)) for p, v, s, _ in notes]
+        + [(round(e * sample_rate), 0, int(p), 0) for p, _, _, e in notes]
     )
     out, pos, k = [], 0, 0
     while pos < n_samples:
-        n = min(BLOCK_FRAMES, n_samples - pos)
+        n = min(block_frames, n_samples - pos)
         while k < len(events) and events[k][0] < pos + n:
             at, is_on, pitch, velocity = events[k]
             if is_on:
