@@ -8,7 +8,9 @@
 
 The sustain pedal is folded into note ends the way composer.files.midi_io reads a
 file: a key released while the pedal is down ends when the pedal comes up (or
-when the same key is struck again). Times come from `now_s()` when the message
+when the same key is struck again). A key whose note-off arrives with the
+same time as its note-on (a stalled MIDI graph hands both over in one cycle)
+is still a played note: it lasts MIN_NOTE_S. Times come from `now_s()` when the message
 arrives; by default the seconds since the recorder was created, from
 `start_s` on.
 """
@@ -28,6 +30,7 @@ from composer.files.midi_io import TICKS_PER_BEAT, song_to_midi, write_midi
 from composer.song import Note, Song
 
 SUSTAIN_CC = 64
+MIN_NOTE_S = 0.01  # a key released in the same driver cycle it was struck in (a stalled graph delivers both at once)
 BEND_RANGE_SEMITONES = 2.0  # the General MIDI default
 
 
@@ -102,8 +105,7 @@ class Recorder:
 
     def _add(self, pitch: int, started: tuple[float, int], end_s: float) -> None:
         start_s, velocity = started
-        if end_s > start_s:
-            self.track.notes.append(Note(pitch, velocity, start_s, end_s))
+        self.track.notes.append(Note(pitch, velocity, start_s, max(end_s, start_s + MIN_NOTE_S)))
 
     def stop(self, at_s: float | None = None) -> None:
         """End the take: notes still held (by key or pedal) end now; the track is sorted."""

@@ -131,9 +131,11 @@ def test_a_gc_storm_and_a_cpu_hog_do_not_starve_the_device(realtime_jack):
     assert engine.active_voices == 24
     assert callbacks * BLOCK / SAMPLE_RATE > 3.0  # the device asked at real-time pace...
     # ...and was answered: PortAudio flags every xrun of the JACK graph, and the dummy driver on a shared
-    # virtual machine has some of its own (about one in 3 to 20 s with nothing else running). A Python
-    # callback under this storm gets 45 to 120 in 3 s (benchmarks/soak.py --backend python shows it too).
-    assert underflows <= 4
+    # virtual machine has some of its own (about one in 3 to 20 s idle; 5 in 3 s once in a CI run, with the
+    # rest of the suite's processes winding down beside it). A Python callback under this storm gets 45 to
+    # 120 in 3 s (benchmarks/soak.py --backend python shows it too), so 12 still tells the two apart; the
+    # count itself is benchmarks/soak.py's to report.
+    assert underflows <= 12, underflows
     # The render thread is Python: a busy Python thread beside it takes the GIL from it at every numpy
     # call that lets it go, so its blocks slow down (p99 5 to 16 ms here, against 2 ms without) and the
     # ring deepens with a notice. How much of what it delivered the device then plays (0.70-0.95 on this

@@ -3,7 +3,7 @@ import pytest
 
 from composer.files.midi_io import read_midi
 from composer.song import Song, Track
-from synth.engine.recorder import Recorder, bend_semitones, take_to_midi, write_take
+from synth.engine.recorder import MIN_NOTE_S, Recorder, bend_semitones, take_to_midi, write_take
 
 
 def on(pitch, velocity=100):
@@ -109,3 +109,15 @@ def test_bend_range_conversion():
 def test_track_index_is_checked():
     with pytest.raises(ValueError, match="track_index"):
         Recorder(song_with_track(), 3)
+
+
+def test_a_note_whose_off_arrives_with_its_on_is_kept():
+    """A stalled MIDI graph delivers a short note's on and off in one cycle, with one timestamp."""
+    song = song_with_track()
+    rec = Recorder(song, 0)
+    rec.handle(on(65), 0.5)
+    rec.handle(off(65), 0.5)
+    rec.handle(on(67), 0.5)
+    rec.handle(off(67), 0.6)
+    rec.stop(1.0)
+    assert [(n.pitch, n.start_s, n.end_s) for n in song.tracks[0].notes] == [(65, 0.5, 0.5 + MIN_NOTE_S), (67, 0.5, 0.6)]
