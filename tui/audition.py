@@ -1,38 +1,29 @@
-"""Listening to an AI candidate before keeping it: its notes go to the engine's live input as the
-playhead passes them, while the song plays as usual (the candidate is not in the song yet)."""
+"""Listening to an AI candidate before keeping it: the engine schedules its notes with the track's own
+(`set_preview`), sample-accurately, while the song plays as usual; the candidate is not in the song."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from composer.song import Note
 
 
+@dataclass(frozen=True)
 class Audition:
-    """The candidate's note-ons and -offs in time order, handed out as the playhead reaches them."""
+    """The candidate being heard: its notes, its track, and when it has been heard to the end."""
 
-    def __init__(self, notes: Sequence[Note], track_index: int) -> None:
-        self.track_index = track_index
-        events = [(n.start_s, 1, n.pitch, n.velocity) for n in notes]
-        events += [(n.end_s, 0, n.pitch, 0) for n in notes]
-        self._events = sorted(events)  # offs sort before ons at the same instant
-        self._next = 0
-        self.sounding: set[int] = set()
-        self.end_s = max((n.end_s for n in notes), default=0.0)
+    notes: tuple[Note, ...]
+    track_index: int
+
+    @classmethod
+    def of(cls, notes: Sequence[Note], track_index: int) -> Audition:
+        return cls(tuple(notes), track_index)
 
     @property
-    def done(self) -> bool:
-        return self._next >= len(self._events)
+    def end_s(self) -> float:
+        return max((n.end_s for n in self.notes), default=0.0)
 
-    def due(self, position_s: float) -> list[tuple[bool, int, int]]:
-        """(on, pitch, velocity) for every event at or before `position_s` not handed out yet."""
-        out = []
-        while self._next < len(self._events) and self._events[self._next][0] <= position_s:
-            _, on, pitch, velocity = self._events[self._next]
-            self._next += 1
-            if on:
-                self.sounding.add(pitch)
-            else:
-                self.sounding.discard(pitch)
-            out.append((bool(on), pitch, velocity))
-        return out
+    def done(self, heard_s: float) -> bool:
+        """Whether the listener has heard it all at heard position `heard_s`."""
+        return heard_s >= self.end_s

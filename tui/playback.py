@@ -87,6 +87,9 @@ class SilentClock:
     def live_pitch_bend(self, track_index: int, semitones: float) -> None:
         """No sound to bend."""
 
+    def set_preview(self, track_index: int | None, notes=()) -> None:
+        """No sound to preview."""
+
     def notes_changed(self) -> None:
         """Nothing scheduled ahead, nothing to refresh."""
 
@@ -178,6 +181,10 @@ class EnginePlayback:
     @property
     def counting_in(self) -> bool:
         return self.engine.counting_in
+
+    def set_preview(self, track_index: int | None, notes=()) -> None:
+        """Hear `notes` on a track without adding them (synth.engine.Engine.set_preview); None ends it."""
+        self.engine.set_preview(track_index, notes)
 
     def notes_changed(self) -> None:
         self.engine.notes_changed()

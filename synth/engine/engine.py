@@ -161,6 +161,7 @@ class Engine(Planner):
         self._plan_wanted = threading.Event()
         self._planner_running = False
         self.plans_built = 0
+        self._preview: tuple[int, tuple] | None = None  # (track index, notes) heard but not in the song
         # Which song position each block started at, to tell what is being heard (heard_position_s).
         self._frames_rendered = 0
         self._log_count = 0

@@ -72,6 +72,20 @@ class Planner:
         self._stale = True
         self._plan_wanted.set()
 
+    def set_preview(self, track_index: int | None, notes=()) -> None:
+        """Sound `notes` on track `track_index` as if they were in it, without putting them in the song.
+
+        What auditioning an AI candidate plays: scheduled sample-accurately with the track's own notes,
+        by the same plan machinery as an edit. `set_preview(None)` ends it (its sounding notes stop).
+        """
+        self._preview = None if track_index is None else (int(track_index), tuple(notes))
+        self.notes_changed()
+
+    @property
+    def preview(self) -> tuple[int, tuple] | None:
+        """(track index, notes) being previewed, or None."""
+        return self._preview
+
     def _rebuild(self) -> None:
         """Build a plan for the song as it is now and publish it (one builder at a time)."""
         with self._plan_lock:
@@ -85,7 +99,8 @@ class Planner:
         self._stale = False
         old = self._published
         tracks = tuple(self.song.tracks)
-        signature = self._signature(tracks)
+        preview = self._preview
+        signature = self._signature(tracks, preview)
         by_id = {id(t): v for t, v in zip(old.tracks, old.voices, strict=True)}
         free: dict[tuple, list[_Voice]] = {}
         for v in old.voices:
@@ -119,7 +134,8 @@ class Planner:
                     prepare(sorted({n.pitch for n in track.notes}))
                 v = _Voice(synth, key)
             voices.append(v)
-        events = tuple(TrackEvents(t, self.sample_rate) for t in tracks)
+        extra = [preview[1] if preview is not None and preview[0] == i else () for i in range(len(tracks))]
+        events = tuple(TrackEvents(t, self.sample_rate, more) for t, more in zip(tracks, extra, strict=True))
         self._mixer.retain_clips(list(self.song.clips))
         self.plans_built += 1
         return Plan(tracks, tuple(voices), events, signature, threading.current_thread().name)
@@ -136,11 +152,13 @@ class Planner:
         if old.voices:
             self._retired.put(old)  # freed by the planner thread, not here
 
-    def _signature(self, tracks=None) -> tuple:
-        """What a plan depends on, cheaply: the track objects, their note lists and kinds, the clips' audio."""
-        tracks = self.song.tracks if tracks is None else tracks
+    def _signature(self, tracks=None, preview=None) -> tuple:
+        """What a plan depends on, cheaply: the track objects, their note lists and kinds, the clips' audio,
+        the preview (as read by the builder, or now)."""
+        if tracks is None:
+            tracks, preview = self.song.tracks, self._preview
         clips = tuple(id(c.samples) for c in self.song.clips)
-        return (clips, *((id(t), id(t.notes), len(t.notes), *_synth_key(t)) for t in tracks))
+        return (clips, id(preview), *((id(t), id(t.notes), len(t.notes), *_synth_key(t)) for t in tracks))
 
     def _end_sounding(self, offset: int | None) -> None:
         """Note-offs for every note the scheduler started, at `offset` (None: at the start of the next block)."""

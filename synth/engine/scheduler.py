@@ -28,8 +28,8 @@ OFF, ON = 0, 1
 class TrackEvents:
     """One track's events, sorted: sample (int64), kind (OFF/ON), pitch, velocity (also as lists)."""
 
-    def __init__(self, track: Track, sample_rate: int) -> None:
-        notes = list(track.notes)
+    def __init__(self, track: Track, sample_rate: int, more: Sequence = ()) -> None:
+        notes = [*track.notes, *more]  # `more`: notes heard with the track's own (a previewed candidate)
         n = len(notes)
         start = np.fromiter((x.start_s for x in notes), np.float64, n)
         end = np.fromiter((x.end_s for x in notes), np.float64, n)

@@ -207,25 +207,21 @@ def test_generation_never_blocks_the_event_loop(tmp_path):
 
 
 @run_async
-async def test_listening_plays_the_candidate_through_the_live_input(tiny_model):
+async def test_listening_hands_the_candidate_to_the_engine_as_a_preview(tiny_model):
     from tui.playback import SilentClock
 
     class Spy(SilentClock):
         def __init__(self, song) -> None:
             super().__init__(song, "test clock")
-            self.ons: list[int] = []
-            self.offs: list[int] = []
+            self.previews: list = []
             self.started = 0
 
         def play(self, count_in_bars: int = 0) -> None:
             self.started += 1
             super().play(count_in_bars)
 
-        def live_note_on(self, track_index: int, pitch: int, velocity: int) -> None:
-            self.ons.append(pitch)
-
-        def live_note_off(self, track_index: int, pitch: int) -> None:
-            self.offs.append(pitch)
+        def set_preview(self, track_index, notes=()) -> None:
+            self.previews.append(None if track_index is None else (track_index, list(notes)))
 
     app = ComposerApp(Song(tempo_bpm=240.0, tracks=[Track(name="T")]), sound=False, model_path=tiny_model)
     async with app.run_test(size=SIZE) as pilot:
@@ -237,11 +233,50 @@ async def test_listening_plays_the_candidate_through_the_live_input(tiny_model):
         await settle(app, pilot)
         candidate = list(ai.shown)
         await pilot.press("a")
-        # the audition started (on a loaded machine a short candidate may already be over by now)
         assert spy.started == 1, app.screen.status.message
+        assert spy.previews[-1] == (0, candidate), "the engine schedules the candidate, not the UI timer"
         deadline = time.monotonic() + 5
         while spy.playing and time.monotonic() < deadline:
             await pilot.pause(0.05)
         assert not spy.playing, "the audition stops after the candidate"
-        assert sorted(spy.ons) == sorted(n.pitch for n in candidate) == sorted(spy.offs)
+        assert spy.previews[-1] is None, "and the preview ends with it"
         assert ai.shown == candidate and app.song.tracks[0].notes == [], "listening keeps nothing"
+
+
+@run_async
+async def test_listening_through_the_engine_sounds_the_candidate_on_its_track(tiny_model):
+    """The real engine (rendered here block by block, as the render thread would): the candidate's track
+    sounds while the song itself holds no notes, and after the audition the preview is gone."""
+    import numpy as np
+
+    from synth.engine.engine import Engine
+    from tui.playback import EnginePlayback
+
+    class StubOutput:
+        device_name, ahead_latency_s, output_latency_s, underflows, underruns = "Test", 0.0, 0.0, 0, 0
+        render_error, failed = None, False
+
+        def close(self) -> None:
+            pass
+
+    song = Song(tempo_bpm=240.0, tracks=[Track(name="T")])
+    app = ComposerApp(song, sound=False, model_path=tiny_model)
+    async with app.run_test(size=SIZE) as pilot:
+        engine = Engine(app.song, 48000, 512)
+        app.playback = EnginePlayback(engine, StubOutput())
+        ai = app.screen.ai
+        ai.settings = AISettings(bars=1, seed=2)
+        await pilot.press("G")
+        await settle(app, pilot)
+        candidate = list(ai.shown)
+        await pilot.press("a")
+        assert engine.preview is not None and list(engine.preview[1]) == candidate
+        peaks = []
+        deadline = time.monotonic() + 20
+        while engine.playing and time.monotonic() < deadline:
+            block = engine.render_block(512)
+            peaks.append(float(np.abs(block).max()))
+            await pilot.pause(0)
+        assert not engine.playing and engine.preview is None, app.screen.status.message
+        assert max(peaks) > 0.01, "the candidate was heard"
+        assert app.song.tracks[0].notes == [], "listening keeps nothing"

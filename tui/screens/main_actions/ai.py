@@ -4,8 +4,8 @@ again, next / previous, listen; settings.
 The AI panel (tui/widgets/ai_panel.py) samples in a worker and shows its candidates as ghost notes over the
 track; keeping one is one undo step: a continuation goes into the track, an infill replaces the notes of the
 bars it fills (same track, same instrument), an accompaniment becomes a new track with an instrument that
-suits it. Listening ("a") plays from a bar before the candidate, sounding its notes live (tui/audition.py)
-as the playhead reaches them.
+suits it. Listening ("a") plays from a bar before the candidate; the engine schedules its notes with the
+track's own, sample-accurately, without adding them (tui/audition.py).
 """
 
 from __future__ import annotations
@@ -200,7 +200,8 @@ class AIActions:
         playback.stop()
         start_s = max(0.0, ai.request.at_s - self.song.beats_to_s(self.song.beats_per_bar))
         playback.seek(start_s)
-        self.audition = Audition(ai.shown, ai.request.track_index)
+        self.audition = Audition.of(ai.shown, ai.request.track_index)
+        playback.set_preview(self.audition.track_index, self.audition.notes)
         playback.play()
         self._play_timer.resume()
         sound = f" ({playback.describe()})" if isinstance(playback, SilentClock) else ""
@@ -210,8 +211,7 @@ class AIActions:
         audition, self.audition = self.audition, None
         if audition is None:
             return
-        for pitch in audition.sounding:
-            self.app.playback.live_note_off(audition.track_index, pitch)
+        self.app.playback.set_preview(None)
         self.app.playback.stop()
         self._play_timer.pause()
 

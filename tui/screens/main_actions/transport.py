@@ -2,7 +2,8 @@
 in the status bar.
 
 While playing, `_follow_playhead` runs PLAYHEAD_FPS times a second: it moves the
-playhead, sounds the AI candidate being auditioned and redraws the take being recorded.
+playhead, ends the audition of an AI candidate once it has been heard (the engine schedules its notes)
+and redraws the take being recorded.
 Once the audio engine plays, `show_sound` runs METER_FPS times a second: the master's level meter, the
 render load and the output latency (the engine's own figures, as EnginePlayback.describe reads them).
 """
@@ -54,17 +55,12 @@ class TransportActions:
         playback = self.app.playback
         position_s = playback.position_s
         audition = self.audition
-        if audition is not None:
-            for on_, pitch, velocity in audition.due(position_s):
-                if on_:
-                    playback.live_note_on(audition.track_index, pitch, velocity)
-                else:
-                    playback.live_note_off(audition.track_index, pitch)
-            if audition.done:
-                self.audition = None
-                playback.stop()
-                self._play_timer.pause()
-                self.refresh_all("Heard the candidate: " + CANDIDATE_KEYS)
+        if audition is not None and audition.done(position_s):  # the engine plays it; here it only ends
+            self.audition = None
+            playback.set_preview(None)
+            playback.stop()
+            self._play_timer.pause()
+            self.refresh_all("Heard the candidate: " + CANDIDATE_KEYS)
         if self.take is not None and len(self.take.scratch.tracks[0].notes) != self._take_shown:
             self.show_ghosts()
         self.roll.playhead_s = position_s
