@@ -177,7 +177,18 @@ class ComposerApp(App):
                 from composer.history import restore
 
                 restore(self.song, restored)
+            self._restored_project(offered.project)
             screen.refresh_all(f"Restored {what} ({sum(len(t.notes) for t in self.song.tracks)} notes)")
+
+    def _restored_project(self, project: str | None) -> None:
+        """The restored song is the project its session had open (or a new song): Save writes it back there,
+        later autosaves go to that project's; it differs from the file on disk, so it is unsaved."""
+        self.project_path = project if project and Path(project).parent.is_dir() else None
+        self.dirty = True
+        try:
+            self.autosave.set_project(self.project_path)
+        except (OSError, ComposerError) as exc:
+            self._say(f"Autosave: {exc}", error=True)
 
     def _say(self, line: str, error: bool = False) -> None:
         """A line in the main screen's status bar, else a toast."""

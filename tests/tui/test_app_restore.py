@@ -95,6 +95,10 @@ async def test_the_restore_screen_shows_the_crashed_sessions_autosave_and_restor
         assert pitches(app.song) == [50, 52, 55]
         assert app.autosave.kept() == []  # it is this session's autosave now
         assert "Restored the autosave of tune.json" in status(app).message
+        assert app.project_path == os.path.realpath(project) and app.dirty  # the project it came from, unsaved
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert pitches(load_project(project)) == [50, 52, 55], "Save writes the restored song back to its project"
     assert not Autosave(home).crashed_session()
 
 
