@@ -24,6 +24,14 @@ SynthFactory = Callable[[Track], Synth]
 
 OVERLOAD_WINDOW_BLOCKS = 32  # a synth over the engine's OVERLOAD_LOAD on average over this many blocks moves to DSP
 PLAN_POLL_S = 0.02  # the planner thread looks for changed tracks this often
+LIVE_PITCHES = range(128)  # while an output plays, a keyboard may play any key: all tables are built ahead
+
+
+def _prepare(synth: Synth, pitches) -> None:
+    """Build the synth's tables for `pitches` now (DspSynth.prepare), never while another thread renders it."""
+    prepare = getattr(synth, "prepare", None)
+    if prepare is not None:
+        prepare(pitches)
 
 
 @dataclass(eq=False)
@@ -129,9 +137,9 @@ class Planner:
                     raise ValueError(
                         f"synth for {track.name!r} runs at {synth.sample_rate} Hz, the engine at {self.sample_rate} Hz"
                     )
-                prepare = getattr(synth, "prepare", None)
-                if prepare is not None:  # not playing yet: its tables for the track's pitches are made here
-                    prepare(sorted({n.pitch for n in track.notes}))
+                # Not playing yet: its tables are made here, for every key while an output plays (live
+                # input), else for the track's own pitches (an offline render needs no others).
+                _prepare(synth, LIVE_PITCHES if self._output is not None else sorted({n.pitch for n in track.notes}))
                 v = _Voice(synth, key)
             voices.append(v)
         extra = [preview[1] if preview is not None and preview[0] == i else () for i in range(len(tracks))]
@@ -172,7 +180,12 @@ class Planner:
     # ---- the planner thread (while an output plays) ---------------------------------------------------
 
     def attach_output(self, output) -> None:
-        """An AudioOutput starts playing this engine: plans are built off the render thread from now on."""
+        """An AudioOutput starts playing this engine: plans are built off the render thread from now on.
+
+        Called before the output renders anything: the synths' tables for every key are built here (10-30 ms
+        a track), so the first live note of a key is no first-block spike (it was 21 ms for 64 voices)."""
+        for voice in {*self._published.voices, *self._plan.voices}:
+            _prepare(voice.synth, LIVE_PITCHES)
         self._output = output
         if self._planner is None:
             self._planner_running = True

@@ -70,3 +70,21 @@ def test_the_planner_thread_publishes_a_preview_while_an_output_plays():
         assert [n.pitch for n in song.tracks[0].notes] == [64]
     finally:
         engine.detach_output(output)
+
+
+def test_an_attached_output_finds_every_keys_tables_built():
+    """A live note's first block builds no wavetable while an output plays (the first-block spike)."""
+    song = Song(tracks=[Track("Lead", program=0, notes=[Note(60, 90, 0.0, 1.0)]), Track("Pad", program=89)])
+    engine = Engine(song, SR, BLOCK)
+    assert len(engine.synths[1]._rows) == 0, "offline: only the song's pitches"
+    output = StandInOutput()
+    engine.attach_output(output)
+    try:
+        rows = [len(s._rows) for s in engine.synths]
+        engine.live_note_on(1, 101, 100)
+        engine.play()
+        engine.render_block(BLOCK)
+        assert [len(s._rows) for s in engine.synths] == rows, "nothing was built in the render thread"
+        assert all({k for k, _ in s._rows} == set(range(128)) for s in engine.synths)
+    finally:
+        engine.detach_output(output)
