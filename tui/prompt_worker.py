@@ -9,12 +9,14 @@ a thread so the UI keeps drawing; progress and the result come back through
 call_from_thread. The models load on the first request and are kept. One
 generation at a time; a clip undone or removed while it was being made again is
 left alone (the new audio is dropped, with a line saying so). Any failure is
-one line in the status bar, and the song is untouched.
+one line in the status bar, and the song is untouched. A clip is made at the song's tempo (or the BPM
+its text names): synth.prompt.tempo_conform.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from functools import partial
 
 from textual import work
@@ -22,6 +24,7 @@ from textual import work
 from composer.errors import ComposerError
 from composer.song import AudioClip
 from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SEED, PromptRequest
+from synth.prompt.tempo_conform import tempo_in_prompt
 from tui.screens.prompt_dialog import PromptDialog
 
 DEFAULT_SECONDS = 8.0
@@ -63,6 +66,7 @@ class PromptTrackActions:
         request = await self.app.push_screen_wait(PromptDialog(start))
         if request is None or self._prompt_refuse_if_busy():
             return
+        request = replace(request, bpm=self._prompt_tempo(request.prompt))
         self._prompt_last = request
         self._prompt_start(request.prompt, partial(self._prompt_make_new, request, self.roll.cursor_s))
 
@@ -136,7 +140,11 @@ class PromptTrackActions:
     def _prompt_make_again(self, clip: AudioClip, seed: int, generator, progress) -> tuple[AudioClip, AudioClip]:
         from synth.prompt.prompt_audio import regenerate_clip
 
-        return regenerate_clip(clip, seed, generator, progress), clip
+        return regenerate_clip(clip, seed, generator, progress, self._prompt_tempo(clip.prompt or "")), clip
+
+    def _prompt_tempo(self, prompt: str) -> float:
+        """The tempo a clip is made at: the BPM its text names, else the song's."""
+        return tempo_in_prompt(prompt) or float(self.song.tempo_bpm)
 
     # ----- back in the UI thread -----
 

@@ -26,8 +26,11 @@ The last sample is then followed, across the wrap, by the sample that really
 came after it. A clip that is not a loop gets EDGE_FADE_S fades at both ends
 so that it starts and stops without a click.
 
+Tempo. A request with `bpm` is made HEADROOM longer and its mel played at that tempo
+(synth.prompt.tempo_conform: the made clip's beat measured, its frames resampled in time).
+
 Output is peak-normalised to PEAK_DBFS. The same request (prompt, seconds,
-steps, guidance, seed, loop) and the same weights give the same samples.
+steps, guidance, seed, loop, bpm) and the same weights give the same samples.
 
 torch and the models are imported only when a generator is made, so the app
 can check a request (validate_request) without loading them.
@@ -47,6 +50,10 @@ import numpy as np
 
 from composer.errors import ComposerError
 from composer.song import AudioClip
+from synth.prompt.music_analysis import estimate_tempo, onset_strength
+from synth.prompt.tempo_conform import MAX_BPM as TEMPO_MAX_BPM
+from synth.prompt.tempo_conform import MIN_BPM as TEMPO_MIN_BPM
+from synth.prompt.tempo_conform import frames_to_make, stretch_log_mel, stretch_ratio
 
 if TYPE_CHECKING:
     import torch
@@ -92,6 +99,7 @@ class PromptRequest:
     guidance: float = DEFAULT_GUIDANCE
     seed: int = 0
     loop: bool = False
+    bpm: float | None = None  # the tempo the clip must have (synth.prompt.tempo_conform); None: as it comes
 
     @property
     def n_samples(self) -> int:
@@ -129,7 +137,12 @@ def validate_request(
     for kind, path in paths:
         if not Path(path).is_file():
             raise ComposerError(path, f"no {kind} weights here (train with `composer train {kind}`)")
-    return PromptRequest(prompt, seconds, steps, guidance, seed, bool(request.loop))
+    bpm = request.bpm
+    if bpm is not None:
+        bpm = _number(bpm, "bpm")
+        if not TEMPO_MIN_BPM <= bpm <= TEMPO_MAX_BPM:
+            raise ComposerError("bpm", f"expected {TEMPO_MIN_BPM:g} to {TEMPO_MAX_BPM:g} BPM, got {bpm:g}")
+    return PromptRequest(prompt, seconds, steps, guidance, seed, bool(request.loop), bpm)
 
 
 def _number(value: object, what: str) -> float:
@@ -276,6 +289,8 @@ class PromptGenerator:
         self.text_encoder = text_encoder if text_encoder is not None else shared_text_encoder()
         self.sampler = sampler
         self.overlap_frames = min(OVERLAP_FRAMES, dc.clip_frames // 4)
+        self.last_tempo = math.nan  # with a tempo asked for: what the last clip was made at, and its stretch
+        self.last_ratio = 1.0
 
     def frames_for(self, n_samples: int) -> int:
         """Mel frames whose decoding covers n_samples after the vocoder's latency."""
@@ -298,7 +313,14 @@ class PromptGenerator:
 
         with torch.inference_mode():
             text = torch.from_numpy(self.text_encoder.encode([request.prompt]))  # (1, 384)
-            mel = self.sample_mel(text, self.frames_for(n_samples), request, progress)  # (n_mels, F)
+            n_frames = self.frames_for(n_samples)
+            if request.bpm is None:
+                mel = self.sample_mel(text, n_frames, request, progress)  # (n_mels, F)
+            else:  # made longer, then played at the tempo asked for
+                made = self.sample_mel(text, frames_to_make(n_frames), request, progress)
+                self.last_tempo = estimate_tempo(onset_strength(made)).bpm
+                self.last_ratio = stretch_ratio(self.last_tempo, request.bpm)
+                mel = stretch_log_mel(made, self.last_ratio, n_frames)
             audio = self.vocoder(torch.from_numpy(mel)[None])[0].numpy()  # (F * hop,)
         latency = self.vocoder.latency_samples  # output sample n is the mel's sound at n - latency
         return np.array(audio[latency : latency + n_samples], dtype=np.float32)
@@ -382,8 +404,8 @@ def prompted_clip(request: PromptRequest, samples: np.ndarray, start_s: float = 
     )
 
 
-def clip_request(clip: AudioClip, seed: int | None = None) -> PromptRequest:
-    """The request a prompted clip was made from (with `seed` instead of its own, when given)."""
+def clip_request(clip: AudioClip, seed: int | None = None, bpm: float | None = None) -> PromptRequest:
+    """The request a prompted clip was made from (with `seed` instead of its own, when given), at `bpm`."""
     if clip.prompt is None:
         raise ComposerError(clip.name, "not a prompted clip: it has no prompt to make it from")
     if clip.samples is None or clip.duration_s <= 0:
@@ -395,6 +417,7 @@ def clip_request(clip: AudioClip, seed: int | None = None) -> PromptRequest:
         guidance=DEFAULT_GUIDANCE if clip.guidance is None else clip.guidance,
         seed=(clip.seed or 0) if seed is None else seed,
         loop=clip.loop,
+        bpm=bpm,
     )
 
 
@@ -403,12 +426,13 @@ def regenerate_clip(
     seed: int | None = None,
     generator: PromptGenerator | None = None,
     progress: Progress | None = None,
+    bpm: float | None = None,
 ) -> AudioClip:
-    """A new AudioClip made again from `clip`'s prompt, length and settings (with `seed` if given).
+    """A new AudioClip made again from `clip`'s prompt, length and settings (with `seed` if given), at `bpm`.
 
     The clip passed in is left as it is (undo keeps it); the new one has no file path until saved."""
     generator = generator or PromptGenerator()
-    request = validate_request(clip_request(clip, seed), generator.diffusion_path, generator.vocoder_path)
+    request = validate_request(clip_request(clip, seed, bpm), generator.diffusion_path, generator.vocoder_path)
     samples = generator.generate(request, progress)
     return replace(
         clip,

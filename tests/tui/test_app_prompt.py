@@ -99,6 +99,7 @@ async def test_a_prompted_track_is_added_shown_undone_and_made_again():
         assert "“slow cello melody”" in track_list(app) and "seed 5 loop" in track_list(app)
         assert "Audio track A1" in status(app).message and not status(app).is_error
         assert app.song.duration_s == pytest.approx(1.0)
+        assert app.screen._prompt_last.bpm == app.song.tempo_bpm, "made at the song's tempo"
         first = clip.samples
 
         await pilot.press("E")  # again, with the next seed

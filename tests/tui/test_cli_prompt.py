@@ -48,6 +48,9 @@ BAD = {
     "--at alone": (["cello", "--seconds", "2", "--at", "1"], "--at: places the clip in a project"),
     "negative threads": (["cello", "--seconds", "2", "--threads", "-1"], "--threads: expected 0"),
     "negative --at": (["cello", "--seconds", "2", "--project", "{tmp}/p.json", "--at", "-1"], "--at: expected"),
+    "bars, no tempo": (["cello", "--bars", "2"], "--bars: needs a tempo"),
+    "no bars": (["cello", "--bars", "0", "--bpm", "120"], "--bars: expected 1 bar or more"),
+    "bpm too fast": (["cello", "--seconds", "2", "--bpm", "500"], "--bpm: expected 40 to 240 BPM"),
 }
 
 
@@ -143,3 +146,22 @@ def test_a_broken_project_exits_2_before_generating(tmp_path, capsys, models):
     assert main(argv) == 2
     assert "invalid JSON" in capsys.readouterr().err and not out.exists()
     assert project.read_text() == "{not json"
+
+
+def test_bars_at_a_tempo_make_that_many_bars_held_at_it(tmp_path, capsys, models):
+    out = tmp_path / "groove.wav"
+    argv = ["prompt", "drum groove", "--bars", "2", "--bpm", "120", "--steps", "2", "-o", str(out)]
+    assert main([*argv, *weights(models)]) == 0
+    audio, rate = sf.read(out, dtype="float32")
+    assert audio.shape == (2 * 4 * 60 // 120 * rate,)  # 2 bars of 4/4 at 120 BPM: 4 s
+    assert "tempo 120 BPM (made at" in capsys.readouterr().out
+
+
+def test_the_projects_tempo_and_bars_are_the_default(tmp_path, capsys, models):
+    project = tmp_path / "waltz.json"
+    save_project(Song(tempo_bpm=90.0, time_signature=(3, 4), tracks=[Track(name="P")]), project)
+    argv = ["prompt", "soft organ chords", "--bars", "2", "--steps", "1", "--project", str(project)]
+    assert main([*argv, *weights(models)]) == 0
+    clip = load_project(project).clips[0]
+    assert clip.duration_s == pytest.approx(2 * 3 * 60 / 90)  # 2 bars of 3/4 at 90 BPM
+    assert "tempo 90 BPM" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
     composer prompt "slow cello melody in D minor" --seconds 8 -o cello.wav
     composer prompt "fast drum groove" --seconds 4 --loop --seed 3 -o drums.wav --project song.json --at 2.0
+    composer prompt "drum groove" --bars 4 --bpm 128 --loop -o groove.wav   # 7.5 s at exactly 128 BPM
 
 The request is checked (prompt, length, steps, guidance, seed, weights) and the
 weights are loaded before anything is generated; a bad one is one line and
@@ -10,6 +11,9 @@ so there is never a partial file. With --project the clip is also added to
 the project (made when the file does not exist yet) at --at seconds, with its
 prompt, seed, steps, guidance and loop, so the app can make it again; the
 project is saved atomically and only after the generation succeeded.
+
+Tempo: the clip is made at --bpm, else at the BPM its text names ("... at 128 BPM"), else at the project's
+tempo (synth.prompt.tempo_conform); --bars gives the length in bars at that tempo.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from composer.errors import ComposerError
 from tui.commands.common import check_folder, check_wav_output, count_bar, describe_wav
 
-REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed")  # ComposerError paths that are options here
+REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed", "bpm")  # ComposerError paths that are options here
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("prompt", help="make an audio clip from a text prompt (optionally into a project)")
     p.add_argument("text", metavar="TEXT", help='what to hear, e.g. "soft organ chords"')
-    p.add_argument("--seconds", type=float, required=True, help=f"length in seconds (up to {MAX_SECONDS:g})")
+    length = p.add_mutually_exclusive_group(required=True)
+    length.add_argument("--seconds", type=float, help=f"length in seconds (up to {MAX_SECONDS:g})")
+    length.add_argument("--bars", type=int, help="length in bars at the tempo (the project's bars, else 4/4)")
+    p.add_argument(
+        "--bpm",
+        type=float,
+        help="the clip's tempo, held exactly (default: the BPM the text names, else the project's tempo, else free)",
+    )
     p.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps, 1-{MAX_STEPS} (default {DEFAULT_STEPS})"
     )
@@ -61,7 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from synth.prompt.prompt_audio import PromptRequest, validate_request
 
-    request = PromptRequest(args.text, args.seconds, args.steps, args.guidance, args.seed, args.loop)
+    song, project = None, None
+    if args.project:
+        project = Path(args.project)
+        song = open_project(project)
+    bpm, seconds = tempo_and_length(args, song)
+    request = PromptRequest(args.text, seconds, args.steps, args.guidance, args.seed, args.loop, bpm)
     try:
         request = validate_request(request, args.diffusion, args.vocoder)
     except ComposerError as exc:
@@ -75,10 +91,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         check_wav_output(output)
-    song, project = None, None
-    if args.project:
-        project = Path(args.project)
-        song = open_project(project)
+    if project is not None:
         start_s = 0.0 if args.at is None else args.at
         if not (math.isfinite(start_s) and 0 <= start_s <= 1e6):
             raise ComposerError("--at", f"expected a start time of 0 seconds or more, got {args.at}")
@@ -97,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     with count_bar(total=request.steps, file=sys.stderr, desc="prompt", unit="step", leave=False) as progress:
         audio = generator.generate(request, progress)
     elapsed = time.perf_counter() - started
+    if request.bpm is not None:
+        print(f"tempo {request.bpm:g} BPM (made at {generator.last_tempo:.1f}, played x{generator.last_ratio:.3f})")
     if output is not None:
         write_wav(output, audio, SAMPLE_RATE, args.bit_depth)
         print(f"{describe_wav(output, audio, SAMPLE_RATE, args.bit_depth)} in {elapsed:.1f} s")
@@ -108,6 +123,25 @@ def run(args: argparse.Namespace) -> int:
         save_project(song, project)
         print(f"added {clip.name!r} ({clip.duration_s:.2f} s at {start_s:g} s, seed {clip.seed}) to {project}")
     return 0
+
+
+def tempo_and_length(args: argparse.Namespace, song) -> tuple[float | None, float]:
+    """(bpm or None, seconds): --bpm, else the BPM the text names, else the project's tempo; --bars at it."""
+    from synth.prompt.tempo_conform import tempo_in_prompt
+
+    bpm = args.bpm
+    if bpm is None:
+        bpm = tempo_in_prompt(args.text)
+    if bpm is None and song is not None:
+        bpm = float(song.tempo_bpm)
+    if args.bars is None:
+        return bpm, args.seconds
+    if args.bars < 1:
+        raise ComposerError("--bars", f"expected 1 bar or more, got {args.bars}")
+    if bpm is None or not (math.isfinite(bpm) and bpm > 0):
+        raise ComposerError("--bars", "needs a tempo: give --bpm, name it in the text, or a --project")
+    beats_per_bar = song.beats_per_bar if song is not None else 4
+    return bpm, args.bars * beats_per_bar * 60.0 / bpm
 
 
 def open_project(path: Path):
