@@ -60,7 +60,8 @@ class AudioClip:
     `samples` is float32 of shape (n_samples,) or (n_samples, channels) at
     `sample_rate`. Prompted clips (synth.prompt.prompt_audio) keep their prompt, seed,
     sampler steps, guidance scale and loop switch so they can be made again;
-    steps and guidance None mean the generator's defaults.
+    steps and guidance None mean the generator's defaults. `repeats` plays the samples that many times
+    in a row (a loop filling a region: the engine and the export read them modulo their length).
     """
 
     name: str = "Audio"
@@ -75,6 +76,7 @@ class AudioClip:
     steps: int | None = None
     guidance: float | None = None
     loop: bool = False
+    repeats: int = 1  # a loop clip is heard this many times back to back (its end runs into its start)
 
     @property
     def prompted(self) -> bool:
@@ -82,10 +84,16 @@ class AudioClip:
         return self.prompt is not None
 
     @property
-    def duration_s(self) -> float:
+    def pass_s(self) -> float:
+        """One pass through the samples, seconds."""
         if self.samples is None:
             return 0.0
         return len(self.samples) / self.sample_rate
+
+    @property
+    def duration_s(self) -> float:
+        """How long it is heard in the song: every repeat."""
+        return self.pass_s * max(1, int(self.repeats))
 
     @property
     def end_s(self) -> float:

@@ -39,10 +39,12 @@ except ImportError:  # not on Windows: saves of one project from two processes a
     fcntl = None
 
 # 1: tracks, notes, clips with prompt and seed. 2: clips also keep steps, guidance and loop (prompted clips).
+# 3: clips also keep repeats (a loop heard that many times in a row).
 # Every version loads (missing keys take their defaults); a file newer than SCHEMA_VERSION is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_CLIP_STEPS = 1000  # sanity bounds for a file; synth.prompt.prompt_audio checks its own, tighter ones
 MAX_CLIP_GUIDANCE = 100.0
+MAX_CLIP_REPEATS = 10_000
 MAX_SONG_S = MAX_DURATION_S  # the MIDI reader's bound: notes and clips start and end within 6 hours
 MAX_PROJECT_BYTES = 256 * 1024 * 1024  # a project with two million notes is about 60 MB of JSON
 CLIP_RATES = (1000, 768_000)  # a clip's sample rate, Hz
@@ -96,6 +98,7 @@ def song_to_dict(song: Song, clip_paths: list[str | None] | None = None) -> dict
                 "steps": c.steps,
                 "guidance": c.guidance,
                 "loop": c.loop,
+                "repeats": c.repeats,
             }
             for c, p in zip(song.clips, clip_paths, strict=True)
         ],
@@ -339,6 +342,7 @@ def _from_dict(data: dict, path: Path) -> tuple[Song, list[tuple[Path, AudioClip
             steps=_optional_number(c.get("steps"), "clip steps", 1, MAX_CLIP_STEPS, whole=True),
             guidance=_optional_number(c.get("guidance"), "clip guidance", 0, MAX_CLIP_GUIDANCE),
             loop=_flag(c.get("loop", False), "clip loop"),
+            repeats=_optional_number(c.get("repeats", 1), "clip repeats", 1, MAX_CLIP_REPEATS, whole=True) or 1,
         )
         if clip.path:
             wav = Path(clip.path) if Path(clip.path).is_absolute() else path.parent / clip.path

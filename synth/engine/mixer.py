@@ -139,17 +139,23 @@ class Mixer:
             audio = self.clip_audio(clip)
             if audio is None:
                 continue
-            first = song_start - int(round(clip.start_s * self.sample_rate))  # index into the clip
-            lo, hi = max(first, 0), min(first + length, audio.shape[0])
-            if lo < hi:
+            n = audio.shape[0]
+            first = song_start - int(round(clip.start_s * self.sample_rate))  # index into the clip's repeats
+            lo, hi = max(first, 0), min(first + length, n * max(1, int(clip.repeats)))
+            while lo < hi:  # a repeat's end runs into the next one's start
+                index = lo % n
+                take = min(hi - lo, n - index)
                 at = block_offset + lo - first
-                target = out[at : at + hi - lo]
-                gain = float(clip.gain)
-                if gain == 1.0:
-                    target += audio[lo:hi]
-                    continue
-                scratch, _ = self._buffers(out.shape[0])
-                part = scratch[: hi - lo]
-                for channel in (0, 1):  # no temporary the size of the span
-                    np.multiply(audio[lo:hi, channel], np.float32(gain), out=part)
-                    target[:, channel] += part
+                self._add_scaled(out[at : at + take], audio[index : index + take], float(clip.gain), out.shape[0])
+                lo += take
+
+    def _add_scaled(self, target: np.ndarray, part_in: np.ndarray, gain: float, block_frames: int) -> None:
+        """target += gain * part_in, through the block's scratch (no temporary)."""
+        if gain == 1.0:
+            target += part_in
+            return
+        scratch, _ = self._buffers(block_frames)
+        part = scratch[: target.shape[0]]
+        for channel in (0, 1):  # no temporary the size of the span
+            np.multiply(part_in[:, channel], np.float32(gain), out=part)
+            target[:, channel] += part

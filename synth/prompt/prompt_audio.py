@@ -408,11 +408,11 @@ def clip_request(clip: AudioClip, seed: int | None = None, bpm: float | None = N
     """The request a prompted clip was made from (with `seed` instead of its own, when given), at `bpm`."""
     if clip.prompt is None:
         raise ComposerError(clip.name, "not a prompted clip: it has no prompt to make it from")
-    if clip.samples is None or clip.duration_s <= 0:
+    if clip.samples is None or clip.pass_s <= 0:
         raise ComposerError(clip.name, "has no audio, so its length is unknown")
     return PromptRequest(
         prompt=clip.prompt,
-        seconds=round(clip.duration_s, 6),
+        seconds=round(clip.pass_s, 6),
         steps=DEFAULT_STEPS if clip.steps is None else clip.steps,
         guidance=DEFAULT_GUIDANCE if clip.guidance is None else clip.guidance,
         seed=(clip.seed or 0) if seed is None else seed,

@@ -51,6 +51,7 @@ BAD = {
     "bars, no tempo": (["cello", "--bars", "2"], "--bars: needs a tempo"),
     "no bars": (["cello", "--bars", "0", "--bpm", "120"], "--bars: expected 1 bar or more"),
     "bpm too fast": (["cello", "--seconds", "2", "--bpm", "500"], "--bpm: expected 40 to 240 BPM"),
+    "repeats, no loop": (["cello", "--seconds", "2", "--repeats", "3", "--project", "{tmp}/p.json"], "--repeats:"),
 }
 
 
@@ -165,3 +166,11 @@ def test_the_projects_tempo_and_bars_are_the_default(tmp_path, capsys, models):
     clip = load_project(project).clips[0]
     assert clip.duration_s == pytest.approx(2 * 3 * 60 / 90)  # 2 bars of 3/4 at 90 BPM
     assert "tempo 90 BPM" in capsys.readouterr().out
+
+
+def test_a_loop_repeated_fills_bars_of_the_project_and_saves_its_repeats(tmp_path, models):
+    project = tmp_path / "song.json"
+    argv = ["prompt", "drum groove", "--bars", "1", "--bpm", "120", "--loop", "--repeats", "4", "--steps", "1"]
+    assert main([*argv, "--project", str(project), *weights(models)]) == 0
+    clip = load_project(project).clips[0]
+    assert clip.repeats == 4 and clip.pass_s == pytest.approx(2.0) and clip.duration_s == pytest.approx(8.0)

@@ -3,6 +3,7 @@
     composer prompt "slow cello melody in D minor" --seconds 8 -o cello.wav
     composer prompt "fast drum groove" --seconds 4 --loop --seed 3 -o drums.wav --project song.json --at 2.0
     composer prompt "drum groove" --bars 4 --bpm 128 --loop -o groove.wav   # 7.5 s at exactly 128 BPM
+    composer prompt "drum groove" --bars 2 --loop --repeats 8 --project song.json   # 16 bars of a 2-bar loop
 
 The request is checked (prompt, length, steps, guidance, seed, weights) and the
 weights are loaded before anything is generated; a bad one is one line and
@@ -22,6 +23,7 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from composer.errors import ComposerError
@@ -58,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="PCM bits per sample (default 16)")
     p.add_argument("--project", metavar="P.json", help="also add the clip to this project file (made if missing)")
     p.add_argument("--at", type=float, default=None, metavar="SECONDS", help="where the clip starts in the project")
+    p.add_argument(
+        "--repeats", type=int, default=1, metavar="N", help="with --loop and --project: the loop heard N times in a row"
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -97,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
             raise ComposerError("--at", f"expected a start time of 0 seconds or more, got {args.at}")
     elif args.at is not None:
         raise ComposerError("--at", "places the clip in a project: give --project P.json too")
+    if args.repeats != 1:
+        if not args.loop or project is None:
+            raise ComposerError("--repeats", "repeats a loop in a project: give --loop and --project P.json too")
+        if not 1 <= args.repeats <= 10_000:
+            raise ComposerError("--repeats", f"expected 1 to 10000, got {args.repeats}")
 
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, prompted_clip
     from synth.render import write_wav
@@ -118,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if project is not None:
         from composer.files.project import save_project
 
-        clip = prompted_clip(request, audio, start_s)
+        clip = replace(prompted_clip(request, audio, start_s), repeats=args.repeats)
         song.clips.append(clip)
         save_project(song, project)
         print(f"added {clip.name!r} ({clip.duration_s:.2f} s at {start_s:g} s, seed {clip.seed}) to {project}")
