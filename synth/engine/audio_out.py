@@ -15,7 +15,9 @@ The render thread (real-time priority where the OS allows, one notice line where
 an event queued to the engine sounds after at most `ahead_blocks + 1` block periods, plus the
 device's own output latency (`output_latency_s`). When a block's render time nears the block's
 duration (ADAPT_LOAD), or the ring ran dry, it deepens the ring by one block (up to
-`max_ahead_blocks`) and says so in one notice line instead of dropping the next block.
+`max_ahead_blocks`) and says so in one notice line instead of dropping the next block. After
+`calm_s` in which every block would have fitted a ring one block shallower, it gives that block back
+(never below the `ahead_blocks` asked for), also with a notice: one spike does not cost latency for good.
 
 Faults: an exception from `render_block` is stored in `render_error` (and counted in
 `render_failures`); that block is silence and rendering goes on with the next one. Only when every
@@ -50,6 +52,7 @@ TIMING_LOG_LEN = 4096  # python backend: callbacks remembered (frames read, perf
 LOG_READ_BEFORE, LOG_READ_AFTER, LOG_PERF_S, LOG_DAC_AHEAD_S, LOG_DAC_TIME_S = range(5)
 ADAPT_LOAD = 0.75  # a block whose render time exceeds this share of its duration deepens the ring
 MAX_AHEAD_S = 0.04  # the adaptive margin stops deepening here (or at ahead_blocks, if that is more)
+CALM_S = 10.0  # this long with every block fitting a ring one block shallower: the margin gives a block back
 FAILURES_GIVE_UP_S = 2.0  # every block failing for this long: the render thread gives up
 HIST_BIN_S = 10e-6  # render-time histogram: 10 us bins...
 HIST_BINS = 20000  # ...up to 200 ms (the last bin holds everything slower)
@@ -110,6 +113,7 @@ class AudioOutput:
         backend: "rtmixer" (C callback), "python" (Python callback), or None: rtmixer where installed.
         on_notice: called with each one-line notice (from the render thread; must not block).
         realtime_priority: ask for SCHED_FIFO for the render thread.
+        calm_s: how long the margin must be unneeded before it shrinks by a block (CALM_S).
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class AudioOutput:
         backend: str | None = None,
         on_notice: Callable[[str], None] | None = None,
         realtime_priority: bool = True,
+        calm_s: float = CALM_S,
     ) -> None:
         if block_frames <= 0 or ahead_blocks <= 0:
             raise ValueError(f"block_frames and ahead_blocks must be positive, got {block_frames}, {ahead_blocks}")
@@ -139,6 +144,9 @@ class AudioOutput:
         self.device = device
         self.channels = channels
         self.ahead_blocks = ahead_blocks
+        self.min_ahead_blocks = ahead_blocks  # the adaptive margin shrinks back to this, never below
+        self.calm_s = calm_s
+        self._calm_since = time.perf_counter()
         block_s = block_frames / sample_rate
         self.max_ahead_blocks = max(
             ahead_blocks, max_ahead_blocks if max_ahead_blocks is not None else math.ceil(MAX_AHEAD_S / block_s)
@@ -270,6 +278,8 @@ class AudioOutput:
         self.render_load_max = self._render_s_max / block_s
         if adapt and elapsed > ADAPT_LOAD * slack_s:
             self._deepen(f"a block took {elapsed * 1000:.1f} ms, the ring had {slack_s * 1000:.1f} ms left")
+        elif adapt and self.ahead_blocks > self.min_ahead_blocks:
+            self._maybe_shrink(elapsed, slack_s - block_s, t0)
 
     def _write(self) -> None:
         if self.backend == "python":
@@ -279,7 +289,19 @@ class AudioOutput:
             rt[2].PaUtil_WriteRingBuffer(rt[3], rt[1], self.block_frames)
         self._frames_written += self.block_frames
 
+    def _maybe_shrink(self, elapsed_s: float, shallower_slack_s: float, now: float) -> None:
+        """A block back once every block for calm_s would have fitted a ring one block shallower."""
+        if elapsed_s > ADAPT_LOAD * shallower_slack_s:
+            self._calm_since = now
+        elif now - self._calm_since >= self.calm_s:
+            self.ahead_blocks -= 1
+            self._calm_since = now
+            ahead_ms = self.ahead_blocks * self.block_frames / self.sample_rate * 1000
+            depth = f"rendering {self.ahead_blocks} blocks ahead ({ahead_ms:.1f} ms)"
+            self._notice(f"audio: calm for {self.calm_s:g} s; {depth}")
+
     def _deepen(self, why: str) -> None:
+        self._calm_since = time.perf_counter()
         if self.ahead_blocks >= self.max_ahead_blocks:
             return
         self.ahead_blocks += 1

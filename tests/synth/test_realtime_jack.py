@@ -163,6 +163,28 @@ def test_a_slow_block_deepens_the_ring_instead_of_dropping_one(jack_server):
     assert out.render_time_s(0.5) < 0.005
 
 
+def test_after_a_calm_spell_the_ring_gives_the_block_back(jack_server):
+    notices: list[str] = []
+    slow = {"left": 40}
+
+    def render(n_frames: int) -> np.ndarray:
+        slow["left"] -= 1
+        if slow["left"] == 0:
+            time.sleep(0.014)  # one spike: the ring deepens
+        return np.full((n_frames, 2), 0.05, np.float32)
+
+    out = AudioOutput(render, SAMPLE_RATE, BLOCK, ahead_blocks=3, on_notice=notices.append, calm_s=0.4)
+    with out:
+        deadline = time.perf_counter() + 20
+        while not any("calm for" in line for line in notices) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+    depths = [("calm" in line, int(line.split("rendering ")[1].split()[0])) for line in notices if "rendering" in line]
+    first_calm = next((i for i, (calm, _) in enumerate(depths) if calm), None)
+    assert first_calm is not None and first_calm > 0, notices  # it deepened, then gave a block back
+    deepest = max(depth for _, depth in depths[:first_calm])
+    assert depths[first_calm][1] == deepest - 1 >= 3, notices  # one block, never below what was asked for
+
+
 def virtual_keyboard(client: str) -> rtmidi.MidiOut:
     kbd = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
     kbd.open_virtual_port("keys")
