@@ -144,17 +144,22 @@ def test_a_gc_storm_and_a_cpu_hog_do_not_starve_the_device(realtime_jack):
     assert underruns == 0 or any("blocks ahead now" in line for line in out.notices)
 
 
-def test_a_slow_block_deepens_the_ring_instead_of_dropping_one(jack_server):
-    notices: list[str] = []
-    slow = {"left": 40}
+def one_slow_block(at_block: int = 40, sleep_s: float = 0.014):
+    """A render_block whose block `at_block` takes `sleep_s` longer (14 ms: a 3-block ring, 16 ms, holds)."""
+    left = {"blocks": at_block}
 
     def render(n_frames: int) -> np.ndarray:
-        slow["left"] -= 1
-        if slow["left"] == 0:
-            time.sleep(0.014)  # the ring held 3 blocks (16 ms): close, not yet dry
+        left["blocks"] -= 1
+        if left["blocks"] == 0:
+            time.sleep(sleep_s)
         return np.full((n_frames, 2), 0.05, np.float32)
 
-    out = AudioOutput(render, SAMPLE_RATE, BLOCK, ahead_blocks=3, on_notice=notices.append)
+    return render
+
+
+def test_a_slow_block_deepens_the_ring_instead_of_dropping_one(jack_server):
+    notices: list[str] = []
+    out = AudioOutput(one_slow_block(), SAMPLE_RATE, BLOCK, ahead_blocks=3, on_notice=notices.append)
     with out:
         time.sleep(0.5)
     assert out.ahead_blocks == 4
@@ -165,15 +170,7 @@ def test_a_slow_block_deepens_the_ring_instead_of_dropping_one(jack_server):
 
 def test_after_a_calm_spell_the_ring_gives_the_block_back(jack_server):
     notices: list[str] = []
-    slow = {"left": 40}
-
-    def render(n_frames: int) -> np.ndarray:
-        slow["left"] -= 1
-        if slow["left"] == 0:
-            time.sleep(0.014)  # one spike: the ring deepens
-        return np.full((n_frames, 2), 0.05, np.float32)
-
-    out = AudioOutput(render, SAMPLE_RATE, BLOCK, ahead_blocks=3, on_notice=notices.append, calm_s=0.4)
+    out = AudioOutput(one_slow_block(), SAMPLE_RATE, BLOCK, ahead_blocks=3, on_notice=notices.append, calm_s=0.4)
     with out:
         deadline = time.perf_counter() + 20
         while not any("calm for" in line for line in notices) and time.perf_counter() < deadline:
