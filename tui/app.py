@@ -9,6 +9,7 @@ first frame comes fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import sys
@@ -61,6 +62,7 @@ class ComposerApp(App):
         self.model_path: Path | None = Path(model_path) if model_path else Path(env_model) if env_model else None
         self.midi = sound if midi is None else midi
         self.live = None  # synth.engine.live.LiveSession once a MIDI keyboard is open
+        self.jam = None  # tui.jam_link.AppJam while the main screen jams: the MIDI keyboard plays into it
         self.midi_port = None
         self.song = song if song is not None else Song(tracks=[Track(name="Track 1")])
         self.history = History()
@@ -123,11 +125,23 @@ class ComposerApp(App):
             if not list_ports().inputs:
                 return
             session = LiveSession(CurrentPlayback(lambda: self.playback))
-            port = MidiInput(None, session.handle, report=lambda line: self.call_from_thread(self.notify, line))
+            route = functools.partial(self.midi_message, session=session)
+            port = MidiInput(None, route, report=lambda line: self.call_from_thread(self.notify, line))
         except (ImportError, ComposerError, OSError) as exc:
             self.call_from_thread(self.notify, f"MIDI input not opened: {exc}", severity="warning")
             return
         self.call_from_thread(self._midi_ready, session, port)
+
+    def midi_message(self, msg, time_s: float | None = None, session=None) -> None:
+        """The MIDI keyboard's messages (on the MIDI thread): to the jam while one runs, else to the live
+        session (monitoring and recording)."""
+        jam = self.jam
+        if jam is not None:
+            jam.handle(msg, time_s)
+            return
+        session = session if session is not None else self.live
+        if session is not None:
+            session.handle(msg, time_s)
 
     def _midi_ready(self, session, port) -> None:
         self.live, self.midi_port = session, port
@@ -240,6 +254,9 @@ class ComposerApp(App):
         self.exit()
 
     def finish_session(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.stop_jam()  # what was played is kept, and autosaved below
         if self.midi_port is not None:
             self.midi_port.close()
         self.playback.close()

@@ -133,6 +133,8 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("ai_variations", "W", "ai_variations", "Sample several continuations to choose from", AI),
     KeyAction("ai_accompany", "B", "ai_accompany", "Accompany the track in a new track (selected bars, else all)", AI),
     KeyAction("ai_infill", "F", "ai_infill", "Infill the selected bars (else the cursor's bar) of the track", AI),
+    KeyAction("jam", "H", "jam", "Jam on / off: play a phrase, the AI answers it on the Answer track", AI),
+    KeyAction("jam_stop", "escape", "jam_stop", "Stop the jam (keeps both parts, one undo step)", AI),
     KeyAction("ai_settings", "ctrl+g", "ai_settings", "AI settings: style, temperature, top-p, bars, key, seed", AI),
     KeyAction("ai_keep", "enter", "ai_keep", "Keep the AI candidate (one undo step)", AI),
     KeyAction("ai_discard", "escape", "ai_discard", "Discard the AI candidates", AI),

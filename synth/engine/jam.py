@@ -192,6 +192,18 @@ class JamSession:
         self.stop()
 
     @property
+    def state(self) -> str:
+        """ "answering" while an answer plays, "thinking" in the gap after a phrase (the player silent, the
+        model preparing the answer), else "listening" (the player plays, holds a key, or has not begun)."""
+        with self._lock:
+            live = self._live
+            if live is not None and not live.cancel.is_set() and (not live.sampled or live.pending or live.sounding):
+                return "answering"
+            if self._phrase_open and not self._held and not self._pedal_down:
+                return "thinking"
+            return "listening"
+
+    @property
     def latencies_ms(self) -> list[float]:
         """Per answer that sounded: gap end -> first note-on handed to the engine."""
         return [a.latency_ms for a in list(self.answers) if a.latency_ms is not None]

@@ -29,6 +29,7 @@ from tui.prompt_worker import PromptTrackActions
 from tui.screens.main_actions.ai import AIActions
 from tui.screens.main_actions.editing import EditActions
 from tui.screens.main_actions.files import FileActions
+from tui.screens.main_actions.jam import JAM_ACTIONS, JamActions
 from tui.screens.main_actions.piano import PianoActions
 from tui.screens.main_actions.recording import RecordActions
 from tui.screens.main_actions.roll import GRIDS, RollActions
@@ -51,6 +52,7 @@ class MainScreen(
     AIActions,
     PianoActions,
     RecordActions,
+    JamActions,
     PromptTrackActions,
     Screen,
 ):
@@ -103,6 +105,10 @@ class MainScreen(
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Enter and escape mean keep / discard / stop while the AI has candidates or samples."""
+        if self.jam is not None:  # nothing may change the song under the jam
+            return action in JAM_ACTIONS
+        if action == "jam_stop":
+            return False
         try:
             ai = self.ai
         except NoMatches:
@@ -161,6 +167,11 @@ class MainScreen(
             f"{name} · {note_name(roll.cursor_pitch)} {bars_beats(self.song, roll.cursor_s).strip()}"
             f" · grid {grid} · quantize {round(self.strength * 100)}% · note {self.note_beats:g} beat"
         )
+        jam = self.jam
+        if jam is not None:
+            latency = jam.last_latency_ms
+            answered = f" · last answer {latency:.0f} ms" if latency is not None else ""
+            self.status.state = f"♫ jam {jam.state}{answered} · {self.status.state}"
         if self.piano_on:
             low = (self.piano_octave + 1) * 12
             self.status.state += f" · piano {note_name(low)}–{note_name(min(127, low + 28))} {self.piano_beats:g} beat"

@@ -141,6 +141,7 @@ class AIPanel(Widget):
         self.shortfall: str | None = None  # why the last sampling did not fill every bar asked for
         self.retries = 0
         self._model = None
+        self._model_lock = threading.Lock()
         self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -171,6 +172,16 @@ class AIPanel(Widget):
     def shown(self) -> list[Note]:
         """The candidate on show (empty when none)."""
         return self.candidates[self.current] if 0 <= self.current < len(self.candidates) else []
+
+    def load_model(self):
+        """The transformer the panel samples with, loaded on first use (call from a worker thread); jam mode
+        plays with the same one."""
+        with self._model_lock:
+            if self._model is None:
+                from composer.model.sample import load_model
+
+                self._model = load_model(self.weights)
+            return self._model
 
     def check_ready(self) -> bool:
         """Look again (the weights may have arrived since the app started)."""
@@ -237,10 +248,9 @@ class AIPanel(Widget):
         outcome, shortfalls, scores = "done", [], []
         sink = _Sink(self, cancel)
         try:
-            from composer.model.sample import SampleOptions, load_model
+            from composer.model.sample import SampleOptions
 
-            if self._model is None:
-                self._model = load_model(self.weights)
+            self.load_model()
             style = None if request.settings.style == AUTO_STYLE else request.settings.style
             options = SampleOptions(
                 seconds=request.seconds,

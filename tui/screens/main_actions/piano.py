@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import mido
 from textual import events, work
 
 from tui.keymap import PIANO_KEYS
@@ -67,6 +68,10 @@ class PianoActions:
         if not 0 <= pitch <= 127:
             self.say("That key is above the highest MIDI note: F3 lowers the piano's octave")
             return
+        jam = self.jam
+        if jam is not None:  # the jam plays it on its player's track, and hears it
+            self._piano_jam(jam, pitch)
+            return
         take = self.take
         track_index = self.armed_index() if take is not None else self.roll.track_index
         if track_index is None:
@@ -89,3 +94,14 @@ class PianoActions:
         if take is not None and take is self.take:
             take.note_off(pitch)
         self.show_ghosts()
+
+    def _piano_jam(self, jam, pitch: int) -> None:
+        jam.handle(mido.Message("note_on", note=pitch, velocity=PIANO_VELOCITY))
+        strike = self._piano_strikes.get(pitch, 0) + 1
+        self._piano_strikes[pitch] = strike
+        self.set_timer(self.song.beats_to_s(self.piano_beats), partial(self._piano_jam_off, jam, pitch, strike))
+        self.say(f"♫ {note_name(pitch)}")
+
+    def _piano_jam_off(self, jam, pitch: int, strike: int) -> None:
+        if self._piano_strikes.get(pitch) == strike:
+            jam.handle(mido.Message("note_off", note=pitch))
