@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 
 import pytest
+from app_helpers import run_async
 
 from composer.history import same, snapshot
 from composer.model.candidates import AISettings
@@ -18,14 +18,6 @@ from tui.app import ComposerApp
 
 SIZE = (120, 40)
 MAX_LAG_S = 0.100
-
-
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(autouse=True)

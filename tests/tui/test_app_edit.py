@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-
 import pytest
+from app_helpers import run_async
 
 from composer.history import snapshot
 from composer.song import Note, Song, Track
 from tui.app import ComposerApp
 
 SIZE = (120, 40)
-
-
-def run_async(test):
-    """Run an async test body on a fresh event loop (no asyncio plugin needed)."""
-
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(autouse=True)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 
 import pytest
+from app_helpers import run_async, song_of
 
 from composer.files.midi_io import write_midi
 from composer.files.project import load_project, save_project
-from composer.song import Note, Song, Track
 from tui.app import ComposerApp
 from tui.keymap import MAIN_KEYS
 from tui.screens.help import HelpScreen, help_text
@@ -19,22 +17,10 @@ from tui.screens.restore import RestoreScreen
 SIZE = (120, 40)
 
 
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOSER_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def song_of(*pitches: int) -> Song:
-    return Song(tracks=[Track(name="T", notes=[Note(p, 90, i * 0.5, i * 0.5 + 0.4) for i, p in enumerate(pitches)])])
 
 
 async def answer(pilot, text: str) -> None:

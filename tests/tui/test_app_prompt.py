@@ -6,11 +6,11 @@ Tiny random diffusion and vocoder models under $COMPOSER_MODELS; the real text e
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 
 import numpy as np
 import pytest
+from app_helpers import run_async
 from prompt_fixtures import save_tiny_prompt_models
 from textual.widgets import Checkbox, Input, Label
 
@@ -24,14 +24,6 @@ SIZE = (120, 40)
 MAX_LAG_S = 0.250  # the generation takes seconds: a loop it blocked would lag that long, not a few frames
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import threading
 
 import mido
 import pytest
+from app_helpers import run_async
 
 from composer.history import same, snapshot
 from composer.song import Note, Song, Track
@@ -17,14 +16,6 @@ from tui.keymap import PIANO_KEYS
 from tui.playback import CurrentPlayback, SilentClock
 
 SIZE = (120, 40)
-
-
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(autouse=True)

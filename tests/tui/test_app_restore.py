@@ -3,8 +3,6 @@ lists the other kept ones; the autosave follows the project opened, saved or new
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import os
 import subprocess
@@ -13,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_helpers import run_async, song_of
 from textual.widgets import Label
 
 from composer.errors import ComposerError
 from composer.files.project import load_project, save_project
-from composer.song import AudioClip, Note, Song, Track
+from composer.song import AudioClip, Song
 from tui.app import ComposerApp
 from tui.autosave import Autosave
 from tui.screens.main import MainScreen
@@ -29,22 +28,10 @@ SIZE = (120, 40)
 pytestmark = pytest.mark.timeout(120)
 
 
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOSER_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def song_of(*pitches: int) -> Song:
-    return Song(tracks=[Track(name="T", notes=[Note(p, 90, i * 0.5, i * 0.5 + 0.4) for i, p in enumerate(pitches)])])
 
 
 def pitches(song: Song) -> list[int]:

@@ -3,11 +3,10 @@ while the engine plays; with sound off only why there is none (the snapshots run
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import io
 
 import pytest
+from app_helpers import run_async
 from rich.console import Console
 
 from composer.song import Note, Song, Track
@@ -17,14 +16,6 @@ from tui.screens.main_actions.transport import METER_FPS, METER_HOLD, master_pea
 from tui.widgets.status_bar import METER, level_meter
 
 SIZE = (120, 40)
-
-
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(autouse=True)

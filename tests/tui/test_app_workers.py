@@ -3,17 +3,16 @@ up; any other unhandled error still ends the app, after a last autosave. `compos
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import importlib
 import json
 
 import numpy as np
 import pytest
+from app_helpers import run_async, song_of
 from textual.widgets import Button, Input
 
 from composer.files.project import load_project
-from composer.song import AudioClip, Note, Song, Track
+from composer.song import AudioClip, Note
 from tui import cli
 from tui.app import ComposerApp
 from tui.autosave import Autosave
@@ -26,22 +25,10 @@ SIZE = (120, 40)
 pytestmark = pytest.mark.timeout(120)
 
 
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOSER_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def song_of(*pitches: int) -> Song:
-    return Song(tracks=[Track(name="T", notes=[Note(p, 90, i * 0.5, i * 0.5 + 0.4) for i, p in enumerate(pitches)])])
 
 
 def toasts(app) -> list[str]:
