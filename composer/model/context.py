@@ -2,11 +2,12 @@
 
     ctx = TokenContext(model, [style_token("folk"), BOS, *primer_ids])
     logits = ctx.push(token)          # (VOCAB_SIZE,) logits for the next id; one O(L*D) step
-    branch = ctx.fork()               # free: KV tensors are never written in place
+    branch = ctx.fork()               # free: the cache is copied on the first write after a fork
 
 When the cache would pass the model's context, it is re-primed from the style
 token (always first) and the most recent half context in one full pass, so
-sampling never fails at the context length.
+sampling never fails at the context length. One id is a StepCache.step (the
+fused single-token step over preallocated KV buffers, composer/model/step.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 
 import torch
 
-from composer.model.model import KVCache, MusicTransformer
+from composer.model.model import MusicTransformer
+from composer.model.step import StepCache
 from composer.tokens import BOS, VELOCITY_OFFSET, style_token
 
 
@@ -23,7 +25,8 @@ class TokenContext:
     def __init__(self, model: MusicTransformer, prefix: Sequence[int]) -> None:
         self.model = model
         self.tokens: list[int] = []
-        self.cache: KVCache | None = None
+        self.cache: StepCache | None = None
+        self._owns_cache = True  # False after a fork: copy before writing
         self.logits: torch.Tensor | None = None  # (VOCAB_SIZE,) for the next id
         self.velocity_bin: int | None = None  # the last SET_VELOCITY in the history
         self.push(prefix)
@@ -37,6 +40,7 @@ class TokenContext:
         other = TokenContext.__new__(TokenContext)
         other.model, other.tokens, other.cache = self.model, list(self.tokens), self.cache
         other.logits, other.velocity_bin = self.logits, self.velocity_bin
+        self._owns_cache = other._owns_cache = False
         return other
 
     @property
@@ -56,8 +60,9 @@ class TokenContext:
         if self.cache is None or self.cache.length + len(ids) > self.model.cfg.max_len:
             self._reprime()
         else:
-            logits, self.cache = self.model(torch.tensor([ids]), self.cache)
-            self.logits = logits[0, -1]
+            if not self._owns_cache:
+                self.cache, self._owns_cache = self.cache.clone(), True
+            self.logits = self.cache.step(ids[0]) if len(ids) == 1 else self.cache.extend(ids)
         return self.logits
 
     def make_room(self, n_tokens: int) -> None:
@@ -72,5 +77,5 @@ class TokenContext:
             keep = max_len // 2 - 1 if keep is None else max(min(keep, max_len - 1), 1)
             if len(self.tokens) > keep + 1:
                 self.tokens = [self.tokens[0], *self.tokens[-keep:]]  # the style token, then the most recent
-        logits, self.cache = self.model(torch.tensor([self.tokens]))
-        self.logits = logits[0, -1]
+        self.cache, self.logits = StepCache.from_prefix(self.model, self.tokens)
+        self._owns_cache = True

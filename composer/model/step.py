@@ -1,0 +1,109 @@
+"""One cached decode step of the Music Transformer, written for speed.
+
+    cache = StepCache.from_prefix(model, ids)     # one full pass; logits for the next id
+    logits = cache.step(token)                    # (vocab,) ; keys and values written in place
+    logits = cache.extend(ids)                    # several ids in one batched pass
+    twin = cache.clone()                          # a copy that can be written independently
+
+The maths is MusicTransformer.forward's for T = 1, in fewer tensor ops: the
+keys and values live in preallocated (1, H, max_len, Dh) buffers written in
+place (no torch.cat), the new token's relative scores are q E_r^T over the
+cached offsets only (a new query at position n sees distances -n..0, so no
+gather or mask is needed), and attention is q K^T + rel, softmax, times V.
+Dropout is off (inference only). The batched `extend` runs the module's own
+forward over views of the buffers and copies the new keys and values back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from composer.model.model import KVCache, MusicTransformer
+
+
+class StepCache:
+    def __init__(self, model: MusicTransformer) -> None:
+        cfg = model.cfg
+        self.model = model
+        self.length = 0
+        param = model.tok_emb.weight
+        shape = (1, cfg.n_head, cfg.max_len, cfg.d_head)
+        self.keys = [torch.empty(shape, dtype=param.dtype) for _ in range(cfg.n_layer)]
+        self.values = [torch.empty(shape, dtype=param.dtype) for _ in range(cfg.n_layer)]
+        self._scale = 1.0 / math.sqrt(cfg.d_head)
+        self._eps = model.ln_f.eps
+        # a subclass with its own forward (a test's bias or spy) is stepped through that forward
+        self._fused = type(model).forward is MusicTransformer.forward
+        self._layers = [
+            (b.ln1.weight, b.ln1.bias, b.attn.qkv.weight, b.attn.qkv.bias, b.attn.proj.weight, b.attn.proj.bias)
+            + (b.attn.rel_emb if cfg.relative else None,)
+            + (b.ln2.weight, b.ln2.bias, b.ff[0].weight, b.ff[0].bias, b.ff[2].weight, b.ff[2].bias)
+            for b in model.blocks
+        ]
+
+    @classmethod
+    def from_prefix(cls, model: MusicTransformer, ids: Sequence[int]) -> tuple[StepCache, torch.Tensor]:
+        cache = cls(model)
+        return cache, cache.extend(ids)
+
+    def clone(self) -> StepCache:
+        other = StepCache.__new__(StepCache)
+        other.__dict__.update(self.__dict__)
+        n = self.length
+        other.keys = [torch.empty_like(k) for k in self.keys]
+        other.values = [torch.empty_like(v) for v in self.values]
+        for dst, src in zip(other.keys + other.values, self.keys + self.values, strict=True):
+            dst[:, :, :n].copy_(src[:, :, :n])
+        return other
+
+    def as_kv_cache(self) -> KVCache:
+        """Views of the filled part, for MusicTransformer.forward."""
+        n = self.length
+        return KVCache([k[:, :, :n] for k in self.keys], [v[:, :, :n] for v in self.values])
+
+    def extend(self, ids: Sequence[int]) -> torch.Tensor:
+        """Append several ids in one forward pass; returns the logits for the next id."""
+        n, T = self.length, len(ids)
+        past = self.as_kv_cache() if n else None
+        logits, new = self.model(torch.tensor([list(ids)]), past)
+        for dst, src in zip(self.keys + self.values, new.keys + new.values, strict=True):
+            dst[:, :, n : n + T].copy_(src[:, :, n : n + T])
+        self.length = n + T
+        return logits[0, -1]
+
+    def step(self, token: int) -> torch.Tensor:
+        """Append one id (the cache must have room); returns the logits for the next id."""
+        model, n = self.model, self.length
+        max_len = model.cfg.max_len
+        if n >= max_len:
+            raise ValueError(f"{n + 1} tokens exceed the context of {max_len}")
+        if not self._fused:
+            return self.extend([token])
+        H, Dh = model.cfg.n_head, model.cfg.d_head
+        C, eps, scale = H * Dh, self._eps, self._scale
+        x = model.tok_emb.weight[token : token + 1]  # (1, C)
+        if model.pos_emb is not None:
+            x = x + model.pos_emb.weight[n : n + 1]
+        for (w1, b1, wqkv, bqkv, wp, bp, rel_emb, w2, b2, wf1, bf1, wf2, bf2), kbuf, vbuf in zip(
+            self._layers, self.keys, self.values, strict=True
+        ):
+            h = F.layer_norm(x, (C,), w1, b1, eps)
+            qkv = F.linear(h, wqkv, bqkv).view(3, H, 1, Dh)
+            kbuf[0, :, n : n + 1] = qkv[1]
+            vbuf[0, :, n : n + 1] = qkv[2]
+            q = qkv[0]  # (H, 1, Dh)
+            keys = kbuf[0, :, : n + 1]  # (H, n+1, Dh)
+            if rel_emb is not None:  # distances -n..0 are rows max_len-1-n .. max_len-1
+                keys = keys + rel_emb[:, max_len - 1 - n :]
+            att = torch.softmax(torch.bmm(q, keys.transpose(1, 2)).mul_(scale), dim=-1)  # (H, 1, n+1)
+            y = torch.bmm(att, vbuf[0, :, : n + 1]).view(1, C)
+            x = x + F.linear(y, wp, bp)
+            h = F.layer_norm(x, (C,), w2, b2, eps)
+            x = x + F.linear(F.gelu(F.linear(h, wf1, bf1)), wf2, bf2)
+        self.length = n + 1
+        h = F.layer_norm(x, (C,), model.ln_f.weight, model.ln_f.bias, eps)
+        return F.linear(h, model.head.weight)[0]
