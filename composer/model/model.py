@@ -140,6 +140,8 @@ class Block(nn.Module):
 
 
 class MusicTransformer(nn.Module):
+    decode_int8 = False  # StepCache's single-token step in weight-only int8 (set per model by sample.load_model)
+
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.cfg = cfg

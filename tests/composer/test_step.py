@@ -39,3 +39,17 @@ def test_a_fork_is_not_written_by_its_parent():
     assert torch.allclose(TokenContext(model, [1, 2, 3, 7]).logits, a, atol=1e-5)
     assert torch.allclose(TokenContext(model, [1, 2, 3, 9]).logits, b, atol=1e-5)
     assert torch.allclose(ctx.push(5), TokenContext(model, [1, 2, 3, 7, 5]).logits, atol=1e-5)
+
+
+def test_the_int8_step_stays_close_to_fp32():
+    torch.manual_seed(2)
+    cfg = TransformerConfig(vocab_size=50, max_len=32, n_layer=2, n_head=2, d_model=32, d_ff=64)
+    model = MusicTransformer(cfg).eval()
+    ids = torch.randint(0, 50, (32,)).tolist()
+    with torch.inference_mode():
+        full, _ = model(torch.tensor([ids]))
+        quant = StepCache(model, int8=True)
+        quant.extend(ids[:1])
+        for i in range(1, 32):
+            got = quant.step(ids[i])
+            assert (got - full[0, i]).abs().max() < 0.05 * full[0, i].abs().max()
