@@ -36,16 +36,17 @@ def test_prompted_clip_fields_round_trip(tmp_path):
     path = tmp_path / "song.json"
     save_project(song, path)
     data = json.loads(path.read_text())
-    assert data["schema_version"] == SCHEMA_VERSION == 2
-    assert {k: data["clips"][0][k] for k in ("prompt", "seed", "steps", "guidance", "loop")} == {
+    assert data["schema_version"] == SCHEMA_VERSION == 3
+    assert {k: data["clips"][0][k] for k in ("prompt", "seed", "steps", "guidance", "loop", "repeats")} == {
         "prompt": "slow cello melody in D minor",
         "seed": 42,
         "steps": 12,
         "guidance": 2.5,
         "loop": True,
+        "repeats": 1,
     }
     back = load_project(path)
-    keys = ("name", "start_s", "gain", "mute", "prompt", "seed", "steps", "guidance", "loop", "sample_rate")
+    keys = ("name", "start_s", "gain", "mute", "prompt", "seed", "steps", "guidance", "loop", "repeats", "sample_rate")
     for a, b in zip(song.clips, back.clips, strict=True):
         assert [getattr(a, k) for k in keys] == [getattr(b, k) for k in keys]
         assert np.array_equal(a.samples, b.samples)
