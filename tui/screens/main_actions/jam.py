@@ -128,7 +128,8 @@ class JamActions:
             return
         shift = at_s - min(n.start_s for n in played + answered)
         moved = [[Note(n.pitch, n.velocity, n.start_s + shift, n.end_s + shift) for n in p] for p in (played, answered)]
-        label = f"jam ({len(played)} notes played, {len(answered)} answered in {jam.answers} answers)"
+        answers = f"{jam.answers} answer{'s' if jam.answers != 1 else ''}"
+        label = f"jam ({len(played)} notes played, {len(answered)} answered in {answers})"
         with self.edit(label):
             place(player, moved[0])
             if moved[1]:
