@@ -13,7 +13,7 @@ gather or mask is needed), and attention is q K^T + rel, softmax, times V.
 Dropout is off (inference only).
 
 With `int8` (default: the model's `decode_int8`, which sample.load_model sets
-for the CPU) the step's five matrices per layer and the head are weight-only
+for the CPU) the step's four matrices per layer and the head are weight-only
 int8 with a bf16 scale per output row, fed bf16 activations
 (torch._weight_int8pack_mm): a quarter of the fp32 bytes streamed per step;
 attention, norms and residuals stay fp32, and full passes (re-prime, extend,
