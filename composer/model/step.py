@@ -40,8 +40,8 @@ class StepCache:
         self.length = 0
         param = model.tok_emb.weight
         shape = (1, cfg.n_head, cfg.max_len, cfg.d_head)
-        self.keys = [torch.empty(shape, dtype=param.dtype) for _ in range(cfg.n_layer)]
-        self.values = [torch.empty(shape, dtype=param.dtype) for _ in range(cfg.n_layer)]
+        self.keys = [torch.empty(shape, dtype=param.dtype, device=param.device) for _ in range(cfg.n_layer)]
+        self.values = [torch.empty(shape, dtype=param.dtype, device=param.device) for _ in range(cfg.n_layer)]
         self._scale = 1.0 / math.sqrt(cfg.d_head)
         self._eps = model.ln_f.eps
         # a subclass with its own forward (a test's bias or spy) is stepped through that forward
