@@ -11,6 +11,8 @@ from test_app_ai import SIZE, run_async, save_model, settle
 
 from composer.history import same, snapshot
 from composer.model.candidates import AISettings
+from composer.model.model import MusicTransformer
+from composer.model.sample import load_model
 from composer.song import DRUM_CHANNEL, Note, Song, Track
 from tui.app import ComposerApp
 from tui.keymap import MAIN_KEYS
@@ -153,6 +155,15 @@ async def test_accompany_says_why_not_for_drums_or_an_empty_stretch(tiny_model):
         assert not screen.ai.generating and same(app.song, before)
 
 
+class SlowTransformer(MusicTransformer):
+    """2 ms a forward pass: a 32-bar accompaniment takes seconds, so escape lands while it is sampled (the small
+    model alone finished it within one key press, and escape then discarded the finished candidate)."""
+
+    def forward(self, *args, **kwargs):
+        time.sleep(0.002)
+        return super().forward(*args, **kwargs)
+
+
 @run_async
 async def test_escape_stops_an_accompaniment_between_two_tokens(tmp_path):
     path = save_model(tmp_path / "small.safetensors", max_len=128, n_layer=2, n_head=2, d_model=32, d_ff=64)
@@ -160,10 +171,14 @@ async def test_escape_stops_an_accompaniment_between_two_tokens(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         ai = app.screen.ai
         ai.settings = AISettings(seed=1)
+        slow = load_model(path)
+        slow.__class__ = SlowTransformer
+        ai._model = slow
         await pilot.press("B")
         deadline = time.monotonic() + 30
         while not (ai.candidates and ai.candidates[0]) and time.monotonic() < deadline:
             await pilot.pause(0.01)
+        assert ai.generating, "the accompaniment is still being sampled when escape is pressed"
         await pilot.press("escape")
         stopped_at = time.monotonic()
         await settle(app, pilot)
