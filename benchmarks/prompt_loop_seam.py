@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_common import machine_facts
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as `python benchmarks/NAME.py`, as the others
+
+from bench_common import machine_facts  # noqa: E402
 
 PROMPTS = ("drum groove", "soft organ chords", "bass line", "fast piano arpeggio", "string pad", "guitar riff")
 

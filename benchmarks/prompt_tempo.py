@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_common import machine_facts
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as `python benchmarks/NAME.py`, as the others
+
+from bench_common import machine_facts  # noqa: E402
 
 
 def within(estimated: float, wanted: float, tolerance: float = 0.08, octaves: bool = False) -> bool:
