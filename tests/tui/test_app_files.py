@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_helpers import run_async, song_of
+from app_helpers import answer, run_async, song_of
 
 from composer.files.midi_io import write_midi
 from composer.files.project import load_project, save_project
@@ -21,14 +21,6 @@ SIZE = (120, 40)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOSER_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-async def answer(pilot, text: str) -> None:
-    await pilot.pause()
-    await pilot.press(*text, "enter")
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @run_async

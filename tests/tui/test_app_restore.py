@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import run_async, song_of
+from app_helpers import answer, run_async, song_of
 from textual.widgets import Label
 
 from composer.errors import ComposerError
@@ -174,14 +174,6 @@ async def test_a_restore_that_fails_is_one_line_and_the_song_stays(home):
         await pilot.pause()
         assert pitches(app.song) == [70]
         assert any("Autosave not restored" in str(n.message) for n in app._notifications)
-
-
-async def answer(pilot, text: str) -> None:
-    await pilot.pause()
-    await pilot.press(*text, "enter")
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @run_async
