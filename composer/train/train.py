@@ -45,6 +45,8 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
+    init: str = ""  # a model file to start from (fine-tuning); its model config is the run's
+    style_alpha: float = 1.0  # pieces drawn with style shares of tokens**alpha (TokenCorpus.piece_weights)
 
 
 @torch.no_grad()
@@ -80,6 +82,9 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
     train_set = TokenCorpus(Path(tc.data_dir), "train")
     valid = TokenCorpus(Path(tc.data_dir), "valid").eval_windows(mc.max_len, tc.eval_tokens) if run.is_main else []
     model = MusicTransformer(mc).to(run.device)
+    if tc.init and not run.resuming:
+        model.load_state_dict(load_transformer(tc.init)[0].state_dict())
+    weights = train_set.piece_weights(tc.style_alpha)
     opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.9, 0.98), no_decay=("rel_emb",))
     if run.resuming:
         loaded, extra = load_transformer(run.last_path)
@@ -89,7 +94,7 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
 
     def step_loss(module: torch.nn.Module) -> torch.Tensor:
         nonlocal tokens_seen
-        batch = torch.from_numpy(train_set.random_batch(rng, tc.batch_size, mc.max_len)).to(run.device)
+        batch = torch.from_numpy(train_set.random_batch(rng, tc.batch_size, mc.max_len, weights=weights)).to(run.device)
         logits, _ = module(batch[:, :-1])
         tokens_seen += int((batch[:, 1:] != PAD).sum()) * run.world
         return F.cross_entropy(logits.float().reshape(-1, VOCAB_SIZE), batch[:, 1:].reshape(-1), ignore_index=PAD)

@@ -12,7 +12,7 @@ from torchrun_helpers import assert_ranks_agree, torchrun_train
 
 from composer.model.checkpoint import load_transformer
 from composer.model.model import TransformerConfig
-from composer.tokens import NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE, note_on, time_shift
+from composer.tokens import NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE, note_on, style_token, time_shift
 from composer.train.dataset import TokenCorpus, stretch_time, transpose
 from composer.train.train import TrainConfig, train
 
@@ -130,3 +130,46 @@ def test_torchrun_ranks_stop_together_under_a_budget(tiny_corpus, tmp_path):
     start, end = torchrun_train("transformer", tmp_path / "ddp", "--data", str(tiny_corpus), *sizes, *budget)
     assert_ranks_agree(start, end)
     assert 0 < end["step"] < 100000
+
+
+def corpus_of(tmp_path, pieces):
+    """A built-corpus folder by hand: `pieces` is [(style, tokens)], every piece in the train split."""
+    rows, offset = [], 0
+    for i, (style, length) in enumerate(pieces):
+        rows.append({"piece_id": f"p{i}", "split": "train", "offset": offset, "tokens": length, "style": style})
+        offset += length
+    np.save(tmp_path / "train.npy", np.full(offset, NOTE_ON_OFFSET + 60, dtype=np.uint16))
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return TokenCorpus(tmp_path, "train")
+
+
+def test_style_alpha_balances_the_styles_and_keeps_length_within_a_style(tmp_path):
+    # 9,000 folk tokens in 3 pieces against 1,000 chorale tokens in 2: the corpus's imbalance, small.
+    corpus = corpus_of(tmp_path, [("folk", 3000)] * 3 + [("chorale", 400), ("chorale", 600)])
+    by_tokens = corpus.piece_weights(1.0)
+    assert by_tokens == pytest.approx(corpus.index.lengths / 10_000)
+    alike = corpus.piece_weights(0.0)
+    assert alike.sum() == pytest.approx(1.0)
+    assert alike[:3].sum() == pytest.approx(0.5) and alike[3:].sum() == pytest.approx(0.5)
+    assert alike[4] / alike[3] == pytest.approx(1.5)  # within a style still by length
+    half = corpus.piece_weights(0.5)
+    assert half[3:].sum() == pytest.approx(1 / (1 + 3))  # sqrt(1000) : sqrt(9000) = 1 : 3
+    batch = corpus.random_batch(np.random.default_rng(0), 400, 16, augment=False, weights=alike)
+    chorale = int((batch[:, 0] == style_token("chorale")).sum())
+    assert 150 < chorale < 250  # about half the windows, against a tenth by tokens
+
+
+def test_init_starts_from_a_model_file(tiny_corpus, tmp_path):
+    torch.set_num_threads(1)
+    base = dict(data_dir=str(tiny_corpus), batch_size=8, lr=3e-3, warmup_steps=5, eval_every=20, progress=False)
+    first = train(
+        TrainConfig(**base, out_dir=str(tmp_path / "a"), steps=40, eval_tokens=3000), TransformerConfig(**TINY)
+    )
+    tuned = TrainConfig(
+        **base, out_dir=str(tmp_path / "b"), steps=1, eval_tokens=3000, init=str(tmp_path / "a" / "best.safetensors")
+    )
+    fresh = TrainConfig(**base, out_dir=str(tmp_path / "c"), steps=1, eval_tokens=3000)
+    after_one_step = train(tuned, TransformerConfig(**TINY))["best_valid_nll"]
+    from_scratch = train(fresh, TransformerConfig(**TINY))["best_valid_nll"]
+    assert after_one_step < from_scratch - 1.0  # it kept what the first run learned
+    assert after_one_step == pytest.approx(first["best_valid_nll"], abs=0.3)

@@ -75,3 +75,24 @@ def test_command_line_reproduces_the_run():
     line = command_line(args)
     assert line.startswith("composer train vocoder ") and "--steps 4" in line and "--export m/v.safetensors" in line
     assert "--resume" not in line and "--device auto" in line
+
+
+@pytest.mark.parametrize(
+    ("extra", "flag", "why"),
+    [
+        (["--style-alpha", "1.5"], "--style-alpha", "must be in [0, 1]"),
+        (["--init", "no/such/model.safetensors"], "no/such/model.safetensors", ""),
+    ],
+)
+def test_transformer_fine_tune_options_refuse_bad_values_in_one_line(tmp_path, extra, flag, why):
+    from composer.errors import ComposerError
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.npy").write_bytes(b"")  # refused before the data is read
+    args = build_parser().parse_args(
+        ["train", "transformer", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *extra]
+    )
+    with pytest.raises(ComposerError) as caught:
+        args.run(args)
+    assert flag in str(caught.value) and why in str(caught.value)
+    assert not (tmp_path / "run").exists()  # refused before any work

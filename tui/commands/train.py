@@ -9,6 +9,7 @@ tui/train_options.py's.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from composer.errors import ComposerError
@@ -30,6 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--context", type=int, default=512, help="tokens of context")
     t.add_argument("--dropout", type=float, default=0.1)
     t.add_argument("--absolute", action="store_true", help="learned absolute positions instead of relative attention")
+    t.add_argument(
+        "--init", type=Path, default=None, help="start from this model file (fine-tune); its size options win"
+    )
+    t.add_argument(
+        "--style-alpha",
+        type=float,
+        default=1.0,
+        help="style balance: each style drawn with a share of its tokens**A (1 = by tokens, 0 = styles alike)",
+    )
     t.set_defaults(run=run_transformer)
     register_audio(kinds)  # vocoder, renderer, and diffusion
     register_judge(kinds)
@@ -58,8 +68,15 @@ def run_transformer(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ComposerError("--d-model", str(exc)) from None
+    if not 0 <= args.style_alpha <= 1:
+        raise ComposerError("--style-alpha", "must be in [0, 1]")
+    if args.init is not None:  # the file's own shape (and so its config) is the run's; dropout is the option's
+        mc = replace(load_transformer(args.init)[0].cfg, dropout=args.dropout)
     # The transformer's warm-up is the option's, never cut to the steps (as it always was).
-    tc = TrainConfig(**train_options.run_config(args, "eval_tokens", "warmup_steps"))
+    tc = TrainConfig(
+        **train_options.run_config(args, "eval_tokens", "warmup_steps", "style_alpha"),
+        init=str(args.init or ""),
+    )
     summary = train(tc, mc)
     if "best_valid_nll" not in summary:  # another rank than 0 under torchrun
         return 0
