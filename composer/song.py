@@ -62,6 +62,8 @@ class AudioClip:
     sampler steps, guidance scale and loop switch so they can be made again;
     steps and guidance None mean the generator's defaults. `repeats` plays the samples that many times
     in a row (a loop filling a region: the engine and the export read them modulo their length).
+    `offset_s` and `length_s` trim it without touching the samples: one pass plays the samples from
+    `offset_s` for `length_s` seconds (None: to their end); composer.clip_edit moves and trims clips.
     """
 
     name: str = "Audio"
@@ -77,6 +79,8 @@ class AudioClip:
     guidance: float | None = None
     loop: bool = False
     repeats: int = 1  # a loop clip is heard this many times back to back (its end runs into its start)
+    offset_s: float = 0.0  # where in the samples one pass starts (a trimmed start)
+    length_s: float | None = None  # how long one pass is (a trimmed end); None: to the samples' end
 
     @property
     def prompted(self) -> bool:
@@ -84,11 +88,17 @@ class AudioClip:
         return self.prompt is not None
 
     @property
-    def pass_s(self) -> float:
-        """One pass through the samples, seconds."""
+    def source_s(self) -> float:
+        """All of the samples, seconds (untrimmed)."""
         if self.samples is None:
             return 0.0
         return len(self.samples) / self.sample_rate
+
+    @property
+    def pass_s(self) -> float:
+        """One pass through the heard part of the samples (from `offset_s`, `length_s` long), seconds."""
+        rest = max(0.0, self.source_s - max(0.0, self.offset_s))
+        return rest if self.length_s is None else max(0.0, min(self.length_s, rest))
 
     @property
     def duration_s(self) -> float:

@@ -40,8 +40,9 @@ except ImportError:  # not on Windows: saves of one project from two processes a
 
 # 1: tracks, notes, clips with prompt and seed. 2: clips also keep steps, guidance and loop (prompted clips).
 # 3: clips also keep repeats (a loop heard that many times in a row).
+# 4: clips also keep offset_s and length_s (a trimmed clip: the part of its WAV that one pass plays).
 # Every version loads (missing keys take their defaults); a file newer than SCHEMA_VERSION is refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_CLIP_STEPS = 1000  # sanity bounds for a file; synth.prompt.prompt_audio checks its own, tighter ones
 MAX_CLIP_GUIDANCE = 100.0
 MAX_CLIP_REPEATS = 10_000
@@ -99,6 +100,8 @@ def song_to_dict(song: Song, clip_paths: list[str | None] | None = None) -> dict
                 "guidance": c.guidance,
                 "loop": c.loop,
                 "repeats": c.repeats,
+                "offset_s": c.offset_s,
+                "length_s": c.length_s,
             }
             for c, p in zip(song.clips, clip_paths, strict=True)
         ],
@@ -343,6 +346,8 @@ def _from_dict(data: dict, path: Path) -> tuple[Song, list[tuple[Path, AudioClip
             guidance=_optional_number(c.get("guidance"), "clip guidance", 0, MAX_CLIP_GUIDANCE),
             loop=_flag(c.get("loop", False), "clip loop"),
             repeats=_optional_number(c.get("repeats", 1), "clip repeats", 1, MAX_CLIP_REPEATS, whole=True) or 1,
+            offset_s=_finite(c.get("offset_s", 0.0), "clip offset", 0, MAX_SONG_S),
+            length_s=_optional_number(c.get("length_s"), "clip length", 0, MAX_SONG_S),
         )
         if clip.path:
             wav = Path(clip.path) if Path(clip.path).is_absolute() else path.parent / clip.path

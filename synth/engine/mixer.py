@@ -134,19 +134,29 @@ class Mixer:
     def add_clips(
         self, out: np.ndarray, clips: list[AudioClip], song_start: int, block_offset: int, length: int
     ) -> None:
-        """Add the clips' samples for song samples [song_start, song_start + length) at `block_offset` in `out`."""
+        """Add the clips' samples for song samples [song_start, song_start + length) at `block_offset` in `out`.
+
+        One pass plays the clip's trimmed part: `offset_s` into its audio, `pass_s` long."""
+        rate = self.sample_rate
         for clip in clips:
             audio = self.clip_audio(clip)
             if audio is None:
                 continue
-            n = audio.shape[0]
-            first = song_start - int(round(clip.start_s * self.sample_rate))  # index into the clip's repeats
+            total = audio.shape[0]
+            skip, n = 0, total
+            if clip.offset_s > 0 or clip.length_s is not None:  # trimmed (untrimmed: all of the resampled audio)
+                skip = min(int(round(max(0.0, clip.offset_s) * rate)), total)
+                n = min(int(round(clip.pass_s * rate)), total - skip)
+            if n <= 0:
+                continue
+            first = song_start - int(round(clip.start_s * rate))  # index into the clip's repeats
             lo, hi = max(first, 0), min(first + length, n * max(1, int(clip.repeats)))
             while lo < hi:  # a repeat's end runs into the next one's start
                 index = lo % n
                 take = min(hi - lo, n - index)
                 at = block_offset + lo - first
-                self._add_scaled(out[at : at + take], audio[index : index + take], float(clip.gain), out.shape[0])
+                part = audio[skip + index : skip + index + take]
+                self._add_scaled(out[at : at + take], part, float(clip.gain), out.shape[0])
                 lo += take
 
     def _add_scaled(self, target: np.ndarray, part_in: np.ndarray, gain: float, block_frames: int) -> None:

@@ -439,6 +439,8 @@ def regenerate_clip(
         path=None,
         samples=samples,
         sample_rate=SAMPLE_RATE,
+        offset_s=0.0,  # made at the trimmed length: all of the new audio is heard
+        length_s=None,
         seed=request.seed,
         steps=request.steps,
         guidance=request.guidance,
