@@ -143,6 +143,10 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("ai_next", "n", "ai_show(1)", "Next AI candidate", AI),
     KeyAction("ai_prev", "p", "ai_show(-1)", "Previous AI candidate", AI),
     KeyAction("ai_listen", "a", "ai_listen", "Listen to the AI candidate", AI),
+    *(
+        KeyAction(f"ai_pick_{k}", str(k), f"ai_pick({k})", f"Pick AI candidate {k} of several on show", AI)
+        for k in range(1, 9)
+    ),
     KeyAction("new", "ctrl+n", "new_song", "New song", FILES),
     KeyAction("open", "ctrl+o", "open", "Open a project or MIDI file", FILES, show=True),
     KeyAction("import", "I", "import_midi", "Import a MIDI file's tracks", FILES),

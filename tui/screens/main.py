@@ -41,6 +41,7 @@ from tui.widgets.piano_roll import PianoRoll, note_name
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.tracks_panel import TracksPanel
 from tui.widgets.transport_bar import TransportBar, bars_beats
+from tui.widgets.variations_view import VariationsView
 
 
 class MainScreen(
@@ -88,6 +89,7 @@ class MainScreen(
             yield TracksPanel(self.song, id="tracks")
             with Vertical(id="editor"):
                 yield PianoRoll(self.song, id="roll")
+                yield VariationsView(id="variations")
                 yield AIPanel(self.app.model_path, id="ai")
         yield StatusBar(id="status")
 
@@ -117,6 +119,8 @@ class MainScreen(
             return ai.generating
         if action in ("ai_keep", "ai_discard", "ai_again", "ai_show", "ai_listen"):
             return ai.has_candidate
+        if action in ("ai_pick", "pan"):  # while several candidates are on show, 1-8 pick one (7, 8 pan again after)
+            return self.picking() == (action == "ai_pick")
         if action == "select_none":
             return not ai.generating and not ai.has_candidate
         if action == "toggle_note":
@@ -256,6 +260,12 @@ class MainScreen(
     @on(AIPanel.Streamed, "#ai")
     def ai_streamed(self) -> None:
         self.show_ghosts()
+        self.show_variations()
+
+    @on(VariationsView.Picked, "#variations")
+    def variation_clicked(self, event: VariationsView.Picked) -> None:
+        if self.picking():
+            self.action_ai_pick(event.index + 1)
 
     @on(AIPanel.Finished, "#ai")
     def ai_finished(self, event: AIPanel.Finished) -> None:

@@ -23,6 +23,7 @@ from tui.screens.ai_settings import AISettingsScreen
 from tui.widgets.ai_jobs import ACCOMPANIMENT_NAME, accompaniment_program, accompaniment_range
 from tui.widgets.ai_panel import Request
 from tui.widgets.transport_bar import bars_beats
+from tui.widgets.variations_view import Lanes, VariationsView
 
 CANDIDATE_KEYS = "enter keeps · escape discards · r samples again · n/p next/previous · a listens"
 
@@ -151,6 +152,34 @@ class AIActions:
     def action_ai_show(self, step: int) -> None:
         self._stop_audition()
         self.ai.show(step)
+
+    def action_ai_pick(self, number: int) -> None:
+        """Pick candidate `number` (1-based) of several: the main roll's ghost, what a listens to and enter keeps."""
+        ai = self.ai
+        if not 1 <= number <= len(ai.candidates):
+            self.say(f"{len(ai.candidates)} candidates on show: 1–{len(ai.candidates)} pick one", error=True)
+            return
+        self._stop_audition()
+        ai.show(number - 1 - ai.current)
+        self.say(f"Candidate {number} of {len(ai.candidates)} · a listens · enter keeps · escape discards")
+
+    def picking(self) -> bool:
+        """Whether several candidates are on show, so the digit keys pick one."""
+        ai = self.ai
+        return ai.has_candidate and len(ai.candidates) > 1
+
+    def show_variations(self) -> None:
+        """Every candidate of a request for several in the variations view (hidden otherwise)."""
+        ai, request = self.ai, self.ai.request
+        lanes = None
+        if request is not None and request.count > 1:
+            lanes = Lanes(
+                candidates=ai.candidates, expected=request.count if ai.generating else len(ai.candidates),
+                current=ai.current, seeds=request.seeds, scores=ai.scores,
+                sampling=len(ai.candidates) - 1 if ai.generating else None,
+                start_s=request.at_s, end_s=request.end_s, bar_s=request.bar_s,
+            )  # fmt: skip
+        self.query_one("#variations", VariationsView).show_lanes(lanes)
 
     def action_ai_discard(self) -> None:
         self._stop_audition()
