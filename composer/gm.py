@@ -166,3 +166,87 @@ def search_programs(query: str) -> list[int]:
     """Programs whose name or family contains every word of `query` (case-insensitive)."""
     words = query.lower().split()
     return [p for p in range(128) if all(w in f"{GM_PROGRAM_NAMES[p]} {family_name(p)} {p}".lower() for w in words)]
+
+
+# Written ranges (MIDI note numbers, lowest..highest) of the instrument each program stands for: orchestration
+# tables for the acoustic ones, a keyboard-like span for synths and effects. The co-composer keeps a track's
+# new notes inside its instrument's range (SampleOptions.pitch_range), so a bass line is written in a bass's
+# register and a piccolo's in a piccolo's.
+_FAMILY_RANGES = (
+    (21, 108),  # Piano
+    (53, 96),  # Chromatic Percussion
+    (36, 96),  # Organ
+    (40, 88),  # Guitar
+    (28, 67),  # Bass
+    (28, 103),  # Strings
+    (36, 96),  # Ensemble
+    (34, 86),  # Brass
+    (44, 88),  # Reed
+    (60, 96),  # Pipe
+    (36, 96),  # Synth Lead
+    (36, 96),  # Synth Pad
+    (36, 96),  # Synth Effects
+    (48, 84),  # Ethnic
+    (48, 84),  # Percussive
+    (36, 96),  # Sound Effects
+)
+_PROGRAM_RANGES = {
+    8: (60, 108),  # celesta
+    9: (79, 108),  # glockenspiel
+    10: (60, 96),  # music box
+    11: (53, 89),  # vibraphone
+    12: (45, 96),  # marimba
+    13: (65, 108),  # xylophone
+    14: (60, 77),  # tubular bells
+    15: (48, 96),  # dulcimer
+    21: (53, 89),  # accordion
+    22: (60, 96),  # harmonica
+    23: (53, 89),  # tango accordion
+    38: (24, 72),  # synth bass 1
+    39: (24, 72),  # synth bass 2
+    40: (55, 103),  # violin
+    41: (48, 91),  # viola
+    42: (36, 76),  # cello
+    43: (28, 67),  # contrabass
+    46: (24, 103),  # harp
+    47: (40, 57),  # timpani
+    52: (48, 84),  # choir aahs
+    53: (48, 84),  # voice oohs
+    54: (48, 84),  # synth voice
+    56: (54, 86),  # trumpet
+    57: (40, 77),  # trombone
+    58: (28, 58),  # tuba
+    59: (54, 86),  # muted trumpet
+    60: (34, 77),  # french horn
+    64: (56, 88),  # soprano sax
+    65: (49, 81),  # alto sax
+    66: (44, 76),  # tenor sax
+    67: (36, 69),  # baritone sax
+    68: (58, 91),  # oboe
+    69: (52, 84),  # english horn
+    70: (34, 72),  # bassoon
+    71: (50, 91),  # clarinet
+    72: (74, 108),  # piccolo
+    74: (60, 86),  # recorder
+    76: (60, 84),  # blown bottle
+    77: (55, 86),  # shakuhachi
+    78: (72, 96),  # whistle
+    79: (60, 84),  # ocarina
+    104: (48, 77),  # sitar
+    106: (50, 79),  # shamisen
+    107: (55, 91),  # koto
+    108: (60, 84),  # kalimba
+    109: (55, 74),  # bagpipe
+    110: (55, 103),  # fiddle
+    112: (72, 96),  # tinkle bell
+    114: (52, 81),  # steel drums
+    116: (36, 60),  # taiko drum
+    117: (40, 64),  # melodic tom
+}
+
+
+def playable_range(program: int) -> tuple[int, int]:
+    """(lowest, highest) MIDI pitch the program's instrument plays; the piano's for an unknown program."""
+    if not 0 <= program < 128:
+        return _FAMILY_RANGES[0]
+    return _PROGRAM_RANGES.get(program, _FAMILY_RANGES[program // 8])

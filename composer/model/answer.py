@@ -59,7 +59,7 @@ def answer_steps(
     """
     options.validate()
     gen = generator or torch.Generator().manual_seed(options.seed if options.seed is not None else secrets.randbits(31))
-    allowed = token_mask(options.key)
+    allowed = token_mask(options.key, options.pitch_range)
     first = torch.zeros_like(allowed)
     first[NOTE_ON_OFFSET:NOTE_OFF_OFFSET] = allowed[NOTE_ON_OFFSET:NOTE_OFF_OFFSET]
     decoder = StreamDecoder(start_s=0.0, max_note_s=options.max_note_s)

@@ -177,7 +177,7 @@ def sample_span(
     velocity_now = last_velocity_bin(prefix)
     if velocity_now is not None:  # as in training: a NOTE_ON before any SET_VELOCITY keeps the last one
         decoder.velocity = bin_to_velocity(velocity_now)
-    base = token_mask(options.key)
+    base = token_mask(options.key, options.pitch_range)
     low, high = pitch_range
     base[NOTE_ON_OFFSET : NOTE_ON_OFFSET + low] = False
     base[NOTE_ON_OFFSET + high + 1 : NOTE_OFF_OFFSET] = False

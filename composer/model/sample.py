@@ -60,6 +60,7 @@ class SampleOptions:
     top_p: float = 0.95  # 1.0 = off
     seed: int | None = None
     key: str | None = None  # e.g. "C:major": NOTE_ONs outside the scale are masked
+    pitch_range: tuple[int, int] | None = None  # (low, high): NOTE_ONs outside are masked (an instrument's range)
     max_note_s: float = DEFAULT_MAX_NOTE_S
 
     def validate(self) -> None:
@@ -75,6 +76,12 @@ class SampleOptions:
             raise ComposerError("--style", f"unknown style {self.style!r}; expected one of {', '.join(STYLES)}")
         if self.key is not None:
             scale_pitch_classes(self.key)
+        if self.pitch_range is not None:
+            low, high = self.pitch_range
+            if not 0 <= low <= high <= 127:
+                raise ComposerError("pitch_range", f"must be 0 <= low <= high <= 127, got {low}..{high}")
+            if self.key is not None and not any(p % 12 in scale_pitch_classes(self.key) for p in range(low, high + 1)):
+                raise ComposerError("--key", f"{self.key} has no note in {low}..{high}")
         if not (math.isfinite(self.max_note_s) and STEP_S <= self.max_note_s <= MAX_SECONDS):
             raise ComposerError("max_note_s", f"must be in [{STEP_S}, {MAX_SECONDS:g}] seconds, got {self.max_note_s}")
 
@@ -96,10 +103,14 @@ def load_model(path: str | Path | None = None, device: str = "cpu") -> MusicTran
     return model
 
 
-def token_mask(key: str | None) -> torch.Tensor:
-    """(VOCAB_SIZE,) bool: True where a token may be sampled."""
+def token_mask(key: str | None, pitch_range: tuple[int, int] | None = None) -> torch.Tensor:
+    """(VOCAB_SIZE,) bool: True where a token may be sampled (NOTE_ONs in the key and the range)."""
     allowed = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
     allowed[NOTE_ON_OFFSET:] = True  # specials and style tokens are never sampled
+    if pitch_range is not None:
+        low, high = pitch_range
+        allowed[NOTE_ON_OFFSET : NOTE_ON_OFFSET + low] = False
+        allowed[NOTE_ON_OFFSET + high + 1 : NOTE_OFF_OFFSET] = False
     if key is not None:
         pitch_classes = scale_pitch_classes(key)
         for pitch in range(128):
@@ -166,7 +177,7 @@ def stream(
     velocities = [t for t in primer_ids if t >= VELOCITY_OFFSET]
     if velocities:  # a NOTE_ON before any SET_VELOCITY plays at the primer's last velocity, as in training
         decoder.velocity = bin_to_velocity(velocities[-1] - VELOCITY_OFFSET)
-    allowed = token_mask(options.key)
+    allowed = token_mask(options.key, options.pitch_range)
     logits = ctx.logits
     max_tokens = int(options.seconds * 400) + 1000  # a guard far above any real density
     for _ in range(max_tokens):

@@ -115,6 +115,19 @@ def test_key_masks_every_note_on_outside_the_scale(model, key):
     assert {p % 12 for p in ons} <= scale
 
 
+def test_pitch_range_masks_every_note_on_outside_it_and_holds_with_a_key(model):
+    allowed = token_mask(None, (28, 67))  # a bass guitar's range
+    assert allowed[NOTE_ON_OFFSET : NOTE_ON_OFFSET + 128].nonzero().flatten().tolist() == list(range(28, 68))
+    assert allowed[NOTE_OFF_OFFSET:].all()
+    both = token_mask("C:major", (28, 67))[NOTE_ON_OFFSET : NOTE_ON_OFFSET + 128].nonzero().flatten().tolist()
+    assert both == [p for p in range(28, 68) if p % 12 in scale_pitch_classes("C:major")]
+    ons = []
+    for seed in range(6):  # an untrained model: 13 allowed NOTE_ONs are a small part of its mass
+        tokens = sampled_tokens(items_of(model, seconds=12, style="folk", seed=seed, pitch_range=(28, 40)))
+        ons += [t - NOTE_ON_OFFSET for t in tokens if NOTE_ON_OFFSET <= t < NOTE_OFF_OFFSET]
+    assert len(ons) >= 8 and min(ons) >= 28 and max(ons) <= 40
+
+
 def test_stream_is_time_ordered_and_equals_generate_notes(model):
     primer = primer_notes()
     options = dict(seconds=5, style="renaissance", seed=3)
@@ -295,6 +308,9 @@ def test_top_p_tiny_keeps_only_the_top_token(model):
         (dict(key=""), "--key"),
         (dict(max_note_s=0.0), "max_note_s"),
         (dict(max_note_s=math.nan), "max_note_s"),
+        (dict(pitch_range=(60, 50)), "pitch_range"),
+        (dict(pitch_range=(-1, 50)), "pitch_range"),
+        (dict(pitch_range=(61, 61), key="C:major"), "--key"),  # C# only: no note of C major
     ],
 )
 def test_bad_options_raise_composer_error(model, overrides, option):

@@ -48,7 +48,7 @@ def generate(model_path: Path, out: Path, *extra: str) -> int:
 
 def test_continues_a_primer_in_a_new_track(model_path, primer_path, tmp_path, capsys):
     out = tmp_path / "out.mid"
-    assert generate(model_path, out, "--primer", str(primer_path), "--seed", "1", "--style", "folk") == 0
+    assert generate(model_path, out, "--primer", str(primer_path), "--seed", "3", "--style", "folk") == 0
     assert capsys.readouterr().out.startswith(f"wrote {out}: ")
     song = read_midi(out)
     primer = read_midi(primer_path)
@@ -72,6 +72,17 @@ def test_from_nothing_with_a_key_and_program(model_path, tmp_path):
     (track,) = read_midi(out).tracks
     assert track.name == "Co-composer" and track.program == 40 and track.notes
     assert {n.pitch % 12 for n in track.notes} <= {2, 4, 5, 7, 9, 10, 0}
+
+
+def test_the_new_notes_stay_in_the_programs_range(model_path, primer_path, tmp_path):
+    out = tmp_path / "bass.mid"
+    assert generate(model_path, out, "--seed", "2", "--seconds", "6", "--program", "33") == 0  # electric bass
+    (track,) = read_midi(out).tracks
+    assert len(track.notes) >= 3 and all(28 <= n.pitch <= 67 for n in track.notes)  # an untrained model: few
+    out = tmp_path / "piccolo.mid"
+    assert generate(model_path, out, "--primer", str(primer_path), "--seed", "2", "--program", "72") == 0
+    new = read_midi(out).tracks[-1]
+    assert new.notes and all(74 <= n.pitch <= 108 for n in new.notes)
 
 
 def test_variations_write_numbered_files_that_differ(model_path, primer_path, tmp_path):

@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="the same seed gives the same file")
     p.add_argument("--variations", type=int, default=1, help="write N files OUT-1.mid ... OUT-N.mid")
     p.add_argument("--key", help="keep notes in a key, e.g. C:major, F#:minor")
-    p.add_argument("--program", type=int, help="GM program of the new track (default: the primer's first)")
+    p.add_argument(
+        "--program",
+        type=int,
+        help="GM program of the new track (default: the primer's first); its new notes stay in that instrument's range",
+    )
     p.add_argument("--model", type=Path, help="weights (default: models/transformer/model.safetensors)")
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mid")
     p.set_defaults(run=run)
@@ -46,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
     primer_song = load_song(args.primer) if args.primer is not None else None
 
     from composer.files.midi_io import write_midi
+    from composer.gm import playable_range
     from composer.model.sample import generate_notes, load_model
     from composer.song import Song, Track
 
+    pitched = [t for t in primer_song.tracks if not t.is_drum] if primer_song is not None else []
+    program = args.program if args.program is not None else (pitched[0].program if pitched else 0)
+    options = SampleOptions(**{**options.__dict__, "pitch_range": playable_range(program)})
+    options.validate()
     model = load_model(args.model)
     primer_notes = primer_song.all_notes() if primer_song is not None else []
     for i, path in enumerate(output_paths(args.output, args.variations)):
@@ -57,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar(path.name) as progress:
             notes = generate_notes(model, primer_notes, run_options, progress=progress)
         song = _copy(primer_song) if primer_song is not None else Song()
-        pitched = [t for t in song.tracks if not t.is_drum]
-        program = args.program if args.program is not None else (pitched[0].program if pitched else 0)
         song.tracks.append(Track(name="Co-composer", program=program, notes=notes))
         write_midi(song, path)
         print(f"wrote {path}: {len(notes)} new notes, {max((n.end_s for n in notes), default=0):.1f} s")

@@ -31,6 +31,7 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar
 
 from composer.errors import ComposerError
+from composer.gm import playable_range
 from composer.model.candidates import AUTO_STYLE, AISettings
 from composer.song import Note, Track
 from tui.widgets.ai_jobs import Cancelled, Job, accompany_bars, infill_candidates, sample_filled
@@ -48,6 +49,14 @@ def ai_status(weights: Path = WEIGHTS) -> tuple[bool, str]:
         where = "/".join(weights.parts[-3:])
         return False, f"AI unavailable: no weights at {where}; train with `composer train transformer --export`"
     return True, "AI ready"
+
+
+def instrument_range(request: Request) -> tuple[int, int] | None:
+    """The new notes' pitch range: the track's instrument's (composer.gm.playable_range); accompaniment has its
+    own register (Request.pitch_range) and a drum track none."""
+    if request.label == "accompany" or request.track.is_drum:
+        return None
+    return playable_range(request.track.program)
 
 
 @dataclass
@@ -258,6 +267,7 @@ class AIPanel(Widget):
                 temperature=request.settings.temperature,
                 top_p=request.settings.top_p,
                 key=request.settings.key,
+                pitch_range=instrument_range(request),
             )
             job = request.job(options)
             if request.label == "accompany":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from textual import work
 
-from composer.gm import instrument_name
+from composer.gm import instrument_name, playable_range
 from composer.model.candidates import AUTO_STYLE, place
 from composer.song import DRUM_CHANNEL, Note, Track
 from tui.jam_link import ANSWER_NAME, AppJam, answer_program
@@ -84,6 +84,7 @@ class JamActions:
                 top_p=settings.top_p,
                 seed=settings.seed,
                 style=None if settings.style == AUTO_STYLE else settings.style,
+                pitch_range=playable_range(jam.scratch.tracks[1].program),  # the answer's instrument's range
             )
             jam.options.key = settings.key
             jam.start()
