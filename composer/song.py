@@ -44,6 +44,7 @@ class Track:
     solo: bool = False
     synth: str = "dsp"  # "dsp" or "neural"
     notes: list[Note] = field(default_factory=list)
+    midi_out: int | None = None  # MIDI output channel 1-16 its notes are also sent to while playing; None: not sent
 
     def sort(self) -> None:
         self.notes.sort(key=lambda n: (n.start_s, n.pitch))

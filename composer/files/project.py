@@ -41,8 +41,9 @@ except ImportError:  # not on Windows: saves of one project from two processes a
 # 1: tracks, notes, clips with prompt and seed. 2: clips also keep steps, guidance and loop (prompted clips).
 # 3: clips also keep repeats (a loop heard that many times in a row).
 # 4: clips also keep offset_s and length_s (a trimmed clip: the part of its WAV that one pass plays).
+# 5: tracks also keep midi_out (the MIDI output channel 1-16 the track is sent to, or null).
 # Every version loads (missing keys take their defaults); a file newer than SCHEMA_VERSION is refused.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MAX_CLIP_STEPS = 1000  # sanity bounds for a file; synth.prompt.prompt_audio checks its own, tighter ones
 MAX_CLIP_GUIDANCE = 100.0
 MAX_CLIP_REPEATS = 10_000
@@ -83,6 +84,7 @@ def song_to_dict(song: Song, clip_paths: list[str | None] | None = None) -> dict
                 "mute": t.mute,
                 "solo": t.solo,
                 "synth": t.synth,
+                "midi_out": t.midi_out,
                 "notes": [[n.pitch, n.velocity, round(n.start_s, 6), round(n.end_s, 6)] for n in t.notes],
             }
             for t in song.tracks
@@ -331,6 +333,7 @@ def _from_dict(data: dict, path: Path) -> tuple[Song, list[tuple[Path, AudioClip
                 solo=bool(t.get("solo", False)),
                 synth=str(t.get("synth", "dsp")),
                 notes=notes,
+                midi_out=_optional_number(t.get("midi_out"), "track MIDI out channel", 1, 16, whole=True),
             )
         )
     for c in data.get("clips", []):

@@ -10,6 +10,7 @@
     ring_buffer  the Python-callback fallback's single-producer, single-consumer ring of stereo frames
     realtime     the process and thread settings of real-time audio (GIL switch interval, gc.freeze, SCHED_FIFO)
     midi_ports   MIDI ports through mido's rtmidi backend, ALSA first, JACK as the fallback
+    midi_out     MidiOutSender: MIDI-out tracks' notes and MIDI clock to a port, on its own thread, when heard
     live         LiveSession: a MIDI keyboard played through the engine, optionally into a Recorder
     recorder     Recorder: MIDI messages into a track (seconds, unquantized, sustain folded); write_take
     jam          JamSession: the player plays a phrase, the transformer (composer.model) answers it, live
@@ -18,7 +19,8 @@
 Data flow: Song -> scheduler (events per block) -> one synth.base.Synth per track (synth.instruments) ->
 mixer (+ audio clips, metronome) -> limiter -> Engine.render_block -> audio_out's ring -> the sound card.
 Offline, synth.render drives the same render_block as fast as it goes. MIDI in: midi_ports -> live (the
-engine's thread-safe live_* input) and recorder (notes into the song); jam adds the model's answer.
+engine's thread-safe live_* input) and recorder (notes into the song); jam adds the model's answer. MIDI out:
+the song's MIDI-out tracks -> midi_out (following Engine.heard_state) -> a midi_ports MidiOutput.
 
 Real-time code: render_into and all it calls (scheduler, mixer, metronome, limiter, the instruments'
 render_into) run on the render thread, into buffers kept between blocks; the audio callback is C (python-

@@ -223,17 +223,22 @@ class Engine(Planner):
     @property
     def heard_position_s(self) -> float:
         """The song position the listener hears now: the render position less the output latency."""
+        return self.heard_state()[0]
+
+    def heard_state(self) -> tuple[float, bool]:
+        """(the song position heard now, seconds; whether what is heard now is the song moving): what was
+        rendered an output latency ago. A count-in, or the blocks of a stop still in the ring, are not moving."""
         latency = round(self.output_latency_s * self.sample_rate)
         if latency <= 0:
-            return self.position_s
+            return self.position_s, self._playing and self._count_in_left <= 0
         target = self._frames_rendered - latency
         log = self._position_log
         written = self._log_count
         for back in range(1, min(written, POSITION_LOG_LEN) + 1):
             frames, position, moving = log[(written - back) % POSITION_LOG_LEN].tolist()
             if frames <= target:
-                return (position + (target - frames if moving else 0)) / self.sample_rate
-        return self.position_s
+                return (position + (target - frames if moving else 0)) / self.sample_rate, bool(moving)
+        return self.position_s, False
 
     # ---- transport -----------------------------------------------------------------------------------
 

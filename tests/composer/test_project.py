@@ -171,3 +171,18 @@ def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_existing_modes(tm
         assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "new"
     finally:
         os.umask(umask)
+
+
+def test_a_tracks_midi_out_channel_is_kept_and_older_files_send_nothing(tmp_path):
+    path = tmp_path / "p.json"
+    save_project(Song(tracks=[Track(name="Out", midi_out=10), Track(name="In")]), path)
+    assert [t.midi_out for t in load_project(path).tracks] == [10, None]
+    data = json.loads(path.read_text())
+    data["schema_version"] = 4  # before tracks had a MIDI out
+    del data["tracks"][0]["midi_out"]
+    path.write_text(json.dumps(data))
+    assert load_project(path).tracks[0].midi_out is None
+    data["tracks"][0]["midi_out"] = 17
+    path.write_text(json.dumps(data))
+    with pytest.raises(ComposerError, match="MIDI out channel 17"):
+        load_project(path)
