@@ -48,6 +48,7 @@ class KeyAction:
 
 TRANSPORT, TRACKS, ROLL, EDIT, FILES, APP = "Transport", "Tracks", "Piano roll", "Edit", "Files", "App"
 PIANO, AI = "QWERTY piano", "AI co-composer"
+CLIPS = "Audio clips (tab past the last track selects one)"
 
 # The QWERTY piano (as in trackers): the z-row is the lower octave's white keys with its sharps on the
 # a-row; the q-row the upper octave's, with its sharps on the number row. Values: semitones above the
@@ -83,6 +84,18 @@ MAIN_KEYS: tuple[KeyAction, ...] = (
     KeyAction("pan_right", "8", "pan(0.1)", "Pan the track right", TRACKS),
     KeyAction("prompt_track", "ctrl+t", "prompt_track", "Add an audio track made from a text prompt", TRACKS),
     KeyAction("regenerate_clip", "E", "regenerate_clip", "Make the audio track again with a new seed", TRACKS),
+    KeyAction("clip_earlier", "comma", "clip_move(-1)", "Move the clip one grid step earlier", CLIPS),
+    KeyAction("clip_later", "full_stop", "clip_move(1)", "Move the clip one grid step later", CLIPS),
+    KeyAction("clip_shorter", "less_than_sign", "clip_trim_end(-1)", "Trim the clip's end a grid step", CLIPS),
+    KeyAction("clip_longer", "greater_than_sign", "clip_trim_end(1)", "Lengthen the clip's end a grid step", CLIPS),
+    KeyAction("clip_start_earlier", "left_parenthesis", "clip_trim_start(-1)", "Untrim the clip's start", CLIPS),
+    KeyAction("clip_start_later", "right_parenthesis", "clip_trim_start(1)", "Trim the clip's start", CLIPS),
+    KeyAction("clip_delete", "delete,backspace,x", "clip_delete", "Delete the clip", CLIPS),
+    KeyAction("clip_duplicate", "y", "clip_duplicate", "Duplicate the clip right after itself", CLIPS),
+    KeyAction("clip_more", "plus,equals_sign", "clip_repeats(1)", "Loop clip: one more repeat", CLIPS),
+    KeyAction("clip_fewer", "minus", "clip_repeats(-1)", "Loop clip: one repeat fewer", CLIPS),
+    KeyAction("clip_reprompt", "R", "clip_reprompt", "Edit the clip's prompt, seed, length; make it again", CLIPS),
+    KeyAction("clip_deselect", "escape", "clip_deselect", "Deselect the clip (the keys edit notes again)", CLIPS),
     KeyAction("cursor_left", "left", "cursor(-1,0)", "Cursor one grid step earlier", ROLL),
     KeyAction("cursor_right", "right", "cursor(1,0)", "Cursor one grid step later", ROLL),
     KeyAction("cursor_up", "up", "cursor(0,1)", "Cursor a semitone up", ROLL),

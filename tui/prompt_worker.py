@@ -3,6 +3,8 @@
     ctrl+t   the dialog (tui/screens/prompt_dialog.py); the clip is made in a worker thread and lands
              at the cursor as one undo step, selected
     E        the selected prompted clip made again with the next seed (one undo step)
+    R        (a clip selected) the dialog filled in from the clip, which is made again from it in place
+             (tui/screens/main_actions/clips.py, with the other clip keys and the clip selection)
 
 MainScreen mixes in PromptTrackActions. Generation (synth.prompt.prompt_audio) runs in
 a thread so the UI keeps drawing; progress and the result come back through
@@ -79,14 +81,6 @@ class PromptTrackActions:
             return
         seed = 0 if clip.seed is None or clip.seed >= MAX_SEED else clip.seed + 1
         self._prompt_start(clip.prompt, partial(self._prompt_make_again, clip, seed))
-
-    def action_select_clip(self, index: int) -> None:
-        clips = self.song.clips
-        if 0 <= index < len(clips):
-            self.clip_index = index
-            clip = clips[index]
-            about = f"“{clip.prompt}”, seed {clip.seed} (E makes it again)" if clip.prompted else "audio"
-            self.refresh_all(f"Audio track A{index + 1}: {about}")
 
     def selected_clip(self) -> AudioClip | None:
         """The selected clip if it is prompted, else the last prompted clip of the song."""

@@ -38,6 +38,24 @@ def test_main_screen_with_selection(screen_matches):
     screen_matches(studio, press=keys, terminal_size=SIZE)
 
 
+def test_selected_audio_clip_and_its_lane(screen_matches):
+    """A loop clip selected (tab past the last track) and repeated once more: its lane under the roll."""
+    import numpy as np
+
+    from composer.song import AudioClip
+
+    def studio_with_clip() -> ComposerApp:
+        t = np.arange(36000) / 24000
+        swell = (0.5 * np.sin(2 * np.pi * 220 * t) * np.linspace(0, 1, t.size) ** 2).astype(np.float32)
+        song = demo_song()
+        song.clips.append(
+            AudioClip(name="swell", samples=swell, sample_rate=24000, start_s=1.0, prompt="a swell", seed=3, loop=True)
+        )
+        return ComposerApp(song, sound=False)
+
+    screen_matches(studio_with_clip, press=["tab", "tab", "plus"], terminal_size=SIZE)
+
+
 def test_help_overlay(screen_matches):
     screen_matches(studio, press=["question_mark"], terminal_size=SIZE)
 

@@ -27,6 +27,7 @@ from tui.audition import Audition
 from tui.keymap import bindings
 from tui.prompt_worker import PromptTrackActions
 from tui.screens.main_actions.ai import AIActions
+from tui.screens.main_actions.clips import ClipActions
 from tui.screens.main_actions.editing import EditActions
 from tui.screens.main_actions.files import FileActions
 from tui.screens.main_actions.jam import JAM_ACTIONS, JamActions
@@ -37,6 +38,7 @@ from tui.screens.main_actions.tracks import TrackActions
 from tui.screens.main_actions.transport import METER_HOLD, PLAYHEAD_FPS, TransportActions
 from tui.take import Take
 from tui.widgets.ai_panel import AIPanel
+from tui.widgets.clip_strip import ClipStrip
 from tui.widgets.piano_roll import PianoRoll, note_name
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.tracks_panel import TracksPanel
@@ -54,6 +56,7 @@ class MainScreen(
     PianoActions,
     RecordActions,
     JamActions,
+    ClipActions,
     PromptTrackActions,
     Screen,
 ):
@@ -89,6 +92,7 @@ class MainScreen(
             yield TracksPanel(self.song, id="tracks")
             with Vertical(id="editor"):
                 yield PianoRoll(self.song, id="roll")
+                yield ClipStrip(self.song, id="clips")
                 yield VariationsView(id="variations")
                 yield AIPanel(self.app.model_path, id="ai")
         yield StatusBar(id="status")
@@ -111,6 +115,9 @@ class MainScreen(
             return action in JAM_ACTIONS
         if action == "jam_stop":
             return False
+        clip_rule = self.clip_check(action)  # a clip selected: the editing keys act on it
+        if clip_rule is not None:
+            return clip_rule
         try:
             ai = self.ai
         except NoMatches:
@@ -130,6 +137,7 @@ class MainScreen(
     def on_mount(self) -> None:
         self.roll.focus()
         self._play_timer = self.set_interval(1 / PLAYHEAD_FPS, self._follow_playhead, pause=True)
+        self.mount_clip_strip()
         self.refresh_all()
 
     def refresh_all(self, message: str | None = None, error: bool = False) -> None:
@@ -143,7 +151,8 @@ class MainScreen(
         roll.notes_changed()
         tracks = self.query_one("#tracks", TracksPanel)
         tracks.song = song
-        tracks.selected = roll.track_index
+        self.show_clips()
+        tracks.selected = roll.track_index if self.clip_index is None else -1
         tracks.armed = self.armed_index()
         tracks.selected_clip = self.clip_index
         tracks.refresh()

@@ -21,6 +21,7 @@ from composer.errors import ComposerError
 from synth.prompt.prompt_audio import MAX_GUIDANCE, MAX_SECONDS, MAX_STEPS, PromptRequest, validate_request
 
 HINT = "enter or ctrl+s: generate   escape: cancel"
+TITLE = "Add an audio track from a text prompt"
 FIELDS = (  # (name, label, placeholder, parse)
     ("prompt", "Prompt", "e.g. slow cello melody in D minor", str),
     ("seconds", "Seconds", f"0.1 to {MAX_SECONDS:g}", float),
@@ -34,17 +35,18 @@ class PromptDialog(ModalScreen[PromptRequest | None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "apply", "Generate")]
 
-    def __init__(self, request: PromptRequest) -> None:
-        """`request`: the values the fields start with."""
+    def __init__(self, request: PromptRequest, title: str = TITLE) -> None:
+        """`request`: the values the fields start with; `title`: what the dialog is for."""
         super().__init__()
         self.request = request
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
         r = self.request
         values = {"prompt": r.prompt, "seconds": f"{r.seconds:g}", "seed": str(r.seed)}
         values |= {"guidance": f"{r.guidance:g}", "steps": str(r.steps)}
         with Vertical(id="pd-box"):
-            yield Label("Add an audio track from a text prompt", id="pd-title")
+            yield Label(self.title_text, id="pd-title")
             with Grid(id="pd-grid"):
                 for name, label, placeholder, _ in FIELDS:
                     yield Label(label)

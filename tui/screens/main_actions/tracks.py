@@ -17,11 +17,24 @@ class TrackActions:
         if 0 <= index < len(self.song.tracks):
             self.roll.track_index = index
             self.roll.anchor = None
+            self.clip_index = None  # the editing keys act on this track's notes
             self.refresh_all(f"Track {index + 1}: {self.song.tracks[index].name}")
 
     def action_track(self, step: int) -> None:
-        if self.song.tracks:
-            self.action_select_track((self.roll.track_index + step) % len(self.song.tracks))
+        """The next (previous) track, then on past the last one into the audio tracks (clips)."""
+        tracks, clips = self.song.tracks, self.song.clips
+        count = len(tracks) + len(clips)
+        if not count:
+            return
+        if self.clip_selected() is not None:
+            at = len(tracks) + self.clip_index
+        else:
+            at = self.roll.track_index if tracks else (-1 if step > 0 else count)
+        to = (at + step) % count
+        if to < len(tracks):
+            self.action_select_track(to)
+        else:
+            self.action_select_clip(to - len(tracks))
 
     def action_add_track(self) -> None:
         used = {t.channel for t in self.song.tracks}
