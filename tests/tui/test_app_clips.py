@@ -67,6 +67,7 @@ async def test_tab_selects_the_clip_past_the_last_track_and_escape_goes_back_to_
         await select_clip(pilot)
         assert "Audio track A1: “a swell”" in status(app) and ", . move" in status(app)
         assert "▶A1" in track_list(app) and "▶ 1" not in track_list(app), "the clip is selected, not the track"
+        assert screen.status.state.startswith("A1 swell · "), "the state line names what the keys act on"
         await pilot.press("tab")  # on round to the first track
         await pilot.pause()
         assert screen.clip_index is None and "▶ 1" in track_list(app)
@@ -307,6 +308,25 @@ async def test_r_re_prompts_the_clip_from_the_dialog_filled_in_and_replaces_it_i
         await pilot.pause()
         back = app.song.clips[0]
         assert back.prompt == "a swell" and back.samples is old.samples and back.pass_s == pytest.approx(1.5)
+
+
+@run_async
+async def test_e_makes_a_trimmed_clip_again_at_its_trimmed_length_untrimmed(prompt_models):
+    song = clip_song()
+    song.clips[0].steps = 1
+    app = ComposerApp(song, sound=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.roll.grid_beats = 1.0
+        await select_clip(pilot)
+        await pilot.press("right_parenthesis", "less_than_sign")  # 1.5 s to 2.5 s of the song, 0.5 s in
+        await pilot.pause()
+        await pilot.press("E")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        clip = app.song.clips[0]
+        assert clip.seed == 4 and clip.samples.shape == (SR,) and (clip.offset_s, clip.length_s) == (0.0, None)
+        assert (clip.start_s, clip.end_s) == pytest.approx((1.5, 2.5)), "where the trimmed clip was heard"
 
 
 @run_async

@@ -28,6 +28,7 @@ from tui.keymap import bindings
 from tui.prompt_worker import PromptTrackActions
 from tui.screens.main_actions.ai import AIActions
 from tui.screens.main_actions.clips import ClipActions
+from tui.screens.main_actions.devices import DeviceActions
 from tui.screens.main_actions.editing import EditActions
 from tui.screens.main_actions.files import FileActions
 from tui.screens.main_actions.jam import JAM_ACTIONS, JamActions
@@ -57,6 +58,7 @@ class MainScreen(
     RecordActions,
     JamActions,
     ClipActions,
+    DeviceActions,
     PromptTrackActions,
     Screen,
 ):
@@ -175,7 +177,8 @@ class MainScreen(
         roll = self.roll
         grid = next((name for beats, name in GRIDS if abs(beats - roll.grid_beats) < 1e-9), f"{roll.grid_beats:g}")
         track = roll.track
-        name = track.name if track else "no track"
+        clip = self.clip_selected()  # what the editing keys act on
+        name = f"A{self.clip_index + 1} {clip.name}" if clip is not None else track.name if track else "no track"
         self.status.state = (
             f"{name} · {note_name(roll.cursor_pitch)} {bars_beats(self.song, roll.cursor_s).strip()}"
             f" · grid {grid} · quantize {round(self.strength * 100)}% · note {self.note_beats:g} beat"
