@@ -28,7 +28,6 @@ from tui.keymap import bindings
 from tui.prompt_worker import PromptTrackActions
 from tui.screens.main_actions.ai import AIActions
 from tui.screens.main_actions.clips import ClipActions
-from tui.screens.main_actions.devices import DeviceActions
 from tui.screens.main_actions.editing import EditActions
 from tui.screens.main_actions.files import FileActions
 from tui.screens.main_actions.jam import JAM_ACTIONS, JamActions
@@ -58,7 +57,6 @@ class MainScreen(
     RecordActions,
     JamActions,
     ClipActions,
-    DeviceActions,
     PromptTrackActions,
     Screen,
 ):
