@@ -340,3 +340,21 @@ async def test_r_on_an_audio_file_clip_says_it_has_no_prompt():
         await pilot.pause()
         assert not isinstance(app.screen, PromptDialog)
         assert "not made from a prompt" in status(app) and app.screen.status.is_error
+
+
+def test_peaks_are_per_bucket_over_every_channel_and_follow_a_trimmed_loop():
+    from tui.widgets.clip_strip import BUCKET, column_peaks, envelope, wave_text
+
+    stereo = np.zeros((4 * BUCKET, 2), np.float32)
+    stereo[BUCKET + 3, 1] = -0.8  # the loudest sample: right channel, second bucket
+    stereo[3 * BUCKET, 0] = 0.4
+    assert envelope(stereo) == pytest.approx([0.0, 0.8, 0.0, 0.4])
+    # a second of silence then a second at full scale, trimmed to 0.5 s of each, looped twice; at 8 buckets
+    # a second, a column (1/8 s) is one bucket
+    rate = 8 * BUCKET
+    samples = np.concatenate([np.zeros(rate), np.ones(rate)]).astype(np.float32)
+    clip = AudioClip(samples=samples, sample_rate=rate, loop=True, repeats=2, offset_s=0.5, length_s=1.0)
+    peaks = column_peaks(Song(tempo_bpm=120.0), clip, envelope(samples), 0.0, 4.0, 20)  # a column: 1/8 s
+    assert peaks[:4] == [0.0] * 4 and peaks[4:8] == [1.0] * 4, "0.5 s of silence, then 0.5 s of sound"
+    assert peaks[8:16] == peaks[:8] and peaks[16:] == [None] * 4, "the second repeat, then nothing"
+    assert wave_text([None, 0.0, 0.5, 1.0]) == " ▁▅█", "silence ▁, the loudest █, in between rounded up"

@@ -30,7 +30,12 @@ MAX_ROWS = 4
 
 def envelope(samples: np.ndarray) -> np.ndarray:
     """The peak |sample| of each BUCKET samples (all channels), float32 of shape (ceil(n / BUCKET),)."""
-    mono = np.abs(samples) if samples.ndim == 1 else np.abs(samples).max(axis=1)
+    if samples.ndim == 1:
+        mono = np.abs(samples)
+    else:  # channel by channel: a max over the short last axis is 25 times slower
+        mono = np.abs(samples[:, 0])
+        for channel in range(1, samples.shape[1]):
+            np.maximum(mono, np.abs(samples[:, channel]), out=mono)
     n = mono.shape[0]
     if n == 0:
         return np.zeros(0, np.float32)
