@@ -108,7 +108,7 @@ class ClipStrip(Widget):
         self.cols_per_beat = 4.0
         self.playhead_s = 0.0
         self._envelopes: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(samples) -> (samples, envelope)
-        self._rows: dict[tuple, str] = {}
+        self._rows: dict[tuple, tuple[np.ndarray | None, str]] = {}  # clip and view -> (samples, characters)
         self.envelopes_made = 0  # how many clips' peaks were computed (each clip's once)
 
     def show(self, song: Song, selected: int | None) -> None:
@@ -163,12 +163,14 @@ class ClipStrip(Widget):
             self.cols_per_beat,
             cols,
         )
-        text = self._rows.get(key)
-        if text is None:
-            if len(self._rows) > 64:
-                self._rows.clear()
-            peaks = column_peaks(self.song, clip, self._envelope(clip), self.left_beat, self.cols_per_beat, cols)
-            text = self._rows[key] = wave_text(peaks)
+        cached = self._rows.get(key)
+        if cached is not None and cached[0] is clip.samples:  # the same samples, not a new array at a freed id
+            return cached[1]
+        if len(self._rows) > 64:
+            self._rows.clear()
+        peaks = column_peaks(self.song, clip, self._envelope(clip), self.left_beat, self.cols_per_beat, cols)
+        text = wave_text(peaks)
+        self._rows[key] = (clip.samples, text)
         return text
 
     def render_line(self, y: int) -> Strip:
