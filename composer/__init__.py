@@ -29,6 +29,7 @@ The map (each subpackage's docstring has its own)::
     song.py, tokens.py   the Song model (seconds inside) and the performance-event tokens
     gm.py, keys.py       General MIDI names and families; keys and scales
     edit.py, history.py  note operations the app and the command line share; undo/redo snapshots
+    clip_edit.py         audio clip operations (move, trim, duplicate, repeats): each a new clip to swap in
     errors.py            ComposerError, the one error type for bad input
     files/               midi_io, project, loader, atomic: a Song to and from disk, atomically
     model/               the co-composer at inference: MusicTransformer, checkpoint, context, sample,
