@@ -45,7 +45,7 @@ CLIP_ACTIONS = frozenset(
 )
 # The note actions whose keys act on the clip while one is selected.
 NOTE_ACTIONS_SHADOWED = frozenset({"delete", "move", "resize", "transpose", "copy", "rename_track", "select_none"})
-KEYS_HINT = ", . move · < > ( ) trim · x delete · y copy after · - + repeats · R re-prompt · esc notes"
+KEYS_HINT = ", . move · < > ( ) trim · x delete · y copy · - + repeats · R re-prompt · esc: notes"
 
 
 class ClipActions:
@@ -82,7 +82,7 @@ class ClipActions:
             self.roll.anchor = None
             clip = clips[index]
             about = f"“{clip.prompt}”, seed {clip.seed}" if clip.prompted else "audio"
-            self.refresh_all(f"Audio track A{index + 1}: {about} · {KEYS_HINT}")
+            self.refresh_all(f"A{index + 1} selected: {about} · {KEYS_HINT}")
 
     def action_clip_deselect(self) -> None:
         self.clip_index = None
