@@ -18,7 +18,7 @@ and sampling goes on from that point with the next seed, up to FILL_ROUNDS times
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -94,10 +94,13 @@ def bars_with_music(notes: Sequence[Note], job: Job) -> float:
     return round(filled_s / job.bar_s * 2) / 2  # to the half bar: "2.5 of 4 bars"
 
 
-def sample_filled(model, job: Job, sink: Sink, index: int, cancel: threading.Event) -> str | None:
+def sample_filled(
+    model, job: Job, sink: Sink, index: int, cancel: threading.Event, on_round: Callable[[int], None] | None = None
+) -> str | None:
     """Candidate `index` of a continue / generate / variations job, sampled until its bars are filled.
 
-    Returns None when they are, else one line saying how far it got and why (the notes it has stay)."""
+    Returns None when they are, else one line saying how far it got and why (the notes it has stay).
+    `on_round(r)` is told when round r begins (0, then one per refill: benchmarks/notes_per_bar.py counts them)."""
     from composer.model.sample import stream
 
     count = len(job.seeds)
@@ -105,6 +108,8 @@ def sample_filled(model, job: Job, sink: Sink, index: int, cancel: threading.Eve
     resume_s = job.at_s
     stuck = False
     for round_ in range(FILL_ROUNDS):
+        if on_round is not None:
+            on_round(round_)
         seconds = job.end_s - resume_s
         options = replace(job.options, seconds=seconds, seed=(job.seeds[index] + round_ * ROUND_SEED_STEP) % 2**31)
         primer = job.primer if round_ == 0 else primer_before(Track(notes=[*job.context, *notes]), resume_s)

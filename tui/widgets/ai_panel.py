@@ -90,6 +90,21 @@ class Request:
             self.melody, self.bar_s, self.beat_s, self.pitch_range,
         )  # fmt: skip
 
+    def sample_options(self):
+        """The sampler's options (composer.model.sample.SampleOptions, which imports torch: call it from the
+        worker); benchmarks/notes_per_bar.py asks for the same."""
+        from composer.model.sample import SampleOptions
+
+        settings = self.settings
+        return SampleOptions(
+            seconds=self.seconds,
+            style=None if settings.style == AUTO_STYLE else settings.style,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            key=settings.key,
+            pitch_range=instrument_range(self),
+        )
+
     def draw_seeds(self, again: int = 0) -> None:
         """The seed of each candidate: the user's seed onward (shifted on each retry), else random."""
         base = self.settings.seed
@@ -257,19 +272,8 @@ class AIPanel(Widget):
         outcome, shortfalls, scores = "done", [], []
         sink = _Sink(self, cancel)
         try:
-            from composer.model.sample import SampleOptions
-
             self.load_model()
-            style = None if request.settings.style == AUTO_STYLE else request.settings.style
-            options = SampleOptions(
-                seconds=request.seconds,
-                style=style,
-                temperature=request.settings.temperature,
-                top_p=request.settings.top_p,
-                key=request.settings.key,
-                pitch_range=instrument_range(request),
-            )
-            job = request.job(options)
+            job = request.job(request.sample_options())
             if request.label == "accompany":
                 accompany_bars(self._model, job, sink, cancel)
             elif request.label == "infill":
