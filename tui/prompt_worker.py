@@ -10,8 +10,8 @@ MainScreen mixes in PromptTrackActions. Generation (synth.prompt.prompt_audio) r
 a thread so the UI keeps drawing; progress and the result come back through
 call_from_thread. The models load on the first request and are kept. One
 generation at a time; a clip undone or removed while it was being made again is
-left alone (the new audio is dropped, with a line saying so). Any failure is
-one line in the status bar, and the song is untouched. A clip is made at the song's tempo (or the BPM
+left alone (the new audio is dropped, with a line saying so); one moved, trimmed or repeated meanwhile
+gets the new audio where it is now. Any failure is one line in the status bar, and the song is untouched. A clip is made at the song's tempo (or the BPM
 its text names): synth.prompt.tempo_conform.
 """
 
@@ -158,6 +158,12 @@ class PromptTrackActions:
             self.clip_index = len(clips) - 1
         else:
             index = next((i for i, c in enumerate(clips) if c is old), None)
+            if index is None and old.samples is not None:  # moved, trimmed or repeated meanwhile: the same audio
+                index = next((i for i, c in enumerate(clips) if c.samples is old.samples), None)
+                if index is not None:  # the new audio goes where the clip is now
+                    now = clips[index]
+                    repeats = now.repeats if clip.loop else 1
+                    clip = replace(clip, start_s=now.start_s, gain=now.gain, mute=now.mute, repeats=repeats)
             if index is None:
                 self.say(f"“{clip.prompt}” was undone or removed while it was made again: new audio dropped", True)
                 return

@@ -358,3 +358,27 @@ def test_peaks_are_per_bucket_over_every_channel_and_follow_a_trimmed_loop():
     assert peaks[:4] == [0.0] * 4 and peaks[4:8] == [1.0] * 4, "0.5 s of silence, then 0.5 s of sound"
     assert peaks[8:16] == peaks[:8] and peaks[16:] == [None] * 4, "the second repeat, then nothing"
     assert wave_text([None, 0.0, 0.5, 1.0]) == " ▁▅█", "silence ▁, the loudest █, in between rounded up"
+
+
+@run_async
+async def test_a_clip_moved_while_it_is_made_again_gets_the_new_audio_where_it_is_now(prompt_models):
+    song = clip_song()
+    song.clips[0].steps = 1
+    app = ComposerApp(song, sound=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.roll.grid_beats = 1.0
+        await select_clip(pilot)
+        old = app.song.clips[0]
+        # Called, not keyed: the pilot's key presses wait for the app to be idle, which it is not until the
+        # clip is made; the move lands before the worker's result can (both run on this event loop).
+        screen.action_regenerate_clip()
+        screen.action_clip_move(1)
+        assert app.song.clips[0].start_s == pytest.approx(1.5) and screen.prompt_busy
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        new = app.song.clips[0]
+        assert new.seed == 4 and new.samples is not old.samples and new.start_s == pytest.approx(1.5)
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert app.song.clips[0].samples is old.samples and app.song.clips[0].start_s == pytest.approx(1.5)
