@@ -2,7 +2,8 @@
 
 Vocabulary (ids in this order):
     PAD, BOS, EOS, one STYLE token per style in `STYLES`,
-    NOTE_ON x128, NOTE_OFF x128, TIME_SHIFT x100 (10 ms .. 1 s), SET_VELOCITY x32.
+    NOTE_ON x128, NOTE_OFF x128, TIME_SHIFT x100 (10 ms .. 1 s), SET_VELOCITY x32,
+    FUTURE (infilling: what follows a gap, given before the stream; see composer.train.fim).
 
 `encode(notes)` and `decode(ids)` convert between notes (seconds) and ids;
 `StreamDecoder` takes one id at a time and emits note-on/off events with their
@@ -29,7 +30,9 @@ NOTE_ON_OFFSET = STYLE_OFFSET + len(STYLES)
 NOTE_OFF_OFFSET = NOTE_ON_OFFSET + 128
 TIME_SHIFT_OFFSET = NOTE_OFF_OFFSET + 128
 VELOCITY_OFFSET = TIME_SHIFT_OFFSET + N_TIME_SHIFTS
-VOCAB_SIZE = VELOCITY_OFFSET + N_VELOCITY_BINS
+VELOCITY_END = VELOCITY_OFFSET + N_VELOCITY_BINS
+FUTURE = VELOCITY_END  # [STYLE, FUTURE, shifts to the gap's end, what follows..., BOS, before..., the fill]
+VOCAB_SIZE = FUTURE + 1
 DEFAULT_MAX_NOTE_S = 8.0
 
 
@@ -75,6 +78,8 @@ def describe(token: int) -> str:
         return f"NOTE_OFF_{token - NOTE_OFF_OFFSET}"
     if token < VELOCITY_OFFSET:
         return f"TIME_SHIFT_{token - TIME_SHIFT_OFFSET + 1}"
+    if token == FUTURE:
+        return "FUTURE"
     return f"VELOCITY_{token - VELOCITY_OFFSET}"
 
 
@@ -209,7 +214,7 @@ class StreamDecoder:
                     events.append(NoteEvent(False, pitch, 0, self._at(onset + self.cap_steps)))
                     del self.sounding[pitch]
             self.step = new_step
-        elif VELOCITY_OFFSET <= token < VOCAB_SIZE:
+        elif VELOCITY_OFFSET <= token < VELOCITY_END:
             self.velocity = bin_to_velocity(token - VELOCITY_OFFSET)
         return events
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -25,6 +25,7 @@ from torch.overrides import TorchFunctionMode
 from composer.errors import ComposerError
 from composer.files.atomic import atomic_write
 from composer.model.model import MusicTransformer, TransformerConfig
+from composer.tokens import VOCAB_SIZE
 
 KIND = "music-transformer"
 TIED = ("head.weight",)  # shares storage with tok_emb.weight
@@ -251,8 +252,24 @@ def save_transformer(
 
 
 def load_transformer(path: str | Path, device: str | torch.device = "cpu") -> tuple[MusicTransformer, dict]:
-    """Rebuild the model from the file's config; returns (model in eval mode, extra)."""
-    return load_model(path, KIND, MusicTransformer, TransformerConfig, device, skip=TIED)
+    """Rebuild the model from the file's config; returns (model in eval mode, extra). A file from before the
+    FUTURE token (one id fewer) gets a zero row for it: it never saw one, and is never given one (cfg.fim)."""
+    model, extra = load_model(path, KIND, MusicTransformer, TransformerConfig, device, skip=TIED)
+    if model.cfg.vocab_size == VOCAB_SIZE - 1:
+        model = _grown(model)
+    return model, extra
+
+
+@torch.no_grad()
+def _grown(model: MusicTransformer) -> MusicTransformer:
+    grown = MusicTransformer(replace(model.cfg, vocab_size=VOCAB_SIZE)).to(model.tok_emb.weight.device)
+    state = model.state_dict()
+    weight = state.pop("tok_emb.weight")
+    state.pop("head.weight", None)
+    grown.load_state_dict(state, strict=False)
+    grown.tok_emb.weight.zero_()
+    grown.tok_emb.weight[: weight.shape[0]] = weight
+    return grown.eval()
 
 
 def load_tensors(path: str | Path, prefix: str) -> dict[str, torch.Tensor]:

@@ -37,6 +37,7 @@ from composer.tokens import (
     STEP_S,
     STYLES,
     TIME_SHIFT_OFFSET,
+    VELOCITY_END,
     VELOCITY_OFFSET,
     NoteEvent,
     StreamDecoder,
@@ -85,7 +86,7 @@ def tokens_steps(ids: Sequence[int]) -> int:
 
 
 def last_velocity_bin(ids: Sequence[int]) -> int | None:
-    bins = [t - VELOCITY_OFFSET for t in ids if t >= VELOCITY_OFFSET]
+    bins = [t - VELOCITY_OFFSET for t in ids if VELOCITY_OFFSET <= t < VELOCITY_END]
     return bins[-1] if bins else None
 
 
@@ -147,8 +148,10 @@ def new_generator(seed: int | None) -> torch.Generator:
     return torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(31))
 
 
-def context_ids(model, style: str, prefix: Sequence[int]) -> list[int]:
-    return [style_token(style), BOS, *list(prefix)[-(model.cfg.max_len - 2) :]]
+def context_ids(model, style: str, prefix: Sequence[int], head: Sequence[int] = ()) -> list[int]:
+    """[STYLE, head..., BOS, the prefix's end that fits]; `head` is an infilling model's FUTURE part."""
+    room = model.cfg.max_len - 2 - len(head)
+    return [style_token(style), *head, BOS, *list(prefix)[-room:]]
 
 
 @torch.no_grad()
@@ -163,6 +166,7 @@ def sample_span(
     pitch_range: tuple[int, int] = (0, 127),
     progress: Callable[[float], None] | None = None,
     held_at_start: Sequence[int] = (),
+    head: Sequence[int] = (),
 ) -> Span:
     """Sample `steps` x 10 ms after `prefix` (under `style`), feeding `forced` at their steps.
 
@@ -172,7 +176,7 @@ def sample_span(
     note-on of its pitch comes is ended there first.
     """
     model.eval()
-    ctx = TokenContext(model, context_ids(model, style, prefix))
+    ctx = TokenContext(model, context_ids(model, style, prefix, head))
     decoder = StreamDecoder(start_s=0.0, max_note_s=options.max_note_s)
     velocity_now = last_velocity_bin(prefix)
     if velocity_now is not None:  # as in training: a NOTE_ON before any SET_VELOCITY keeps the last one

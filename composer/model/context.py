@@ -18,7 +18,7 @@ import torch
 
 from composer.model.model import MusicTransformer
 from composer.model.step import StepCache
-from composer.tokens import BOS, VELOCITY_OFFSET, style_token
+from composer.tokens import BOS, VELOCITY_END, VELOCITY_OFFSET, style_token
 
 
 class TokenContext:
@@ -54,7 +54,7 @@ class TokenContext:
         if not ids:
             return self.logits
         for token in ids:
-            if token >= VELOCITY_OFFSET:
+            if VELOCITY_OFFSET <= token < VELOCITY_END:
                 self.velocity_bin = token - VELOCITY_OFFSET
         self.tokens.extend(ids)
         if self.cache is None or self.cache.length + len(ids) > self.model.cfg.max_len:

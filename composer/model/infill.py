@@ -9,12 +9,11 @@ Method: K candidate fills continue the prefix (the notes before the gap), each
 limited to the gap's length, so each leads out of what precedes. Each is then
 scored by the model's log-likelihood of the following passage (its first
 `suffix_s` seconds, at most `suffix_tokens` tokens) given prefix + fill, and
-the likeliest is kept, so the fill also leads into what follows. This is a
-constrained-sampling method, chosen because no infilling-trained model exists
-yet and anticipation-style fine-tuning (Thickstun et al. 2023: training on
-sequences with the future interleaved) needs CPU time we do not have; it works
-with the shipped model as is. K=1 is plain continuation: the same notes as
-`composer.model.sample.stream` for the same seed.
+the likeliest is kept, so the fill also leads into what follows. A model trained on
+infilling examples (`cfg.fim`, composer.train.fim) also reads what follows, and
+the gap's length, before it writes each candidate: [STYLE, FUTURE, shifts,
+what follows, BOS, prefix]; the candidates are still ranked by the same
+left-to-right score. With a plain model, K=1 is plain continuation: the same notes as `composer.model.sample.stream` for the same seed.
 """
 
 from __future__ import annotations
@@ -38,7 +37,8 @@ from composer.model.constrained import (
 )
 from composer.model.sample import SampleOptions
 from composer.song import Note, Song, Track
-from composer.tokens import STEP_S
+from composer.tokens import STEP_S, encode
+from composer.train.fim import future_head
 
 MAX_CANDIDATES = 64
 DEFAULT_SUFFIX_S = 4.0
@@ -114,6 +114,8 @@ def infill(
     first_gen = new_generator(base_seed)
     style = choose_style(model, prefix, options, first_gen)  # as stream() does, so K=1 is plain continuation
     context = context_ids(model, style, prefix)
+    # a model trained on infilling examples reads what follows first (composer.train.fim)
+    head = future_head(steps, encode(after, options.max_note_s)) if model.cfg.fim else []
     out: list[Candidate] = []
     for i in range(candidates):
         gen = first_gen if i == 0 else new_generator(base_seed + i)
@@ -122,7 +124,9 @@ def infill(
             if progress is not None:
                 progress((i + fraction) / candidates)
 
-        span = sample_span(model, style, prefix, steps, replace(options, seed=base_seed + i), gen, progress=report)
+        span = sample_span(
+            model, style, prefix, steps, replace(options, seed=base_seed + i), gen, progress=report, head=head
+        )
         tokens = span.tokens + span.closing
         velocity_now = last_velocity_bin(prefix + tokens)
         suffix = encode_after(after, velocity_now, options.max_note_s)[:max_suffix]

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 @dataclass
 class TransformerConfig:
-    vocab_size: int = 397
+    vocab_size: int = 398  # composer.tokens.VOCAB_SIZE (397 before the FUTURE token)
     max_len: int = 512  # context length in tokens
     n_layer: int = 4
     n_head: int = 4
@@ -32,6 +32,7 @@ class TransformerConfig:
     d_ff: int = 1024
     dropout: float = 0.1
     relative: bool = True  # False: learned absolute positions (ablation)
+    fim: bool = False  # trained on infilling examples too (composer.train.fim): infill may give it what follows
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head:

@@ -36,6 +36,7 @@ from composer.tokens import (
     STEP_S,
     STYLES,
     TIME_SHIFT_OFFSET,
+    VELOCITY_END,
     VELOCITY_OFFSET,
     VOCAB_SIZE,
     NoteEvent,
@@ -106,7 +107,7 @@ def load_model(path: str | Path | None = None, device: str = "cpu") -> MusicTran
 def token_mask(key: str | None, pitch_range: tuple[int, int] | None = None) -> torch.Tensor:
     """(VOCAB_SIZE,) bool: True where a token may be sampled (NOTE_ONs in the key and the range)."""
     allowed = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
-    allowed[NOTE_ON_OFFSET:] = True  # specials and style tokens are never sampled
+    allowed[NOTE_ON_OFFSET:VELOCITY_END] = True  # specials, style tokens and FUTURE are never sampled
     if pitch_range is not None:
         low, high = pitch_range
         allowed[NOTE_ON_OFFSET : NOTE_ON_OFFSET + low] = False
@@ -174,7 +175,7 @@ def stream(
     ctx = TokenContext(model, [style_token(style), BOS, *primer_ids[-max_primer:]])
 
     decoder = StreamDecoder(start_s=0.0, max_note_s=options.max_note_s)
-    velocities = [t for t in primer_ids if t >= VELOCITY_OFFSET]
+    velocities = [t for t in primer_ids if VELOCITY_OFFSET <= t < VELOCITY_END]
     if velocities:  # a NOTE_ON before any SET_VELOCITY plays at the primer's last velocity, as in training
         decoder.velocity = bin_to_velocity(velocities[-1] - VELOCITY_OFFSET)
     allowed = token_mask(options.key, options.pitch_range)

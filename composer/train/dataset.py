@@ -30,6 +30,7 @@ from composer.tokens import (
     VELOCITY_OFFSET,
     style_token,
 )
+from composer.train.fim import fim_example
 
 
 @dataclass
@@ -80,9 +81,11 @@ class TokenCorpus:
         max_len: int,
         augment: bool = True,
         weights: np.ndarray | None = None,
+        fim_rate: float = 0.0,
     ) -> np.ndarray:
         """(batch_size, max_len + 1) int64: inputs are [:, :-1], targets [:, 1:]; pieces drawn by `weights`
-        (from `piece_weights`; None = by length)."""
+        (from `piece_weights`; None = by length); a `fim_rate` share of the rows are infilling examples
+        (composer.train.fim) where the window has a gap to make."""
         if weights is None:
             weights = self.index.lengths / self.index.lengths.sum()
         out = np.full((batch_size, max_len + 1), PAD, dtype=np.int64)
@@ -93,14 +96,26 @@ class TokenCorpus:
             if augment:
                 window = transpose(window, int(rng.integers(-5, 7)))
                 window = stretch_time(window, float(rng.uniform(0.95, 1.05)), rng)
+            if fim_rate > 0 and rng.random() < fim_rate:
+                example = fim_example(window, rng, max_len)
+                window = window if example is None else example
             out[row, 0] = self.index.styles[i]
             out[row, 1 : 1 + len(window)] = window
         return out
 
-    def eval_windows(self, max_len: int, max_tokens: int) -> list[np.ndarray]:
-        """Deterministic, non-overlapping windows over the split (no augmentation)."""
+    def eval_windows(self, max_len: int, max_tokens: int, per_style: bool = False) -> list[np.ndarray]:
+        """Deterministic, non-overlapping windows over the split (no augmentation): the split's first
+        `max_tokens` tokens, or with `per_style` an equal share of them from each style's first pieces (the
+        split's order is the corpus's, so its first 20,000 valid tokens are all folk tunes)."""
+        if per_style:
+            styles = np.unique(self.index.styles)
+            share = max(1, max_tokens // len(styles))
+            return [w for s in styles for w in self._windows(max_len, share, np.flatnonzero(self.index.styles == s))]
+        return self._windows(max_len, max_tokens, range(len(self)))
+
+    def _windows(self, max_len: int, max_tokens: int, pieces) -> list[np.ndarray]:
         windows, total = [], 0
-        for i in range(len(self)):
+        for i in pieces:
             piece = self.piece(i).astype(np.int64)
             for start in range(0, max(1, len(piece) - 1), max_len):
                 chunk = piece[start : start + max_len]

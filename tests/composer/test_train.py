@@ -12,7 +12,7 @@ from torchrun_helpers import assert_ranks_agree, torchrun_train
 
 from composer.model.checkpoint import load_transformer
 from composer.model.model import TransformerConfig
-from composer.tokens import NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE, note_on, style_token, time_shift
+from composer.tokens import FUTURE, NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE, note_on, style_token, time_shift
 from composer.train.dataset import TokenCorpus, stretch_time, transpose
 from composer.train.train import TrainConfig, train
 
@@ -173,3 +173,24 @@ def test_init_starts_from_a_model_file(tiny_corpus, tmp_path):
     from_scratch = train(fresh, TransformerConfig(**TINY))["best_valid_nll"]
     assert after_one_step < from_scratch - 1.0  # it kept what the first run learned
     assert after_one_step == pytest.approx(first["best_valid_nll"], abs=0.3)
+
+
+def test_fim_rate_trains_on_infilling_examples_and_marks_the_model(tiny_corpus, tmp_path):
+    torch.set_num_threads(1)
+    corpus = TokenCorpus(tiny_corpus, "train")
+    batch = corpus.random_batch(np.random.default_rng(0), 16, 64, fim_rate=1.0)
+    assert batch.shape == (16, 65) and (batch == FUTURE).any(axis=1).sum() >= 8
+    assert not (corpus.random_batch(np.random.default_rng(0), 16, 64) == FUTURE).any()
+    tc = TrainConfig(data_dir=str(tiny_corpus), out_dir=str(tmp_path), steps=2, batch_size=4, warmup_steps=1)
+    train(TrainConfig(**{**tc.__dict__, "fim_rate": 0.5, "progress": False}), TransformerConfig(**TINY))
+    model, _ = load_transformer(tmp_path / "last.safetensors")
+    assert model.cfg.fim
+
+
+def test_per_style_validation_takes_an_equal_share_of_each_style(tmp_path):
+    corpus = corpus_of(tmp_path, [("folk", 3000)] * 3 + [("chorale", 400), ("chorale", 600)])
+    first = corpus.eval_windows(64, 1000)
+    assert {int(w[0]) for w in first} == {style_token("folk")}  # the split's first tokens: all folk
+    windows = corpus.eval_windows(64, 1000, per_style=True)
+    tokens = {s: sum(len(w) - 1 for w in windows if w[0] == style_token(s)) for s in ("folk", "chorale")}
+    assert 500 <= tokens["folk"] <= 600 and 500 <= tokens["chorale"] <= 600

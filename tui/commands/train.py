@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1.0,
         help="style balance: each style drawn with a share of its tokens**A (1 = by tokens, 0 = styles alike)",
     )
+    t.add_argument(
+        "--fim-rate",
+        type=float,
+        default=0.0,
+        help="share of infilling examples (what follows a gap, then the gap); the model then infills with it",
+    )
     t.set_defaults(run=run_transformer)
     register_audio(kinds)  # vocoder, renderer, and diffusion
     register_judge(kinds)
@@ -70,11 +76,13 @@ def run_transformer(args: argparse.Namespace) -> int:
         raise ComposerError("--d-model", str(exc)) from None
     if not 0 <= args.style_alpha <= 1:
         raise ComposerError("--style-alpha", "must be in [0, 1]")
+    if not 0 <= args.fim_rate <= 1:
+        raise ComposerError("--fim-rate", "must be in [0, 1]")
     if args.init is not None:  # the file's own shape (and so its config) is the run's; dropout is the option's
         mc = replace(load_transformer(args.init)[0].cfg, dropout=args.dropout)
     # The transformer's warm-up is the option's, never cut to the steps (as it always was).
     tc = TrainConfig(
-        **train_options.run_config(args, "eval_tokens", "warmup_steps", "style_alpha"),
+        **train_options.run_config(args, "eval_tokens", "warmup_steps", "style_alpha", "fim_rate"),
         init=str(args.init or ""),
     )
     summary = train(tc, mc)
