@@ -1,4 +1,7 @@
-"""Infilling by sample-and-rerank against plain continuation, on held-out pieces (issue 8).
+"""Infilling by sample-and-rerank against plain continuation, on held-out pieces (issues 8, 16).
+
+A model trained on infilling examples (cfg.fim) reads what follows the gap before it writes each candidate
+(`reads_what_follows` in the JSON); `--left-to-right` runs such a model without it.
 
 Takes the first `--pieces` pieces of the corpus's test split that last at
 least 3 gaps + the suffix window, decodes them (composer.tokens.decode) and
@@ -37,6 +40,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -76,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--left-to-right", action="store_true", help="an infilling-trained model without what follows (an ablation)"
+    )
     args = p.parse_args(argv)
     if not 1 <= args.pieces <= 1000:
         raise ComposerError("--pieces", f"must be 1..1000, got {args.pieces}")
@@ -126,6 +133,8 @@ def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     model = load_model(args.model)
+    if args.left_to_right:
+        model.cfg = replace(model.cfg, fim=False)
     corpus = TokenCorpus(args.data, "test")
     gap_s, suffix_s = args.gap_seconds, args.suffix_seconds
     max_suffix = model.cfg.max_len // 4
@@ -187,6 +196,7 @@ def run(args: argparse.Namespace) -> dict:
         "gap_s": gap_s,
         "suffix_s": suffix_s,
         "candidates": args.candidates,
+        "reads_what_follows": model.cfg.fim,
         "temperature": args.temperature,
         "top_p": args.top_p,
         "middle_nll_given_prefix": per_token("middle"),
