@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from composer.song import Note, Song, Track
@@ -16,6 +18,8 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("COMPOSER_THEME", raising=False)
     # the AI line must not depend on whether this machine has trained weights
     monkeypatch.setattr("tui.widgets.ai_panel.WEIGHTS", tmp_path / "models" / "transformer" / "model.safetensors")
+    # nor the help's last line on the length of pytest's temporary folder (pytest-99 to pytest-100 wrapped it)
+    monkeypatch.setattr("tui.screens.help.config_path", lambda: Path("/home/you/.config/composer/keys.toml"))
 
 
 def demo_song() -> Song:
