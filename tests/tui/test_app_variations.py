@@ -260,9 +260,14 @@ async def test_the_picked_candidate_is_the_one_heard(tiny_model):
         assert spy.previews[-1] is None, "picking another stops the audition"
         await pilot.press("a")
         assert spy.previews[-1] == (0, ai.candidates[2])
+        view, cols = app.screen.query_one("#variations"), []
         deadline = time.monotonic() + 10
         while spy.playing and time.monotonic() < deadline:
             await pilot.pause(0.05)
+            cols.append(view.playhead_col())
+            if cols[-1] is not None:
+                assert "▼" in view.render_line(0).text, "the lanes show where the audition is"
+        assert len({c for c in cols if c is not None}) > 3, "the playhead moves along the lanes"
         assert app.song.tracks[0].notes == melody().tracks[0].notes, "listening keeps nothing"
 
 

@@ -5,7 +5,8 @@ infill's fills. Each lane is LANE_ROWS rows of braille (2 dots across, 4 down pe
 the candidate's notes at twice the column resolution over the request's span [at_s, end_s); every lane
 shares one pitch scale, fitted to the lowest and highest note of all candidates, so registers compare.
 Beside each lane: its number, note count, pitch range and seed (and an infill's log p). The picked lane
-is highlighted; the main roll keeps drawing it as its ghost. Drawn with `render_line`, so a streamed
+is highlighted; the main roll keeps drawing it as its ghost. The roll's playhead runs down the lanes too,
+so an audition ("a") shows where it is. Drawn with `render_line`, so a streamed
 batch costs a repaint, and the height changes only when a lane is added or dropped.
 
     cells = lane_cells(notes, start_s=0.0, end_s=8.0, cols=64, low=60, high=72, rows=2)   # rows of text
@@ -24,7 +25,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from composer.song import Note
-from tui.widgets.piano_roll import GUTTER, note_name
+from tui.widgets.piano_roll import GUTTER, PianoRoll, note_name
 
 LANE_ROWS = 2
 DOTS_DOWN = 4  # braille: 4 dots down, 2 across per cell
@@ -123,6 +124,7 @@ class VariationsView(Widget):
         "variations--bar",
         "variations--info",
         "variations--dim",
+        "variations--playhead",
     }
 
     class Picked(Message):
@@ -141,7 +143,27 @@ class VariationsView(Widget):
         super().__init__(id=id)
         self.lanes = Lanes()
         self._height = 0
+        self.playhead_s = 0.0  # the song's playhead (the piano roll's): where an audition is
+        self._playhead_col: int | None = None
         self.display = False
+
+    def on_mount(self) -> None:
+        for roll in self.screen.query(PianoRoll).results():  # the lanes show the roll's playhead too
+            self.watch(roll, "playhead_s", self._playhead_moved, init=False)
+
+    def _playhead_moved(self, playhead_s: float) -> None:
+        self.playhead_s = playhead_s
+        col = self.playhead_col()
+        if self.display and col != self._playhead_col:
+            self.refresh()
+        self._playhead_col = col
+
+    def playhead_col(self) -> int | None:
+        """The lanes' column of the playhead, None when it is outside their span."""
+        lanes, cols = self.lanes, self._grid_cols()
+        if cols <= 0 or not lanes.start_s <= self.playhead_s < lanes.end_s:
+            return None
+        return int((self.playhead_s - lanes.start_s) / (lanes.end_s - lanes.start_s) * cols)
 
     def show_lanes(self, lanes: Lanes | None) -> None:
         """Draw these lanes (None or fewer than two: hide). Re-lays out only when the lane count changes."""
@@ -190,12 +212,16 @@ class VariationsView(Widget):
         note_style = base + style("variations--notes-picked" if picked else "variations--notes")
         bar_style = base + style("variations--bar")
         marks = bar_columns(lanes.start_s, lanes.end_s, cols, lanes.bar_s)
+        play_c = self.playhead_col()
+        play_style = style("variations--playhead")
         marker = "▶" if picked else " "
         gutter = f"{marker}{index + 1:>2}  "[:GUTTER] if row == 0 else " " * GUTTER
         segments = [Segment(gutter, base)]
         run, run_style = "", None
         for c, ch in enumerate(cells):
             cell, cell_style = (BAR_MARK, bar_style) if ch == " " and c in marks else (ch, note_style)
+            if c == play_c:
+                cell, cell_style = ("┃" if ch == " " else ch), cell_style + play_style
             if cell_style is not run_style and run:
                 segments.append(Segment(run, run_style))
                 run = ""
@@ -237,5 +263,13 @@ class VariationsView(Widget):
         low, high = lanes.pitch_span()
         picks = f"1–{len(lanes.candidates)}" if len(lanes.candidates) > 1 else "n/p"
         info = f" {picks} pick · {note_name(low)}–{note_name(high)}"
-        line = " var " + "".join(chars) + info[:INFO_W].ljust(INFO_W)
-        return Strip([Segment(line, title)]).adjust_cell_length(width, title)
+        play_c = self.playhead_col()
+        if play_c is None:
+            line = " var " + "".join(chars) + info[:INFO_W].ljust(INFO_W)
+            return Strip([Segment(line, title)]).adjust_cell_length(width, title)
+        segments = [
+            Segment(" var " + "".join(chars[:play_c]), title),
+            Segment("▼", title + style("variations--playhead")),
+            Segment("".join(chars[play_c + 1 :]) + info[:INFO_W].ljust(INFO_W), title),
+        ]
+        return Strip(segments).adjust_cell_length(width, title)
