@@ -226,6 +226,21 @@ async def test_a_click_on_a_lane_picks_it(tiny_model):
 
 
 @run_async
+async def test_on_a_short_screen_eight_lanes_take_a_row_each(tiny_model):
+    app = ComposerApp(melody(), sound=False, model_path=tiny_model)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await sample_variations(app, pilot, count=8)
+        ai, view = app.screen.ai, app.screen.query_one("#variations")
+        assert len(ai.candidates) == 8 and view.rows == 1 and view.size.height == 1 + 8
+        assert app.screen.roll.size.height >= 8, "the piano roll keeps room"
+        for i, candidate in enumerate(ai.candidates):
+            line = view.render_line(1 + i).text
+            assert f"{i + 1}" in line[:5] and f"{len(candidate)} notes" in line and f"seed {11 + i}" in line
+        await pilot.press("8")
+        assert ai.current == 7 and "▶" in view.render_line(8).text
+
+
+@run_async
 async def test_one_candidate_needs_no_view(tiny_model):
     app = ComposerApp(melody(), sound=False, model_path=tiny_model)
     async with app.run_test(size=SIZE) as pilot:

@@ -143,6 +143,7 @@ class VariationsView(Widget):
         super().__init__(id=id)
         self.lanes = Lanes()
         self._height = 0
+        self.rows = LANE_ROWS  # per lane; 1 where the lanes would take over half the editor's height
         self.playhead_s = 0.0  # the song's playhead (the piano roll's): where an audition is
         self._playhead_col: int | None = None
         self.display = False
@@ -169,7 +170,9 @@ class VariationsView(Widget):
         """Draw these lanes (None or fewer than two: hide). Re-lays out only when the lane count changes."""
         shown = lanes is not None and lanes.count > 1
         self.lanes = lanes if lanes is not None else Lanes()
-        height = 1 + LANE_ROWS * self.lanes.count
+        room = self.parent.size.height if isinstance(self.parent, Widget) else 0
+        self.rows = LANE_ROWS if not room or 1 + LANE_ROWS * self.lanes.count <= room // 2 else 1
+        height = 1 + self.rows * self.lanes.count
         if shown and height != self._height:
             self._height = height
             self.styles.height = height
@@ -180,7 +183,7 @@ class VariationsView(Widget):
     def lane_at(self, y: int) -> int | None:
         if y < 1:
             return None
-        index = (y - 1) // LANE_ROWS
+        index = (y - 1) // self.rows
         return index if index < self.lanes.count else None
 
     def on_click(self, event: events.Click) -> None:
@@ -203,12 +206,12 @@ class VariationsView(Widget):
         index = self.lane_at(y)
         if index is None:
             return Strip.blank(width, self.rich_style)
-        row = (y - 1) % LANE_ROWS
+        row = (y - 1) % self.rows
         picked = index == lanes.current and index < len(lanes.candidates)
         base = style("variations--picked" if picked else "variations--lane-alt" if index % 2 else "variations--lane")
         notes = lanes.candidates[index] if index < len(lanes.candidates) else []
         low, high = lanes.pitch_span()
-        cells = lane_cells(notes, lanes.start_s, lanes.end_s, cols, low, high)[row] if cols else ""
+        cells = lane_cells(notes, lanes.start_s, lanes.end_s, cols, low, high, self.rows)[row] if cols else ""
         note_style = base + style("variations--notes-picked" if picked else "variations--notes")
         bar_style = base + style("variations--bar")
         marks = bar_columns(lanes.start_s, lanes.end_s, cols, lanes.bar_s)
@@ -234,21 +237,24 @@ class VariationsView(Widget):
         return Strip(segments).adjust_cell_length(width, base)
 
     def _info(self, index: int, row: int) -> str:
+        """Row 0: the note count and range; row 1: seed, log p, sampling (one row a lane: all of it)."""
         lanes = self.lanes
         if index >= len(lanes.candidates):
             return "waiting" if row == 0 else ""
         notes = lanes.candidates[index]
-        if row == 0:
-            count = f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
-            if not notes:
-                return count
-            low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
-            return f"{count} · {note_name(low)}–{note_name(high)}"
-        facts = [f"seed {lanes.seeds[index]}"] if index < len(lanes.seeds) else []
-        if index < len(lanes.scores):
-            facts.append(f"log p {lanes.scores[index]:.1f}")
+        facts = [f"{len(notes)} note{'s' if len(notes) != 1 else ''}"]
+        if notes:
+            facts.append(f"{note_name(min(n.pitch for n in notes))}–{note_name(max(n.pitch for n in notes))}")
+        if row == 0 and self.rows > 1:
+            return " · ".join(facts)
+        if self.rows > 1:
+            facts = []
         if index == lanes.sampling:
             facts.append("sampling…")
+        if index < len(lanes.seeds):
+            facts.append(f"seed {lanes.seeds[index]}")
+        if index < len(lanes.scores):
+            facts.append(f"log p {lanes.scores[index]:.1f}")
         return " · ".join(facts)
 
     def _title(self, width: int, cols: int) -> Strip:
