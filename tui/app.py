@@ -9,7 +9,6 @@ first frame comes fast.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import os
 import sys
@@ -24,9 +23,11 @@ from composer.errors import ComposerError
 from composer.history import History
 from composer.song import Song, Track
 from tui.autosave import Autosave, KeptAutosave
+from tui.device_settings import NO_INPUT
+from tui.devices import SCAN_EVERY_S, AppDevices
 from tui.keymap import load_keymap
 from tui.palette import StudioCommands
-from tui.playback import CurrentPlayback, EnginePlayback, SilentClock, open_engine
+from tui.playback import EnginePlayback, SilentClock, open_engine
 from tui.screens.main import MainScreen
 from tui.screens.restore import RestoreScreen
 
@@ -64,6 +65,7 @@ class ComposerApp(App):
         self.live = None  # synth.engine.live.LiveSession once a MIDI keyboard is open
         self.jam = None  # tui.jam_link.AppJam while the main screen jams: the MIDI keyboard plays into it
         self.midi_port = None
+        self.devices = AppDevices(self)  # the audio output, MIDI in and MIDI out in use (tui/devices.py)
         self.song = song if song is not None else Song(tracks=[Track(name="Track 1")])
         self.history = History()
         self.project_path: str | None = None
@@ -101,15 +103,25 @@ class ComposerApp(App):
             restore_screen = RestoreScreen(self.autosave.offered, self.autosave.kept(), self.autosave.discard)
             self.push_screen(restore_screen, self._restore_answer)
         self.set_interval(self.autosave_every_s, self.autosave_now)
+        self.devices.load()
+        if self.devices.settings_problem:
+            self.notify(f"Devices: {self.devices.settings_problem}", severity="warning", timeout=10)
         if self.sound:
             self.open_sound()
         if self.midi:
             self.open_midi()
+            self.run_worker(self.devices.begin, thread=True, group="devices", name="open the MIDI output")
+            self.set_interval(SCAN_EVERY_S, self.devices.watch_soon)
 
     @work(thread=True, exclusive=True, group="sound")
     def open_sound(self) -> None:
-        """Open the engine and the device off the event loop (PortAudio can take a while)."""
-        playback = open_engine(self.song, on_notice=lambda line: self.post_message(EngineNotice(line)))
+        """Open the engine and the device (the remembered one, else the default) off the event loop (PortAudio can
+        take a while)."""
+        wanted = self.devices.settings.audio_output
+        device = self.devices.audio_index(wanted)
+        if wanted is not None and device is None:
+            self.call_from_thread(self._say, f"Audio output {wanted!r} is not there; the default device plays")
+        playback = open_engine(self.song, on_notice=lambda line: self.post_message(EngineNotice(line)), device=device)
         self.call_from_thread(self._sound_ready, playback)
 
     def on_engine_notice(self, message: EngineNotice) -> None:
@@ -117,16 +129,21 @@ class ComposerApp(App):
 
     @work(thread=True, exclusive=True, group="midi")
     def open_midi(self) -> None:
-        """Play (and record) the first MIDI keyboard through the current playback; silent when there is none."""
+        """Play (and record) the remembered MIDI keyboard (else the first) through the current playback; silent
+        when there is none (a remembered one that is not there opens when it appears: AppDevices.watch)."""
+        wanted = self.devices.settings.midi_input
+        if wanted == NO_INPUT:
+            return
         try:
-            from synth.engine.live import LiveSession
-            from synth.engine.midi_ports import MidiInput, list_ports
+            from synth.engine.midi_ports import CLIENT_IN, CLIENT_OUT, list_ports
 
-            if not list_ports().inputs:
+            inputs = [p for p in list_ports().inputs if not p.startswith((CLIENT_IN, CLIENT_OUT))]  # not our own
+            if wanted is not None and wanted not in inputs:
+                self.call_from_thread(self._say, f"MIDI input {wanted!r} is not there; it opens when it appears")
                 return
-            session = LiveSession(CurrentPlayback(lambda: self.playback))
-            route = functools.partial(self.midi_message, session=session)
-            port = MidiInput(None, route, report=lambda line: self.call_from_thread(self.notify, line))
+            if not inputs:
+                return
+            session, port = self.devices.open_input(wanted or inputs[0])
         except (ImportError, ComposerError, OSError) as exc:
             self.call_from_thread(self.notify, f"MIDI input not opened: {exc}", severity="warning")
             return
@@ -259,6 +276,7 @@ class ComposerApp(App):
                 screen.stop_jam()  # what was played is kept, and autosaved below
         if self.midi_port is not None:
             self.midi_port.close()
+        self.devices.close()
         self.playback.close()
         try:
             self.autosave.end_session(self.song)

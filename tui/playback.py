@@ -237,9 +237,14 @@ class CurrentPlayback:
 
 
 def open_engine(
-    song: Song, sample_rate: int = 48000, block_frames: int = 256, on_notice: Callable[[str], None] | None = None
+    song: Song,
+    sample_rate: int = 48000,
+    block_frames: int = 256,
+    on_notice: Callable[[str], None] | None = None,
+    device: int | None = None,
 ) -> EnginePlayback | SilentClock:
-    """The engine on the default output device, or a silent clock saying why there is no sound.
+    """The engine on output `device` (PortAudio's index; None: the default device), or a silent clock saying
+    why there is no sound.
 
     `on_notice` gets the engine's and the output's one-line notices (a track falling back to the DSP
     synth, and why; a deeper ahead buffer; real-time priority refused); it may be called from the
@@ -250,7 +255,9 @@ def open_engine(
     except ImportError as exc:
         return SilentClock(song, f"audio engine not available ({exc})")
     engine = Engine(song, sample_rate=sample_rate, block_frames=block_frames, on_notice=on_notice)
-    output = AudioOutput(engine.render_block, sample_rate=sample_rate, block_frames=block_frames, on_notice=on_notice)
+    output = AudioOutput(
+        engine.render_block, sample_rate=sample_rate, block_frames=block_frames, device=device, on_notice=on_notice
+    )
     try:
         output.start()
     except Exception as exc:  # NoAudioDevice, or PortAudio failing in its own way

@@ -17,8 +17,10 @@ transport, and sends each event when that position passes it: it sleeps until th
 tick (BUSY_S at most) while moving, BUSY_S / 5 while started and not yet heard, IDLE_S while stopped.
 The heard position only moves in steps (once per audio callback, when the callback takes a block), so it
 is the lower edge of the true one: the thread's position jumps forward to it when behind and drifts back
-slowly (SLEW a look) when ahead. A difference of more than JUMP_S is a seek (or a loop wrap the thread
-did not make): notes off, song position pointer, on from there.
+slowly (SLEW a look) when ahead. A heard position more than JUMP_S ahead, or one that went back by more
+than JUMP_S / 2 (not a loop wrap), is a seek: notes off, song position pointer, on from there. One more
+than JUMP_S behind is the sound held back (the render thread underran): the thread waits for it, so
+nothing is sent twice.
 
 What is sent: note on/off of every audible track (mute and solo as in Song.audible_tracks) whose
 `midi_out` is a channel 1-16, with a program change for each pitched one when playing starts; on stop,
@@ -93,6 +95,7 @@ class MidiOutSender:
         self._still_s = 0.0  # the heard position when last seen not moving
         self._still_since: float | None = None  # moving, and seen not moving since then
         self._pos = 0.0  # song seconds handled up to (exclusive)
+        self._last_heard_s = 0.0  # the heard position at the last look
         self._now = 0.0  # perf_counter of the last look
         self._clock_started = False  # a start or continue was sent and no stop yet
 
@@ -182,7 +185,7 @@ class MidiOutSender:
             start_s = self._still_s if 0 <= heard_s - self._still_s <= JUMP_S else heard_s
             self._moving, self._now = True, now
             self._begin(start_s)
-            self._pos = heard_s
+            self._pos = self._last_heard_s = heard_s
             self._play(start_s, heard_s)
             return self._wait_s(loop)
         dt = max(0.0, now - self._now)
@@ -192,9 +195,13 @@ class MidiOutSender:
         if loop is not None and loop[0] <= heard_s < loop[1]:
             span = loop[1] - loop[0]
             err = (err + span / 2) % span - span / 2
-        if abs(err) > JUMP_S:
-            self._jump(heard_s)
+        last_heard_s, self._last_heard_s = self._last_heard_s, heard_s
+        wrapped = loop is not None and heard_s < loop[0] + JUMP_S and last_heard_s > loop[1] - JUMP_S
+        if err > JUMP_S or (heard_s < last_heard_s - JUMP_S / 2 and not wrapped):
+            self._jump(heard_s)  # a seek: the heard position went far ahead, or back
             return self._wait_s(loop)
+        if err < -JUMP_S:
+            return BUSY_S  # the sound is held back (an underrun): wait for it here, send nothing twice
         target += err if err > 0 else err * SLEW
         if target > self._pos:
             self._advance(target, loop)
@@ -262,7 +269,7 @@ class MidiOutSender:
             self._send(mido.Message("stop"))
             self._send(mido.Message("songpos", pos=self._spp(heard_s)))
             self._send(mido.Message("continue"))
-        self._pos = heard_s
+        self._pos = self._last_heard_s = heard_s
 
     def _play(self, start_s: float, stop_s: float) -> None:
         """Every event and clock tick with start_s <= time < stop_s, in time order."""

@@ -31,6 +31,8 @@ from composer.errors import ComposerError
 
 API_ORDER = ("LINUX_ALSA", "UNIX_JACK")
 API_LABELS = {"LINUX_ALSA": "ALSA", "UNIX_JACK": "JACK", "MACOSX_CORE": "CoreMIDI", "WINDOWS_MM": "WinMM"}
+# The clients our own ports belong to (JACK and ALSA list them among everyone's: a picker leaves them out).
+CLIENT_IN, CLIENT_OUT = "composer in", "composer out"
 
 MessageHandler = Callable[[mido.Message, float], None]
 
@@ -191,7 +193,7 @@ class MidiInput:
         import rtmidi
 
         with quiet_stderr():
-            rt = rtmidi.MidiIn(rtapi=getattr(rtmidi, f"API_{self.api.name}"))
+            rt = rtmidi.MidiIn(rtapi=getattr(rtmidi, f"API_{self.api.name}"), name=CLIENT_IN)
             try:
                 if virtual:
                     rt.open_virtual_port(self.name)
@@ -255,9 +257,14 @@ class MidiInput:
 
 
 class MidiOutput:
-    """A MIDI output port (by name, prefix, index or None) with a locked `send`."""
+    """A MIDI output port (by name, prefix, index or None) with a locked `send`.
+
+    Opened with rtmidi directly (its client named CLIENT_OUT, so pickers can leave our own port out).
+    """
 
     def __init__(self, wanted: str | int | None, api: MidiApi | None = None) -> None:
+        import rtmidi
+
         if api is None:
             api, problem = midi_api()
             if api is None:
@@ -265,16 +272,26 @@ class MidiOutput:
         self.api = api
         with quiet_stderr():
             self.name = resolve_port(api.backend.get_output_names(), wanted, "output")
-            self._port = api.backend.open_output(self.name)
+            rt = rtmidi.MidiOut(rtapi=getattr(rtmidi, f"API_{api.name}"), name=CLIENT_OUT)
+            try:
+                rt.open_port(rt.get_ports().index(self.name))
+            except (ValueError, rtmidi.RtMidiError) as exc:
+                rt.delete()
+                raise OSError(str(exc)) from None
+        self._port = rt
         self._lock = threading.Lock()
 
     def send(self, msg: mido.Message) -> None:
         with self._lock:
-            self._port.send(msg)
+            if self._port is not None:
+                self._port.send_message(msg.bytes())
 
     def close(self) -> None:
         with self._lock:
-            self._port.close()
+            port, self._port = self._port, None
+            if port is not None:
+                port.close_port()
+                port.delete()
 
     def __enter__(self) -> MidiOutput:
         return self

@@ -28,6 +28,7 @@ from tui.keymap import bindings
 from tui.prompt_worker import PromptTrackActions
 from tui.screens.main_actions.ai import AIActions
 from tui.screens.main_actions.clips import ClipActions
+from tui.screens.main_actions.devices import DeviceActions
 from tui.screens.main_actions.editing import EditActions
 from tui.screens.main_actions.files import FileActions
 from tui.screens.main_actions.jam import JAM_ACTIONS, JamActions
@@ -57,6 +58,7 @@ class MainScreen(
     RecordActions,
     JamActions,
     ClipActions,
+    DeviceActions,
     PromptTrackActions,
     Screen,
 ):

@@ -26,7 +26,9 @@ def track_line(index: int, track: Track, selected: bool, armed: bool = False) ->
     solo = "[b yellow]S[/]" if track.solo else "[dim]s[/]"
     arm = "[b red]●[/]" if armed else "[dim]○[/]"
     name = escape(track.name[:16])
-    voice = escape(instrument[:15]) + " [b cyan]neural[/]" if track.synth == "neural" else escape(instrument[:22])
+    neural, out = track.synth == "neural", track.midi_out is not None  # out: also sent to the MIDI output
+    voice = escape(instrument[: 22 - 7 * neural - 6 * out])
+    voice += (" [b cyan]neural[/]" if neural else "") + (f" [b magenta]→ch{track.midi_out}[/]" if out else "")
     line = (
         f"[@click=screen.select_track({index})]{marker}{index + 1:>2} [b]{name}[/b]\n"
         f"    {voice}\n"

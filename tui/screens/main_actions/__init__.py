@@ -11,6 +11,7 @@ MainScreen (tui/screens/main.py) mixes in one class from each:
     ai.py          AIActions         the AI co-composer's candidates
     piano.py       PianoActions      the QWERTY piano
     recording.py   RecordActions     arm, record, stop the take
+    devices.py     DeviceActions     the devices screen (audio out, MIDI in / out, clock); a track's MIDI out
     clips.py       ClipActions       audio clips: select, move, trim, delete, duplicate, repeats, re-prompt
 
 and PromptTrackActions (tui/prompt_worker.py) for the audio tracks made from a text prompt.
