@@ -7,12 +7,12 @@
              (tui/screens/main_actions/clips.py, with the other clip keys and the clip selection)
 
 MainScreen mixes in PromptTrackActions. Generation (synth.prompt.prompt_audio) runs in
-a thread so the UI keeps drawing; progress and the result come back through
-call_from_thread. The models load on the first request and are kept. One
-generation at a time; a clip undone or removed while it was being made again is
-left alone (the new audio is dropped, with a line saying so); one moved, trimmed or repeated meanwhile
-gets the new audio where it is now. Any failure is one line in the status bar, and the song is untouched. A clip is made at the song's tempo (or the BPM
-its text names): synth.prompt.tempo_conform.
+a thread so the UI keeps drawing; progress and the result come back through call_from_thread. The models load
+on the first request and are kept. One generation at a time; a clip undone or removed while it was being made
+again is left alone (the new audio is dropped, with a line saying so); one moved, trimmed or repeated
+meanwhile gets the new audio where it is now. Any failure is one line in the status bar, and the song is
+untouched. A clip is made at the song's tempo (or the BPM its text names): synth.prompt.tempo_conform; in the
+key its text names: synth.prompt.key_conform.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from textual import work
 
 from composer.errors import ComposerError
 from composer.song import AudioClip
+from synth.prompt.key_conform import key_named
 from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SEED, PromptRequest
 from synth.prompt.tempo_conform import tempo_in_prompt
 from tui.screens.prompt_dialog import PromptDialog
@@ -68,7 +69,7 @@ class PromptTrackActions:
         request = await self.app.push_screen_wait(PromptDialog(start))
         if request is None or self._prompt_refuse_if_busy():
             return
-        request = replace(request, bpm=self._prompt_tempo(request.prompt))
+        request = replace(request, bpm=self._prompt_tempo(request.prompt), key=key_named(request.prompt))
         self._prompt_last = request
         self._prompt_start(request.prompt, partial(self._prompt_make_new, request, self.roll.cursor_s))
 

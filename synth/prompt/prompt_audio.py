@@ -29,8 +29,12 @@ so that it starts and stops without a click.
 Tempo. A request with `bpm` is made HEADROOM longer and its mel played at that tempo
 (synth.prompt.tempo_conform: the made clip's beat measured, its frames resampled in time).
 
+Key. A request with `key` ("D:minor") has the vocoded clip's key measured and, when it is clear and
+another, the clip transposed by the nearest interval to it (synth.prompt.key_conform: the mel played
+longer, vocoded, read faster).
+
 Output is peak-normalised to PEAK_DBFS. The same request (prompt, seconds,
-steps, guidance, seed, loop, bpm) and the same weights give the same samples.
+steps, guidance, seed, loop, bpm, key) and the same weights give the same samples.
 
 torch and the models are imported only when a generator is made, so the app
 can check a request (validate_request) without loading them.
@@ -50,7 +54,8 @@ import numpy as np
 
 from composer.errors import ComposerError
 from composer.song import AudioClip
-from synth.prompt.music_analysis import estimate_tempo, onset_strength
+from synth.prompt.key_conform import key_named, parse_key, ratio, semitones_to, speed_up
+from synth.prompt.music_analysis import estimate_key, estimate_tempo, onset_strength
 from synth.prompt.tempo_conform import MAX_BPM as TEMPO_MAX_BPM
 from synth.prompt.tempo_conform import MIN_BPM as TEMPO_MIN_BPM
 from synth.prompt.tempo_conform import frames_to_make, stretch_log_mel, stretch_ratio
@@ -100,6 +105,7 @@ class PromptRequest:
     seed: int = 0
     loop: bool = False
     bpm: float | None = None  # the tempo the clip must have (synth.prompt.tempo_conform); None: as it comes
+    key: str | None = None  # "D:minor": the key the clip is moved to (synth.prompt.key_conform); None: as it comes
 
     @property
     def n_samples(self) -> int:
@@ -142,7 +148,15 @@ def validate_request(
         bpm = _number(bpm, "bpm")
         if not TEMPO_MIN_BPM <= bpm <= TEMPO_MAX_BPM:
             raise ComposerError("bpm", f"expected {TEMPO_MIN_BPM:g} to {TEMPO_MAX_BPM:g} BPM, got {bpm:g}")
-    return PromptRequest(prompt, seconds, steps, guidance, seed, bool(request.loop), bpm)
+    key = request.key
+    if key is not None:
+        try:
+            if not isinstance(key, str):
+                raise ValueError(f"expected a key such as D:minor or F#:major, got {key!r:.40}")
+            key = parse_key(key).name
+        except ValueError as exc:
+            raise ComposerError("key", str(exc)) from None
+    return PromptRequest(prompt, seconds, steps, guidance, seed, bool(request.loop), bpm, key)
 
 
 def _number(value: object, what: str) -> float:
@@ -291,6 +305,8 @@ class PromptGenerator:
         self.overlap_frames = min(OVERLAP_FRAMES, dc.clip_frames // 4)
         self.last_tempo = math.nan  # with a tempo asked for: what the last clip was made at, and its stretch
         self.last_ratio = 1.0
+        self.last_key = None  # with a key asked for: the last clip's key as made (a KeyEstimate), and its move
+        self.last_shift = 0
 
     def frames_for(self, n_samples: int) -> int:
         """Mel frames whose decoding covers n_samples after the vocoder's latency."""
@@ -322,8 +338,17 @@ class PromptGenerator:
                 self.last_ratio = stretch_ratio(self.last_tempo, request.bpm)
                 mel = stretch_log_mel(made, self.last_ratio, n_frames)
             audio = self.vocoder(torch.from_numpy(mel)[None])[0].numpy()  # (F * hop,)
-        latency = self.vocoder.latency_samples  # output sample n is the mel's sound at n - latency
-        return np.array(audio[latency : latency + n_samples], dtype=np.float32)
+            latency = self.vocoder.latency_samples  # output sample n is the mel's sound at n - latency
+            audio = audio[latency : latency + n_samples]
+            if request.key is not None:
+                self.last_key = estimate_key(audio)
+                self.last_shift = semitones_to(self.last_key, parse_key(request.key))
+                if self.last_shift:  # played longer, vocoded, read faster: the same length, another pitch
+                    r = ratio(self.last_shift)
+                    longer = stretch_log_mel(mel, r, int(math.ceil(mel.shape[1] * r)) + 1)
+                    moved = self.vocoder(torch.from_numpy(longer)[None])[0].numpy()[latency:]
+                    audio = speed_up(moved, r, n_samples)
+        return np.array(audio, dtype=np.float32)
 
     def sample_mel(
         self, text: torch.Tensor, n_frames: int, request: PromptRequest, progress: Progress | None
@@ -418,6 +443,7 @@ def clip_request(clip: AudioClip, seed: int | None = None, bpm: float | None = N
         seed=(clip.seed or 0) if seed is None else seed,
         loop=clip.loop,
         bpm=bpm,
+        key=key_named(clip.prompt),  # the key its text names
     )
 
 

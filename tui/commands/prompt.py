@@ -13,6 +13,8 @@ the project (made when the file does not exist yet) at --at seconds, with its
 prompt, seed, steps, guidance and loop, so the app can make it again; the
 project is saved atomically and only after the generation succeeded.
 
+Key: the clip is moved to --key, else to the key its text names ("... in D minor"): its key is measured and
+its pitch moved by the nearest interval there (synth/prompt/key_conform.py).
 Tempo: the clip is made at --bpm, else at the BPM its text names ("... at 128 BPM"), else at the project's
 tempo (synth.prompt.tempo_conform); --bars gives the length in bars at that tempo.
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 from composer.errors import ComposerError
 from tui.commands.common import check_folder, check_wav_output, count_bar, describe_wav
 
-REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed", "bpm")  # ComposerError paths that are options here
+REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed", "bpm", "key")  # ComposerError paths that are options here
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--bpm",
         type=float,
         help="the clip's tempo, held exactly (default: the BPM the text names, else the project's tempo, else free)",
+    )
+    p.add_argument(
+        "--key",
+        help="the clip's key, e.g. D:minor or F#:major: its pitch is moved there (default: the key the text names)",
     )
     p.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"sampler steps, 1-{MAX_STEPS} (default {DEFAULT_STEPS})"
@@ -75,6 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from synth.prompt.key_conform import key_named
     from synth.prompt.prompt_audio import PromptRequest, validate_request
 
     song, project = None, None
@@ -82,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         project = Path(args.project)
         song = open_project(project)
     bpm, seconds = tempo_and_length(args, song)
-    request = PromptRequest(args.text, seconds, args.steps, args.guidance, args.seed, args.loop, bpm)
+    key = args.key if args.key is not None else key_named(args.text)
+    request = PromptRequest(args.text, seconds, args.steps, args.guidance, args.seed, args.loop, bpm, key)
     try:
         request = validate_request(request, args.diffusion, args.vocoder)
     except ComposerError as exc:
@@ -122,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     if request.bpm is not None:
         print(f"tempo {request.bpm:g} BPM (made at {generator.last_tempo:.1f}, played x{generator.last_ratio:.3f})")
+    if request.key is not None:
+        made = generator.last_key.name if generator.last_key is not None else "no clear key"
+        print(f"key {request.key} (made in {made}, moved {generator.last_shift:+d} semitones)")
     if output is not None:
         write_wav(output, audio, SAMPLE_RATE, args.bit_depth)
         print(f"{describe_wav(output, audio, SAMPLE_RATE, args.bit_depth)} in {elapsed:.1f} s")

@@ -26,6 +26,7 @@ from textual.css.query import NoMatches
 from composer import clip_edit
 from composer.errors import ComposerError
 from composer.song import AudioClip
+from synth.prompt.key_conform import key_named
 from synth.prompt.prompt_audio import PromptRequest, clip_request
 from tui.screens.prompt_dialog import PromptDialog
 from tui.widgets.clip_strip import ClipStrip
@@ -209,7 +210,7 @@ class ClipActions:
         request = await self.app.push_screen_wait(PromptDialog(start, title=title))
         if request is None or self._prompt_refuse_if_busy():
             return
-        request = replace(request, bpm=self._prompt_tempo(request.prompt))
+        request = replace(request, bpm=self._prompt_tempo(request.prompt), key=key_named(request.prompt))
         self._prompt_start(request.prompt, partial(self._clip_make_reprompted, request, clip))
 
     def _clip_make_reprompted(
