@@ -46,14 +46,17 @@ class DeviceListing:
     midi_inputs: list[str] = field(default_factory=list)
     midi_outputs: list[str] = field(default_factory=list)
     midi_problem: str = ""
+    midi_api_name: str | None = None  # as mido spells it ("UNIX_JACK")
 
 
-def scan_devices(own_ports: tuple[str, ...] = ()) -> DeviceListing:
-    """Audio outputs (PortAudio's list, as of its start) and MIDI ports (asked now); `own_ports` left out."""
+def scan_devices(own_ports: tuple[str, ...] = (), midi_api: str | None = None) -> DeviceListing:
+    """Audio outputs (PortAudio's list, as of its start) and MIDI ports (asked now); `own_ports` left out.
+
+    With `midi_api` (known to work: "UNIX_JACK") only that API is asked, and stderr is not silenced."""
+    from synth.engine.audio_out import NoAudioDevice, import_sounddevice
+
     listing = DeviceListing()
     try:
-        from synth.engine.audio_out import NoAudioDevice, import_sounddevice
-
         sd = import_sounddevice()
         host_apis = sd.query_hostapis()
         try:
@@ -66,16 +69,16 @@ def scan_devices(own_ports: tuple[str, ...] = ()) -> DeviceListing:
                 listing.audio.append(AudioDevice(index, device["name"], api, index == default))
         if not listing.audio:
             listing.audio_problem = "no audio output (is a sound server such as JACK running?)"
-    except (ImportError, NoAudioDevice, OSError) as exc:
+    except (NoAudioDevice, OSError) as exc:
         listing.audio_problem = str(exc)
     try:
         from synth.engine.midi_ports import list_ports
 
-        ports = list_ports()
+        ports = list_ports(midi_api, quiet=midi_api is None)
     except ImportError as exc:
         listing.midi_problem = f"MIDI not available ({exc})"
         return listing
-    listing.midi_api = ports.api
+    listing.midi_api, listing.midi_api_name = ports.api, ports.api_name
     listing.midi_problem = "" if ports.api else f"no MIDI ({ports.problem})"
     listing.midi_inputs = [p for p in ports.inputs if not _own(p, own_ports)]
     listing.midi_outputs = [p for p in ports.outputs if not _own(p, own_ports)]
@@ -98,6 +101,7 @@ class AppDevices:
         self._lock = threading.Lock()  # one device change at a time (worker threads)
         self._known: tuple[set[str], set[str]] | None = None  # MIDI inputs and outputs at the last watch
         self._watching = False
+        self._api_name: str | None = None  # the MIDI API the first watch found working ("UNIX_JACK")
 
     def load(self) -> None:
         try:
@@ -133,7 +137,10 @@ class AppDevices:
         """Blocking: call from a worker thread. The app's own ports are left out."""
         from synth.engine.midi_ports import CLIENT_IN, CLIENT_OUT
 
-        return scan_devices((CLIENT_IN, CLIENT_OUT))
+        listing = scan_devices((CLIENT_IN, CLIENT_OUT), self._api_name)
+        if self._api_name is None:
+            self._api_name = listing.midi_api_name
+        return listing
 
     # ---- choosing (work in a worker thread, the line on the main thread) -----------------------------
 
@@ -326,9 +333,21 @@ class AppDevices:
     def _watch(self) -> None:
         from synth.engine.midi_ports import CLIENT_IN, CLIENT_OUT, list_ports
 
-        ports = list_ports()
-        if ports.api is None:
-            return
+        # The first look probes quietly (stderr silenced: ALSA prints where it has no sequencer); later ones ask
+        # only the API that worked, with stderr left alone, since silencing it would drop the app's screen
+        # updates (Textual draws on stderr). Where no API worked there is nothing to watch: ctrl+d, r rescans.
+        if self._api_name is None:
+            if self._known is not None:
+                return
+            ports = list_ports()
+            self._api_name = ports.api_name
+            if ports.api is None:
+                self._known = (set(), set())
+                return
+        else:
+            ports = list_ports(self._api_name, quiet=False)
+            if ports.api is None:
+                return
         own = (CLIENT_IN, CLIENT_OUT)
         inputs = {p for p in ports.inputs if not _own(p, own)}
         outputs = {p for p in ports.outputs if not _own(p, own)}
@@ -348,7 +367,12 @@ class AppDevices:
             else:
                 port.rescan()
         wanted = self.settings.midi_output
-        if wanted and self.midi_output is None and wanted in outputs:
+        if self.midi_output is not None and self.midi_output.name not in outputs:
+            gone = self.midi_output.name
+            with self._lock:
+                self.close_output()
+            app.call_from_thread(app._say, f"MIDI output {gone!r} is gone; it reopens when it is back", True)
+        elif wanted and self.midi_output is None and wanted in outputs:
             line = self.start_output()
             if line:
                 app.call_from_thread(app._say, line)

@@ -37,22 +37,32 @@ CLIENT_IN, CLIENT_OUT = "composer in", "composer out"
 MessageHandler = Callable[[mido.Message, float], None]
 
 
+_STDERR_LOCK = threading.RLock()  # fd 2 is the process's: one silencer at a time, or one restores the other's
+
+
 @contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence what C libraries (ALSA, libjack) print on fd 2 while probing."""
-    try:
-        saved = os.dup(2)
-    except OSError:
+def quiet_stderr(quiet: bool = True) -> Iterator[None]:
+    """Silence what C libraries (ALSA, libjack) print on fd 2 while probing (nothing, when not `quiet`).
+
+    Everything on fd 2 is lost meanwhile, a Textual app's screen updates too (it draws on stderr): the
+    app's periodic port watch lists ports with the API known to work, and not quietly."""
+    if not quiet:
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 @dataclass
@@ -71,20 +81,21 @@ class MidiPorts:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     problem: str = ""  # why no API works
+    api_name: str | None = None  # the API in use as mido spells it ("UNIX_JACK"), for list_ports(preferred=)
 
 
 def _backend(api_name: str) -> mido.Backend:
     return mido.Backend(f"mido.backends.rtmidi/{api_name}", load=True)
 
 
-def midi_api(preferred: str | None = None) -> tuple[MidiApi | None, str]:
+def midi_api(preferred: str | None = None, quiet: bool = True) -> tuple[MidiApi | None, str]:
     """The first rtmidi API that works (ALSA, then JACK), and the reasons the others failed."""
     order = (preferred,) if preferred else API_ORDER
     problems = []
     for api_name in order:
         try:
             backend = _backend(api_name)
-            with quiet_stderr():
+            with quiet_stderr(quiet):
                 backend.get_input_names()
             return MidiApi(api_name, backend), ""
         except Exception as exc:  # rtmidi raises SystemError, ValueError (API not compiled in)
@@ -97,12 +108,14 @@ def _one_line(exc: BaseException) -> str:
     return text.split(": ", 1)[-1] if "::" in text else (text or type(exc).__name__)
 
 
-def list_ports(preferred: str | None = None) -> MidiPorts:
-    api, problem = midi_api(preferred)
+def list_ports(preferred: str | None = None, quiet: bool = True) -> MidiPorts:
+    """The ports of the first API that works (or of `preferred`); `quiet=False` leaves stderr alone."""
+    api, problem = midi_api(preferred, quiet)
     if api is None:
         return MidiPorts(None, problem=problem)
-    with quiet_stderr():
-        return MidiPorts(api.label, api.backend.get_input_names(), api.backend.get_output_names())
+    with quiet_stderr(quiet):
+        inputs, outputs = api.backend.get_input_names(), api.backend.get_output_names()
+    return MidiPorts(api.label, inputs, outputs, api_name=api.name)
 
 
 def resolve_port(names: list[str], wanted: str | int | None, kind: str = "input") -> str:
