@@ -77,8 +77,10 @@ class Reader:
             return list(self.got)
 
     def close(self) -> None:
-        self.port.cancel_callback()
-        self.port.delete()
+        if self.port is not None:
+            port, self.port = self.port, None
+            port.cancel_callback()
+            port.delete()
 
 
 async def open_devices(pilot) -> DevicesScreen:
@@ -289,3 +291,31 @@ async def test_a_port_appearing_is_said_in_one_line(jack_server):
             pilot, lambda: "MIDI ports: - in devkbd-new:keys" in app.screen.status.message, "the port gone", 10.0
         )
         app.finish_session()
+
+
+@pytest.mark.jack
+@run_async
+async def test_the_remembered_output_opens_at_the_start_plays_without_sound_and_comes_back_after_unplugging(
+    jack_server,
+):
+    save_device_settings(DeviceSettings(midi_input="", midi_output="devsynth:in"))
+    song = Song(tracks=[Track(name="Out", midi_out=2, notes=[Note(67, 90, 0.2, 0.5)])])
+    reader = Reader("devsynth")
+    try:
+        app = ComposerApp(song, sound=False, midi=True)  # the silent clock drives MIDI out
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.devices.midi_output_in_use == "devsynth:in", "the remembered output")
+            assert app.midi_port is None, "no MIDI input: the remembered choice was none"
+            await pilot.pause(0.2)
+            await pilot.press("space")
+            await wait_until(pilot, lambda: [0x91, 67, 90] in [m for _, m in reader.messages()], "the note")
+            await pilot.press("space")
+            reader.close()
+            await wait_until(pilot, lambda: "is gone" in app.screen.status.message, "the output gone", 10.0)
+            assert app.devices.midi_output_in_use is None
+            reader = Reader("devsynth")
+            await wait_until(pilot, lambda: app.devices.midi_output_in_use == "devsynth:in", "the output back", 10.0)
+            assert app.screen.status.message == "MIDI output: devsynth:in"
+            app.finish_session()
+    finally:
+        reader.close()
