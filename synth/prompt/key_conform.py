@@ -29,7 +29,7 @@ import numpy as np
 
 from synth.prompt.music_analysis import MODES, PITCH_CLASSES, KeyEstimate, pitch_class
 
-MIN_CORRELATION = 0.5  # a clip whose best key profile correlates less has no key to speak of
+MIN_CORRELATION = 0.3  # a clip whose best key profile correlates less has no key to speak of (noise)
 HALF_WIDTH = 16  # sinc taps each side of an output sample
 # a capital note letter (so "a minor change" is not A minor), an accidental, then the mode in any case
 _KEY_WORDS = re.compile(r"\b([A-G])\s?([#b♯♭]?)\s*((?i:major|minor|maj|min))\b")
