@@ -9,7 +9,7 @@ key exact (tonic and mode, the issue's goal >= 0.45; real clips 0.54), the same 
 relative: what a transposition can promise), the MIREX score, how far clips were moved, and time per clip.
 Ends with one JSON line.
 
-    python benchmarks/prompt_key.py [--keys C:major,D:minor,...] [--seeds 2] [--seconds 6] [--threads 1]
+    python benchmarks/prompt_key.py [--keys C:major,D:minor,...] [--seeds 2] [--first-seed 0] [--seconds 6]
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", default=DEFAULT_KEYS)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> dict:
     shifts, clip_s = [], {"text": [], "held": []}
     for i, key in enumerate(args.keys):
         spelled = key.name.replace(":", " ")
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             prompt = PROMPTS[(i + seed) % len(PROMPTS)].format(key=spelled)
             for condition in ("text", "held"):
                 request = PromptRequest(prompt, args.seconds, seed=seed, key=key.name if condition == "held" else None)
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> dict:
                     shifts.append(generator.last_shift)
             print(f"{prompt} seed {seed}: text {scores['text'][-1]} held {scores['held'][-1]}", file=sys.stderr)
     result: dict = {"benchmark": "prompt_key", "clips": len(scores["held"]), "seconds": args.seconds}
+    result["seeds"] = [args.first_seed, args.first_seed + args.seeds - 1]
     for condition, rows in scores.items():
         result[condition] = {name: round(float(np.mean([r[name] for r in rows])), 3) for name in rows[0]}
         result[condition]["seconds_per_clip"] = round(float(np.median(clip_s[condition])), 2)
