@@ -120,19 +120,62 @@ def token_mask(key: str | None, pitch_range: tuple[int, int] | None = None) -> t
     return allowed
 
 
+NUCLEUS_CANDIDATES = 48  # top-p looks at the likeliest 48 first; the full sort only when they are not enough
+_NUCLEUS_MARGIN = 1e-6  # far above the float rounding of a cumulative sum of probabilities
+
+
 def sample_next(logits: torch.Tensor, options: SampleOptions, allowed: torch.Tensor, gen: torch.Generator) -> int:
-    """One id from logits (VOCAB_SIZE,) with temperature, top-k and top-p."""
-    logits = logits.float() / options.temperature
-    logits = logits.masked_fill(~allowed, float("-inf"))
+    """One id from logits (VOCAB_SIZE,) with temperature, top-k and top-p.
+
+    The same id for the same generator state as the plain recipe (divide,
+    mask, top-k, softmax, full descending sort, keep while the mass before a
+    token is below top_p, torch.multinomial), in fewer ops: see _nucleus and
+    _draw.
+    """
+    logits = logits.float()
+    if options.temperature != 1.0:  # x / 1.0 is x exactly
+        logits = logits / options.temperature
+    logits = torch.where(allowed, logits, -math.inf)
     if options.top_k > 0:
-        kth = torch.topk(logits, min(options.top_k, VOCAB_SIZE)).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        kth = torch.topk(logits, min(options.top_k, logits.numel())).values[-1]
+        logits = logits.masked_fill(logits < kth, -math.inf)
     probs = torch.softmax(logits, dim=-1)
     if options.top_p < 1.0:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_probs, 0) - sorted_probs < options.top_p  # always keeps the top one
-        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
-    return int(torch.multinomial(probs, 1, generator=gen).item())
+        probs = _nucleus(probs, options.top_p)
+    return _draw(probs, gen)
+
+
+def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """probs with everything outside the top-p nucleus zeroed.
+
+    The nucleus is the first tokens of the descending order whose mass before
+    them is below top_p. The likeliest NUCLEUS_CANDIDATES (torch.topk: the
+    sort's first values, so the same cumulative sums) settle it when their
+    mass passes top_p, the kept ones are a prefix, and the last kept is
+    strictly above the first dropped (a tie across the edge would make the
+    kept ids depend on the sort's order of equal values): then the nucleus is
+    every token at least as likely as the last kept. Otherwise the full sort.
+    """
+    k = min(NUCLEUS_CANDIDATES, probs.numel())
+    values = torch.topk(probs, k, sorted=True).values
+    cum = torch.cumsum(values, 0)
+    keep = (cum - values < top_p).tolist()
+    m = keep.index(False) if False in keep else k
+    if m < k and cum[-1].item() >= top_p + _NUCLEUS_MARGIN and not any(keep[m:]):
+        edge = values[m - 1 : m + 1].tolist()
+        if edge[0] > edge[1]:
+            return torch.where(probs >= edge[0], probs, 0.0)
+    sorted_probs, order = torch.sort(probs, descending=True)
+    keep = torch.cumsum(sorted_probs, 0) - sorted_probs < top_p  # always keeps the top one
+    return torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+
+
+def _draw(probs: torch.Tensor, gen: torch.Generator) -> int:
+    """torch.multinomial(probs, 1, generator=gen) without its input checks:
+    the same exponential race (argmax of probs / Exp(1) draws, as ATen does
+    for one sample), so the same id and the same generator state after."""
+    race = torch.empty_like(probs).exponential_(1, generator=gen)
+    return int(torch.div(probs, race, out=race).argmax())
 
 
 @torch.no_grad()

@@ -43,6 +43,7 @@ class StepCache:
         self.keys = [torch.empty(shape, dtype=param.dtype, device=param.device) for _ in range(cfg.n_layer)]
         self.values = [torch.empty(shape, dtype=param.dtype, device=param.device) for _ in range(cfg.n_layer)]
         self._scale = 1.0 / math.sqrt(cfg.d_head)
+        self._qkv_shape, self._width = (3, cfg.n_head, 1, cfg.d_head), (cfg.n_head * cfg.d_head,)
         self._eps = model.ln_f.eps
         # a subclass with its own forward (a test's bias or spy) is stepped through that forward
         self._fused = type(model).forward is MusicTransformer.forward
@@ -94,29 +95,28 @@ class StepCache:
             raise ValueError(f"{n + 1} tokens exceed the context of {max_len}")
         if not self._fused:
             return self.extend([token])
-        H, Dh = model.cfg.n_head, model.cfg.d_head
-        C, eps, scale = H * Dh, self._eps, self._scale
+        shape, C, eps, scale = self._qkv_shape, self._width, self._eps, self._scale
+        add, bmm, softmax, layer_norm, gelu = torch.add, torch.bmm, torch.softmax, torch.layer_norm, F.gelu
         x = model.tok_emb.weight[token : token + 1]  # (1, C)
         if model.pos_emb is not None:
             x = x + model.pos_emb.weight[n : n + 1]
+        rel_from, m = max_len - 1 - n, n + 1  # distances -n..0 are rel_emb rows max_len-1-n .. max_len-1
         for (w1, b1, wqkv, bqkv, wp, bp, rel_emb, w2, b2, wf1, bf1, wf2, bf2), kbuf, vbuf in zip(
             self._layers, self.keys, self.values, strict=True
         ):
-            h = F.layer_norm(x, (C,), w1, b1, eps)
-            qkv = _linear(h, wqkv, bqkv).view(3, H, 1, Dh)
-            kbuf[0, :, n : n + 1] = qkv[1]
-            vbuf[0, :, n : n + 1] = qkv[2]
-            q = qkv[0]  # (H, 1, Dh)
-            keys = kbuf[0, :, : n + 1]  # (H, n+1, Dh)
-            if rel_emb is not None:  # distances -n..0 are rows max_len-1-n .. max_len-1
-                keys = keys + rel_emb[:, max_len - 1 - n :]
-            att = torch.softmax(torch.bmm(q, keys.transpose(1, 2)).mul_(scale), dim=-1)  # (H, 1, n+1)
-            y = torch.bmm(att, vbuf[0, :, : n + 1]).view(1, C)
-            x = x + _linear(y, wp, bp)
-            h = F.layer_norm(x, (C,), w2, b2, eps)
-            x = x + _linear(F.gelu(_linear(h, wf1, bf1)), wf2, bf2)
-        self.length = n + 1
-        h = F.layer_norm(x, (C,), model.ln_f.weight, model.ln_f.bias, eps)
+            qkv = _linear(layer_norm(x, C, w1, b1, eps), wqkv, bqkv).view(shape)  # (3, H, 1, Dh)
+            kbuf = kbuf[0]
+            vbuf = vbuf[0]
+            kbuf[:, n:m] = qkv[1]
+            vbuf[:, n:m] = qkv[2]
+            keys = kbuf[:, :m]  # (H, n+1, Dh)
+            if rel_emb is not None:
+                keys = add(keys, rel_emb[:, rel_from:])
+            att = softmax(bmm(qkv[0], keys.transpose(1, 2)).mul_(scale), dim=-1)  # (H, 1, n+1)
+            x = x + _linear(bmm(att, vbuf[:, :m]).view(1, -1), wp, bp)
+            x = x + _linear(gelu(_linear(layer_norm(x, C, w2, b2, eps), wf1, bf1)), wf2, bf2)
+        self.length = m
+        h = layer_norm(x, C, model.ln_f.weight, model.ln_f.bias, eps)
         return _linear(h, self._head, None)[0]
 
 
@@ -139,7 +139,7 @@ def _q(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _linear(x: torch.Tensor, w, b: torch.Tensor | None) -> torch.Tensor:
-    if isinstance(w, torch.Tensor):
+    if type(w) is not tuple:
         return F.linear(x, w, b)
-    y = torch._weight_int8pack_mm(x.to(torch.bfloat16), w[0], w[1]).float()
-    return y if b is None else y + b
+    y = torch._weight_int8pack_mm(x.to(torch.bfloat16), w[0], w[1])
+    return y.float() if b is None else torch.add(b, y)  # b + float(y): the bf16 product widened by the add
