@@ -150,3 +150,36 @@ async def test_a_message_just_said_gets_its_room_then_the_state_comes_back(monke
         screen.say("Playing")
         await pilot.pause()
         assert status_text(screen).startswith("Playing") and "Lead · C4 1:1.1 · grid 1/16" in status_text(screen)
+
+
+def panel_lines(screen) -> list[str]:
+    from tui.widgets.tracks_panel import TracksPanel
+
+    console = Console(width=40, file=io.StringIO(), record=True, color_system=None)
+    console.print(screen.query_one("#tracks", TracksPanel).render())
+    return console.export_text().splitlines()
+
+
+@run_async
+async def test_each_track_shows_its_own_meter_while_the_engine_plays():
+    from synth.engine.engine import Engine
+
+    song = loud_song()
+    song.tracks.append(Track(name="Quiet", program=0, mute=True, notes=[Note(67, 120, 0.0, 4.0)]))
+    app = ComposerApp(song, sound=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert not any(char in line for line in panel_lines(screen) for char in METER), "sound off: no meters"
+        engine = Engine(app.song, sample_rate=48000, block_frames=256)
+        app._sound_ready(EnginePlayback(engine, StubOutput()))
+        engine.play()
+        for _ in range(20):
+            engine.render_block()
+        lead, quiet = engine.track_peaks
+        assert lead > 0.01 and quiet == 0.0
+        await pilot.pause(2.5 / METER_FPS)
+        lines = panel_lines(screen)
+        lead_line = next(line for line in lines if "Lead" in line)
+        quiet_line = next(line for line in lines if "Quiet" in line)
+        assert level_meter(lead).plain.rstrip() in lead_line and len(level_meter(lead).plain.rstrip()) >= 3
+        assert not any(char in quiet_line for char in METER), "a muted track's meter stays dark"

@@ -81,6 +81,7 @@ class MainScreen(
         self.audition: Audition | None = None
         self._meter_timer = None  # started once the audio engine plays (TransportActions.show_sound)
         self.level_peaks: deque[float] = deque(maxlen=METER_HOLD)
+        self.track_levels: deque[list[float]] = deque(maxlen=METER_HOLD)  # each track's peaks, per reading
 
     # ----- layout -----
 

@@ -24,19 +24,32 @@ SOUND_CHARS = 44  # the sound's part of the line at most (the device name is cut
 MESSAGE_FRESH_S = 6.0
 
 
-def level_meter(peak: float, limiting: bool = False) -> Text:
-    """Eight cells: the first k blocks of ▁▂▃▄▅▆▇█ for a peak of -48 + 6 (k - 1) dBFS or more, then spaces."""
+def meter_cells(peak: float, limiting: bool = False) -> list[tuple[str, str]]:
+    """The lit cells, (block, colour): the first k blocks of ▁▂▃▄▅▆▇█ for a peak of -48 + 6 (k - 1) dBFS or more."""
     db = 20 * math.log10(peak) if peak > 0 else -math.inf
     lit = 0 if db < METER_FLOOR_DB else min(len(METER), int((db - METER_FLOOR_DB) // 6) + 1)
-    meter = Text(no_wrap=True)
-    for i, char in enumerate(METER):
-        if i >= lit:
-            meter.append(" " * (len(METER) - i))
-            break
+    cells = []
+    for i, char in enumerate(METER[:lit]):
         db_here = METER_FLOOR_DB + 6 * i
-        colour = "red" if limiting or db_here >= -6 else "yellow" if db_here >= -18 else "green"
+        cells.append((char, "red" if limiting or db_here >= -6 else "yellow" if db_here >= -18 else "green"))
+    return cells
+
+
+def level_meter(peak: float, limiting: bool = False) -> Text:
+    """Eight cells: the lit blocks (meter_cells), then spaces."""
+    meter = Text(no_wrap=True)
+    cells = meter_cells(peak, limiting)
+    for char, colour in cells:
         meter.append(char, style=colour)
+    if len(cells) < len(METER):
+        meter.append(" " * (len(METER) - len(cells)))
     return meter
+
+
+def meter_markup(peak: float) -> str:
+    """The same eight cells as console markup (for a line of markup such as the track list's)."""
+    cells = meter_cells(peak)
+    return "".join(f"[{colour}]{char}[/]" for char, colour in cells) + " " * (len(METER) - len(cells))
 
 
 class StatusBar(Widget):

@@ -1,4 +1,5 @@
-"""The list of tracks: instrument, mute, solo, volume and pan; click a row to select it."""
+"""The list of tracks: instrument, mute, solo, volume and pan, and while the engine plays each track's level
+meter (the status bar's, post-fader, peak held); click a row to select it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.widget import Widget
 
 from composer.gm import instrument_name
 from composer.song import AudioClip, Song, Track
+from tui.widgets.status_bar import meter_markup
 
 
 def pan_label(pan: float) -> str:
@@ -19,18 +21,19 @@ def pan_label(pan: float) -> str:
     return f"{'L' if pan < 0 else 'R'}{round(abs(pan) * 100)}"
 
 
-def track_line(index: int, track: Track, selected: bool, armed: bool = False) -> str:
+def track_line(index: int, track: Track, selected: bool, armed: bool = False, level: float | None = None) -> str:
     marker = "▶" if selected else " "
     instrument = "Drum kit" if track.is_drum else instrument_name(track.program)
     mute = "[b red]M[/]" if track.mute else "[dim]m[/]"
     solo = "[b yellow]S[/]" if track.solo else "[dim]s[/]"
     arm = "[b red]●[/]" if armed else "[dim]○[/]"
     name = escape(track.name[:16])
+    meter = "" if level is None else " " * (17 - len(track.name[:16])) + meter_markup(level)
     neural, out = track.synth == "neural", track.midi_out is not None  # out: also sent to the MIDI output
     voice = escape(instrument[: 22 - 7 * neural - 6 * out])
     voice += (" [b cyan]neural[/]" if neural else "") + (f" [b magenta]→ch{track.midi_out}[/]" if out else "")
     line = (
-        f"[@click=screen.select_track({index})]{marker}{index + 1:>2} [b]{name}[/b]\n"
+        f"[@click=screen.select_track({index})]{marker}{index + 1:>2} [b]{name}[/b]{meter}\n"
         f"    {voice}\n"
         f"  {arm} {mute} {solo} vol {round(track.volume * 100):>3} pan {pan_label(track.pan):>4}"
         f" {len(track.notes):>4}♪[/]"
@@ -65,6 +68,7 @@ class TracksPanel(Widget):
     armed: reactive[int | None] = reactive(None)  # the index of the track armed for recording
     selected_clip: reactive[int | None] = reactive(None)  # the audio track (song.clips index) selected
     song_version: reactive[int] = reactive(0)
+    levels: reactive[tuple[float, ...] | None] = reactive(None)  # each track's held peak; None: no sound
 
     def __init__(self, song: Song, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -73,6 +77,13 @@ class TracksPanel(Widget):
     def render(self) -> Text:
         if not self.song.tracks and not self.song.clips:
             return Text.from_markup("[dim]No tracks.\nPress [b]N[/b] to add one.[/]")
-        lines = [track_line(i, t, i == self.selected, i == self.armed) for i, t in enumerate(self.song.tracks)]
+        levels = self.levels
+
+        def level(i: int) -> float | None:
+            return None if levels is None else levels[i] if i < len(levels) else 0.0
+
+        lines = [
+            track_line(i, t, i == self.selected, i == self.armed, level(i)) for i, t in enumerate(self.song.tracks)
+        ]
         lines += [clip_line(i, c, i == self.selected_clip) for i, c in enumerate(self.song.clips)]
         return Text.from_markup("\n".join(lines))

@@ -18,6 +18,7 @@ from textual import work
 from composer import edit
 from tui.screens.main_actions.ai import CANDIDATE_KEYS
 from tui.screens.prompt import PromptScreen
+from tui.widgets.tracks_panel import TracksPanel
 from tui.widgets.transport_bar import TransportBar, bars_beats
 
 PLAYHEAD_FPS = 30
@@ -30,6 +31,12 @@ def master_peak(track_peaks: Sequence[float], gain_reduction_db: float = 0.0) ->
     (synth.engine.Engine.track_peaks), added as uncorrelated signals add (root of the sum of squares), less
     what the master limiter took off."""
     return math.sqrt(sum(p * p for p in track_peaks)) * 10 ** (-gain_reduction_db / 20)
+
+
+def held_levels(readings: Sequence[Sequence[float]]) -> tuple[float, ...]:
+    """Each track's highest peak over the readings (a track added meanwhile has fewer)."""
+    width = max((len(r) for r in readings), default=0)
+    return tuple(max((r[i] for r in readings if i < len(r)), default=0.0) for i in range(width))
 
 
 class TransportActions:
@@ -70,14 +77,20 @@ class TransportActions:
         """The sound's part of the status bar: meter, load and latency while the engine runs, else why not."""
         playback = self.app.playback
         engine, output = getattr(playback, "engine", None), getattr(playback, "output", None)
+        tracks = self.query_one("#tracks", TracksPanel)
         if engine is None or output is None or output.failed:  # (a block that raised plays as silence)
             self.level_peaks.clear()
+            self.track_levels.clear()
+            tracks.levels = None
             self.status.show_sound(playback.describe())
             return
         if self._meter_timer is None:
             self._meter_timer = self.set_interval(1 / METER_FPS, self.show_sound)
         reduction_db = engine.gain_reduction_db
-        self.level_peaks.append(master_peak(list(engine.track_peaks), reduction_db))
+        peaks = list(engine.track_peaks)
+        self.level_peaks.append(master_peak(peaks, reduction_db))
+        self.track_levels.append(peaks)
+        tracks.levels = held_levels(self.track_levels)
         latency_ms = (output.ahead_latency_s + output.output_latency_s) * 1000
         line = f"load {engine.render_load:.0%} · {latency_ms:.0f} ms"
         dropouts = output.underflows + output.underruns
