@@ -1,11 +1,13 @@
 """Does the co-composer write for the instrument it is asked for? Pitch per requested program (issue 16).
 
-For each program, `--pieces` pieces of `--seconds` s are sampled from nothing (style `--style`, seeds 3000, ...)
-twice: as the model writes on its own, and with the instrument's range (composer.gm.playable_range) as the
-app and `composer generate --program` use it. Reported per program: the share of notes inside the range, the
-pitch median and 5th/95th percentiles, notes per second (does the range starve the music?), and the mean
-melodic step (semitones between successive onsets' highest notes: does the range make the line leap?).
-The corpus carries no instrument per note, so the range is the reference, not corpus statistics.
+For each program, `--pieces` pieces of `--seconds` s are sampled from nothing (style `--style`, seeds 3000,
+...) three ways: as the model writes on its own (free), with the instrument's range
+(composer.gm.playable_range) as a mask alone (masked), and in the instrument's register by octaves with the
+mask moved along (registered: composer.model.register, what the app and `composer generate --program` do).
+Reported per program: the share of notes inside the range, the pitch median and 5th/95th percentiles, notes
+per second (does the range starve the music?), and the mean melodic step (semitones between successive onsets'
+highest notes: does the range make the line leap?). The corpus carries no instrument per note, so the range is
+the reference, not corpus statistics.
 
     python benchmarks/instrument_range.py [--programs 33,42,40,73,58,72] [--pieces 6] [--seconds 20]
 
@@ -24,6 +26,7 @@ import torch
 
 from composer.errors import ComposerError
 from composer.gm import instrument_name, playable_range
+from composer.model.register import from_model, in_register, register_shift
 from composer.model.sample import SampleOptions, generate_notes, load_model
 from composer.song import Note
 from composer.tokens import STYLES
@@ -96,21 +99,23 @@ def run(args: argparse.Namespace) -> dict:
     result: dict = {"benchmark": "instrument_range", "style": args.style, "seconds": args.seconds, "programs": {}}
     for program in args.programs:
         low, high = playable_range(program)
-        ranged = [
-            generate_notes(
-                model,
-                (),
-                SampleOptions(seconds=args.seconds, style=args.style, seed=FIRST_SEED + i, pitch_range=(low, high)),
+        masked, registered = [], []
+        for i in range(args.pieces):
+            options = SampleOptions(
+                seconds=args.seconds, style=args.style, seed=FIRST_SEED + i, pitch_range=(low, high)
             )
-            for i in range(args.pieces)
-        ]
+            masked.append(generate_notes(model, (), options))
+            _, in_model, shift = in_register((), options)
+            registered.append(from_model(generate_notes(model, (), in_model), shift))
         result["programs"][str(program)] = {
             "instrument": instrument_name(program),
             "range": [low, high],
+            "register_shift": register_shift((low, high)),
             "free": describe(free, low, high, args.seconds),
-            "ranged": describe(ranged, low, high, args.seconds),
+            "masked": describe(masked, low, high, args.seconds),
+            "registered": describe(registered, low, high, args.seconds),
         }
-        print(f"{instrument_name(program)}: {result['programs'][str(program)]['ranged']}", file=sys.stderr)
+        print(f"{instrument_name(program)}: {result['programs'][str(program)]['registered']}", file=sys.stderr)
     result["wall_s"] = round(time.perf_counter() - start, 1)
     result["model"] = str(args.model) if args.model else "shipped"
     return result | machine_facts()

@@ -42,9 +42,11 @@ def test_end_to_end_the_range_holds(tiny, capsys):
     assert ir.main(args) == 0
     result = json.loads(capsys.readouterr().out)
     for program in ("33", "72"):
-        ranged = result["programs"][program]["ranged"]
-        assert ranged["notes"] == 0 or ranged["in_range"] == 1.0
+        for way in ("masked", "registered"):
+            ranged = result["programs"][program][way]
+            assert ranged["notes"] == 0 or ranged["in_range"] == 1.0
     assert result["programs"]["33"]["range"] == [28, 67] and result["cpu_threads"] == 1
+    assert result["programs"]["33"]["register_shift"] == -24 and result["programs"]["72"]["register_shift"] == 24
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     from composer.files.midi_io import write_midi
     from composer.gm import playable_range
+    from composer.model.register import from_model, in_register
     from composer.model.sample import generate_notes, load_model
     from composer.song import Song, Track
 
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     for i, path in enumerate(output_paths(args.output, args.variations)):
         seed = None if args.seed is None else args.seed + i
         run_options = SampleOptions(**{**options.__dict__, "seed": seed})
+        model_primer, run_options, shift = in_register(primer_notes, run_options)  # in the instrument's register
         with progress_bar(path.name) as progress:
-            notes = generate_notes(model, primer_notes, run_options, progress=progress)
+            notes = from_model(generate_notes(model, model_primer, run_options, progress=progress), shift)
         song = _copy(primer_song) if primer_song is not None else Song()
         song.tracks.append(Track(name="Co-composer", program=program, notes=notes))
         write_midi(song, path)

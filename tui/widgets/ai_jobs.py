@@ -101,7 +101,7 @@ def sample_filled(
 
     Returns None when they are, else one line saying how far it got and why (the notes it has stay).
     `on_round(r)` is told when round r begins (0, then one per refill: benchmarks/notes_per_bar.py counts them)."""
-    from composer.model.sample import stream
+    from composer.model.register import stream_in_register  # the track's instrument's register (by octaves)
 
     count = len(job.seeds)
     notes: list[Note] = []
@@ -116,7 +116,7 @@ def sample_filled(
         assembler = NoteAssembler(resume_s)
         same_instant, last_progress = 0, -1.0
         stuck = False
-        for item in stream(model, primer, options, cancel):
+        for item in stream_in_register(model, primer, options, cancel):
             new = assembler.feed(item.events)
             notes += new
             done_s = resume_s - job.at_s + item.progress * seconds
