@@ -1,7 +1,7 @@
 """Validation and test NLL (nats/token) of transformer checkpoints on the built corpus.
 
     python benchmarks/transformer_nll.py [--model PATH ...] [--data data/corpus] [--max-tokens N]
-                                         [--step-tokens N]
+                                         [--step-tokens N] [--per-style-tokens N]
 
 Windows are the non-overlapping, unaugmented crops of composer.train.dataset
 (style token first), the same for every model. Full passes are fp32.
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from composer.model.checkpoint import load_transformer
 from composer.model.sample import DEFAULT_MODEL_PATH
 from composer.model.step import StepCache
+from composer.tokens import STYLE_OFFSET, STYLES
 from composer.train.dataset import TokenCorpus
 from composer.train.train import evaluate_nll
 
@@ -51,6 +52,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=300_000, help="per split (the whole split if larger)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--step-tokens", type=int, default=0, help="valid tokens scored through the decode step")
+    parser.add_argument(
+        "--per-style-tokens", type=int, default=0, help="also the test NLL of each style's first N tokens"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -62,6 +66,14 @@ def main() -> None:
             windows = TokenCorpus(args.data, split).eval_windows(model.cfg.max_len, args.max_tokens)
             figures[f"{split}_nll"] = round(evaluate_nll(model, windows, torch.device("cpu")), 4)
             figures[f"{split}_tokens"] = int(sum(len(w) - 1 for w in windows))
+        if args.per_style_tokens > 0:
+            test = TokenCorpus(args.data, "test")
+            for style_id in sorted(set(test.index.styles.tolist())):
+                name = STYLES[style_id - STYLE_OFFSET]
+                pieces = [i for i in range(len(test)) if test.index.styles[i] == style_id]
+                windows = test.windows_over(model.cfg.max_len, args.per_style_tokens, pieces)
+                figures[f"test_nll_{name}"] = round(evaluate_nll(model, windows, torch.device("cpu")), 4)
+                figures[f"test_tokens_{name}"] = int(sum(len(w) - 1 for w in windows))
         if args.step_tokens > 0:
             windows = TokenCorpus(args.data, "valid").eval_windows(model.cfg.max_len, args.step_tokens)
             figures["step_tokens"] = int(sum(len(w) - 1 for w in windows))

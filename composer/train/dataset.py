@@ -110,10 +110,12 @@ class TokenCorpus:
         if per_style:
             styles = np.unique(self.index.styles)
             share = max(1, max_tokens // len(styles))
-            return [w for s in styles for w in self._windows(max_len, share, np.flatnonzero(self.index.styles == s))]
-        return self._windows(max_len, max_tokens, range(len(self)))
+            of_style = [np.flatnonzero(self.index.styles == s) for s in styles]
+            return [w for pieces in of_style for w in self.windows_over(max_len, share, pieces)]
+        return self.windows_over(max_len, max_tokens, range(len(self)))
 
-    def _windows(self, max_len: int, max_tokens: int, pieces) -> list[np.ndarray]:
+    def windows_over(self, max_len: int, max_tokens: int, pieces) -> list[np.ndarray]:
+        """eval_windows over the given pieces (indices into this split), in that order."""
         windows, total = [], 0
         for i in pieces:
             piece = self.piece(i).astype(np.int64)
