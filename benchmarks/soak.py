@@ -1,5 +1,10 @@
 """Soak: 64 simultaneous voices through a private JACK dummy server for --seconds (default 300).
 
+With --neural-voices N the voices are N held notes on one neural track
+(GM piano, the installed models, torch on the render thread) instead: the
+JSON line then says whether the engine announced a fallback to the DSP synth
+(its overload guard, or models that cannot load), with the engine's notices.
+
 Counts output underflows (callback status flags; goal 0) and ring underruns
 (the render thread was late), and reports the render thread's time per block
 (median, p99, max, in ms) and load (render time / block time, mean and max),
@@ -8,6 +13,7 @@ app sets itself up (synth.engine.realtime: a 1 ms GIL switch interval, the
 start-up heap frozen). Ends by printing one JSON line.
 
 Usage: python benchmarks/soak.py [--seconds S] [--block-frames N] [--ahead-blocks N] [--backend rtmixer|python]
+       [--neural-voices N]
 """
 
 from __future__ import annotations
@@ -30,6 +36,19 @@ from synth.engine.realtime import freeze_heap, tune_process
 SAMPLE_RATE = 48000
 VOICES = 64
 PROGRAMS = (19, 48, 89, 80)  # organ, strings, warm pad, square lead: voices that sustain while held
+NEURAL_PROGRAM = 0  # piano: its held notes keep their renderer slots sounding for the whole run
+NEURAL_LOWEST, NEURAL_STEP = 40, 3  # 16 voices: MIDI 40 .. 85
+FALLBACK_MARKS = ("moved to the DSP synth", "neural synth unavailable")  # the engine's fallback notices
+
+
+def soak_song(neural_voices: int) -> tuple[Song, list[tuple[int, int]]]:
+    """The song and the (track, pitch) notes held for the run: 64 DSP voices, or N on one neural track."""
+    if neural_voices:
+        song = Song(tracks=[Track(name="Neural piano", program=NEURAL_PROGRAM, synth="neural")])
+        return song, [(0, NEURAL_LOWEST + NEURAL_STEP * k) for k in range(neural_voices)]
+    per_track = VOICES // len(PROGRAMS)
+    song = Song(tracks=[Track(name=f"T{p}", program=p) for p in PROGRAMS])
+    return song, [(track, 36 + 3 * k + track) for track in range(len(PROGRAMS)) for k in range(per_track)]
 
 
 def main() -> None:
@@ -39,12 +58,15 @@ def main() -> None:
     parser.add_argument("--ahead-blocks", type=int, default=2)
     parser.add_argument("--backend", choices=("rtmixer", "python"), help="the audio callback (default: rtmixer)")
     parser.add_argument("--jack-realtime", action="store_true", help="start jackd with -R (SCHED_FIFO), as a studio")
+    parser.add_argument("--neural-voices", type=int, default=0, help="N held notes on one neural track instead")
     args = parser.parse_args()
+    if not 0 <= args.neural_voices <= 16:
+        parser.error(f"--neural-voices must be 0-16 (the renderer's note slots), not {args.neural_voices}")
     tune_process()
 
-    song = Song(tracks=[Track(name=f"T{p}", program=p) for p in PROGRAMS])
-    engine = Engine(song, sample_rate=SAMPLE_RATE, block_frames=args.block_frames)
-    per_track = VOICES // len(PROGRAMS)
+    song, held = soak_song(args.neural_voices)
+    engine = Engine(song, sample_rate=SAMPLE_RATE, block_frames=args.block_frames)  # loads the models now
+    voices = len(held)
     server = JackDummyServer(sample_rate=SAMPLE_RATE, period_frames=args.block_frames, realtime=args.jack_realtime)
     with server:
         output = AudioOutput(
@@ -55,9 +77,8 @@ def main() -> None:
         with output:
             t0 = time.perf_counter()
             frames0 = output.frames_delivered
-            for track in range(len(PROGRAMS)):  # held for the whole run: 64 voices sounding
-                for k in range(per_track):
-                    engine.live_note_on(track, 36 + 3 * k + track, 90)
+            for track, pitch in held:  # held for the whole run
+                engine.live_note_on(track, pitch, 90)
             while time.perf_counter() - t0 < args.seconds:
                 time.sleep(0.25)
                 voices_seen.append(engine.active_voices)
@@ -69,7 +90,8 @@ def main() -> None:
             {
                 "benchmark": "soak",
                 "seconds": round(wall_s, 1),
-                "voices_requested": VOICES,
+                "mode": "neural" if args.neural_voices else "dsp",
+                "voices_requested": voices,
                 "voices_active_median": float(np.median(voices_seen)),
                 "voices_active_min": int(min(voices_seen)),
                 "sample_rate": SAMPLE_RATE,
@@ -87,6 +109,8 @@ def main() -> None:
                 "render_failures": output.render_failures,
                 "ahead_blocks_end": output.ahead_blocks,
                 "notices": output.notices,
+                "engine_notices": engine.notices,
+                "fallback_to_dsp": any(mark in line for line in engine.notices for mark in FALLBACK_MARKS),
                 "backend": output.backend,
                 "realtime_priority": output.realtime_refused or "SCHED_FIFO",
                 "output_latency_ms": round(output_latency_ms, 3),
