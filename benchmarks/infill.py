@@ -15,6 +15,8 @@ and comes out equal for all three.
 
 (a) Likelihoods, nats per token, token-weighted over pieces:
     middle_nll_given_prefix   the true middle given the prefix (plain continuation's view of the truth)
+    middle_nll_given_prefix_and_what_follows   the same with the infilling head first (a cfg.fim model;
+                              else null): how much reading what follows helps the model write the truth
     suffix_nll.k1/.k8/.truth  the following passage (its first `--suffix-seconds`, at most max_len/4
                               tokens, the window the rerank scores) given prefix + fill, the fill being
                               candidate 0, the reranked choice, or the true middle
@@ -59,6 +61,7 @@ from composer.model.sample import DEFAULT_MODEL_PATH, SampleOptions, load_model
 from composer.song import Note
 from composer.tokens import DEFAULT_MAX_NOTE_S, STEP_S, STYLE_OFFSET, STYLES, decode, encode, shift_tokens
 from composer.train.dataset import TokenCorpus
+from composer.train.fim import future_head
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import run_or_fail  # noqa: E402
@@ -138,7 +141,8 @@ def run(args: argparse.Namespace) -> dict:
     corpus = TokenCorpus(args.data, "test")
     gap_s, suffix_s = args.gap_seconds, args.suffix_seconds
     max_suffix = model.cfg.max_len // 4
-    nll = {f"{kind}.{c}": [0.0, 0] for kind in ("suffix", "later") for c in CONDITIONS} | {"middle": [0.0, 0]}
+    nll = {f"{kind}.{c}": [0.0, 0] for kind in ("suffix", "later") for c in CONDITIONS}
+    nll |= {"middle": [0.0, 0], "middle_both": [0.0, 0]}
     seams: dict[str, list[dict]] = {c: [] for c in CONDITIONS}
     used = 0
     for i in range(len(corpus)):
@@ -160,6 +164,11 @@ def run(args: argparse.Namespace) -> dict:
         truth = gap_tokens(notes, start_s, end_s)
         middle = sequence_nll(model, context, truth)
         nll["middle"] = [nll["middle"][0] + middle[0], nll["middle"][1] + middle[1]]
+        if model.cfg.fim:  # the true middle as an infilling model sees it: what follows first
+            steps = to_steps(end_s) - to_steps(start_s)
+            head = future_head(steps, encode(after, DEFAULT_MAX_NOTE_S))
+            both = sequence_nll(model, context_ids(model, style, result.prefix, head), truth)
+            nll["middle_both"] = [nll["middle_both"][0] + both[0], nll["middle_both"][1] + both[1]]
         true_fill = [n for n in notes if in_gap(n, start_s, end_s)]
         fills = {
             "k1": (result.candidates[0].tokens, result.candidates[0].notes),
@@ -200,6 +209,7 @@ def run(args: argparse.Namespace) -> dict:
         "temperature": args.temperature,
         "top_p": args.top_p,
         "middle_nll_given_prefix": per_token("middle"),
+        "middle_nll_given_prefix_and_what_follows": per_token("middle_both"),
         "suffix_nll": {c: per_token(f"suffix.{c}") for c in CONDITIONS},
         "later_nll": {c: per_token(f"later.{c}") for c in CONDITIONS},
         "seam": {
