@@ -76,7 +76,13 @@ def _shaped_noise(cfg: MelConfig, magnitudes: np.ndarray, rng: np.random.Generat
     """One synthesis frame (2 * hop,) of noise with bin magnitudes `magnitudes` (hop + 1,), windowed."""
     n = 2 * cfg.hop_samples
     spectrum = magnitudes * (rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1))
-    return np.fft.irfft(spectrum, n=n) * np.sqrt(np.hanning(n + 1)[:n])
+    return np.fft.irfft(spectrum, n=n) * _noise_window(n)
+
+
+@functools.lru_cache(maxsize=4)
+def _noise_window(n: int) -> np.ndarray:
+    """The synthesis frame's sqrt-Hann window (n,)."""
+    return np.sqrt(np.hanning(n + 1)[:n])
 
 
 def _noise_gain(cfg: MelConfig, to_bins: np.ndarray) -> float:
@@ -92,6 +98,51 @@ def _noise_gain(cfg: MelConfig, to_bins: np.ndarray) -> float:
     return float(1.0 / np.median(mel.mean(dim=1).numpy()))
 
 
+class _FrameWork:
+    """The arrays one voice's frames are computed in, made once (those sized by the partials playing, or by
+    the frames of one call, grow to the largest seen): a frame in the render thread makes no sample memory."""
+
+    def __init__(self, max_notes: int, hop: int, n_mels: int) -> None:
+        S, K = max_notes, MAX_PARTIALS
+        self.hop, self.n_mels = hop, n_mels
+        self.s_f, self.s_f2 = np.zeros(S), np.zeros(S)
+        self.new, self.s_b, self.inactive = np.zeros(S, bool), np.zeros(S, bool), np.zeros(S, bool)
+        self.freq, self.f0k, self.amplitude = np.zeros((S, K)), np.zeros((S, K)), np.zeros((S, K))
+        self.audible, self.playing, self.mask = np.zeros((S, K), bool), np.zeros((S, K), bool), np.zeros((S, K), bool)
+        self.slot_of = np.repeat(np.arange(S, dtype=np.int64), K).reshape(S, K)  # each partial's slot
+        self.sound32, self.ramped32 = np.zeros(hop, np.float32), np.zeros(hop, np.float32)
+        self.sound64 = np.zeros(hop)
+        self.bins = np.zeros(hop + 1)
+        self.normal_re, self.normal_im = np.zeros(hop + 1), np.zeros(hop + 1)
+        self.spectrum = np.zeros(hop + 1, np.complex128)
+        self.noise = np.zeros(2 * hop)
+        self.frames = 0
+        self.partials = 0
+        self.fit_frames(1)
+        self.fit_partials(256)
+
+    def fit_frames(self, T: int) -> None:
+        if self.frames >= T:
+            return
+        S, M = self.slot_of.shape[0], self.n_mels
+        self.c_active, self.c_pitch, self.c_age = np.zeros((T, S), bool), np.zeros((T, S)), np.zeros((T, S))
+        self.c_gains, self.c_stretch, self.c_noise = np.zeros((T, S, M)), np.zeros((T, S)), np.zeros((T, M))
+        self.frames = T
+
+    def fit_partials(self, P: int) -> None:
+        if self.partials >= P:
+            return
+        P = min(max(P, 2 * self.partials), self.slot_of.size)
+        M, n = self.n_mels, self.hop
+        self.p_f = [np.zeros(P) for _ in range(5)]
+        self.p_i, self.p_slot = np.zeros(P, np.int64), np.zeros(P, np.int64)
+        self.rows, self.slot_gains = np.zeros((P, M)), np.zeros((P, M))
+        self.p_32, self.p2_32 = np.zeros(P, np.float32), np.zeros(P, np.float32)
+        self.outer, self.phase32 = np.zeros((P, n)), np.zeros((P, n), np.float32)
+        self.phase0_32 = np.zeros((P, n), np.float32)
+        self.partials = P
+
+
 class HarmonicVoice:
     """Renderer controls -> waveform at the mel's sample rate; see the module docstring."""
 
@@ -102,9 +153,13 @@ class HarmonicVoice:
         self.latency_samples = cfg.hop_samples
         self._weights, self._to_bins, self._noise_gain = _tables(cfg)
         self._k = np.arange(1, MAX_PARTIALS + 1, dtype=np.float64)
+        self._k2 = self._k**2
         self._top_hz = TOP_HZ_RATIO * cfg.f_max_hz
         self._n = np.arange(1, self.hop_samples + 1, dtype=np.float64)  # (hop,) samples into the frame
         self._ramp32 = (self._n / self.hop_samples).astype(np.float32)
+        self._ones32 = np.ones(self.hop_samples, np.float32)
+        self._window = _noise_window(2 * self.hop_samples)
+        self._work = _FrameWork(self.max_notes, self.hop_samples, cfg.n_mels)
 
     def initial_state(self) -> HarmonicState:
         S, K = self.max_notes, MAX_PARTIALS
@@ -113,51 +168,126 @@ class HarmonicVoice:
             np.zeros(S, bool), np.zeros(self.hop_samples), np.random.default_rng(NOISE_SEED),
         )  # fmt: skip
 
-    def step(self, controls: VoiceControls, state: HarmonicState) -> tuple[np.ndarray, HarmonicState]:
-        """The controls of T frames (batch 1) -> (float32 (T * hop,), the state after them). Updates `state`."""
-        active = controls.active[0].cpu().numpy()
-        pitch = controls.pitch_semitones[0].double().cpu().numpy()
-        age = controls.age[0].double().cpu().numpy()
-        gains = controls.harmonic_gain[0].double().cpu().numpy()  # (T, S, M)
-        stretch = controls.stretch[0].double().cpu().numpy()
-        noise = controls.noise_magnitude[0].double().cpu().numpy()  # (T, M)
-        out = np.empty(active.shape[0] * self.hop_samples, np.float32)
-        for t in range(active.shape[0]):
-            hop = slice(t * self.hop_samples, (t + 1) * self.hop_samples)
-            out[hop] = self._frame(active[t], pitch[t], age[t], gains[t], stretch[t], noise[t], state)
+    def step(
+        self, controls: VoiceControls, state: HarmonicState, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, HarmonicState]:
+        """The controls of T frames (batch 1) -> (float32 (T * hop,), the state after them). Updates `state`;
+        writes into `out` (float32 (T * hop,)) when given, else into a new array."""
+        T, hop, w = controls.active.shape[1], self.hop_samples, self._work
+        w.fit_frames(T)
+        # The controls into float64 arrays made once (float32 -> float64 is exact: the values of .double()).
+        np.copyto(w.c_active[:T], controls.active[0].cpu().numpy())
+        np.copyto(w.c_pitch[:T], controls.pitch_semitones[0].cpu().numpy())
+        np.copyto(w.c_age[:T], controls.age[0].cpu().numpy())
+        np.copyto(w.c_gains[:T], controls.harmonic_gain[0].cpu().numpy())  # (T, S, M)
+        np.copyto(w.c_stretch[:T], controls.stretch[0].cpu().numpy())
+        np.copyto(w.c_noise[:T], controls.noise_magnitude[0].cpu().numpy())  # (T, M)
+        if out is None:
+            out = np.empty(T * hop, np.float32)
+        for t in range(T):
+            args = (w.c_active[t], w.c_pitch[t], w.c_age[t], w.c_gains[t], w.c_stretch[t], w.c_noise[t])
+            self._frame(*args, state, out[t * hop : (t + 1) * hop])
         return out, state
 
-    def _frame(self, active, pitch, age, gains, stretch, noise, state: HarmonicState) -> np.ndarray:
-        sr, n = self.cfg.sample_rate, self.hop_samples
-        new = active & (~state.active | (np.abs(pitch - state.pitch) > 0.5) | (age < state.age - 1e-6))
-        state.amplitude[new] = 0.0
-        state.phase[new] = 0.0
-        f0_hz = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)  # (S,)
-        freq = f0_hz[:, None] * self._k[None] * np.sqrt(1.0 + stretch[:, None] * PIANO_B * self._k[None] ** 2)
-        audible = active[:, None] & (freq < self._top_hz)  # (S, K)
-        freq = np.where(active[:, None], freq, state.freq_hz)  # a stopping slot keeps its last frequencies
-        amplitude = np.zeros_like(state.amplitude)
-        s, k = np.nonzero(audible)
-        if s.size:
-            rows = self._weights[np.rint(freq[s, k] / FREQ_STEP_HZ).astype(np.int64)]  # (P, M)
-            amplitude[s, k] = np.einsum("pm,pm->p", rows, gains[s])
+    def _frame(self, active, pitch, age, gains, stretch, noise, state: HarmonicState, out: np.ndarray) -> None:
+        """One frame into float32 `out` (hop,), every step in `_work`'s arrays (the values as computed
+        with new arrays: the same operations in the same order)."""
+        sr, n, w = self.cfg.sample_rate, self.hop_samples, self._work
+        # A slot whose note changed (it starts sounding, its pitch moved, its age dropped) starts from silence.
+        new = w.new
+        np.subtract(pitch, state.pitch, out=w.s_f)
+        np.greater(np.abs(w.s_f, out=w.s_f), 0.5, out=new)
+        np.subtract(state.age, 1e-6, out=w.s_f)
+        np.logical_or(new, np.less(age, w.s_f, out=w.s_b), out=new)
+        np.logical_or(new, np.logical_not(state.active, out=w.s_b), out=new)
+        np.logical_and(new, active, out=new)
+        # Per-slot rows by a loop over the S slots, and outer products by matmul (exact: one product each):
+        # numpy's broadcasting makes iterator buffers.
+        for i in range(new.shape[0]):
+            if new[i]:
+                state.amplitude[i] = 0.0
+                state.phase[i] = 0.0
+        # freq = f0_hz * k * sqrt(1 + stretch * B * k^2), f0_hz = 440 * 2 ** ((pitch - 69) / 12)
+        f0_hz = w.s_f
+        np.multiply(
+            440.0, np.power(2.0, np.divide(np.subtract(pitch, 69.0, out=f0_hz), 12.0, out=f0_hz), out=f0_hz), out=f0_hz
+        )
+        freq = w.freq
+        np.matmul(np.multiply(stretch, PIANO_B, out=w.s_f2)[:, None], self._k2[None], out=freq)
+        np.sqrt(np.add(1.0, freq, out=freq), out=freq)
+        np.multiply(np.matmul(f0_hz[:, None], self._k[None], out=w.f0k), freq, out=freq)
+        audible = w.audible
+        np.less(freq, self._top_hz, out=audible)
+        np.logical_not(active, out=w.inactive)
+        for i in range(active.shape[0]):
+            if w.inactive[i]:
+                audible[i] = False
+                freq[i] = state.freq_hz[i]  # a stopping slot keeps its last frequencies
+        amplitude = w.amplitude
+        amplitude.fill(0.0)
+        P = int(np.count_nonzero(audible))
+        if P:
+            w.fit_partials(P)
+            flat = audible.reshape(-1)
+            grid = np.compress(flat, freq.reshape(-1), out=w.p_f[0][:P])
+            np.rint(np.divide(grid, FREQ_STEP_HZ, out=grid), out=grid)
+            index = w.p_i[:P]
+            np.copyto(index, grid, casting="unsafe")
+            rows = np.take(self._weights, index, axis=0, out=w.rows[:P], mode="clip")  # (P, M)
+            slots = np.compress(flat, w.slot_of.reshape(-1), out=w.p_slot[:P])
+            slot_gains = np.take(gains, slots, axis=0, out=w.slot_gains[:P], mode="clip")  # (P, M)
+            np.place(amplitude, audible, np.einsum("pm,pm->p", rows, slot_gains, out=w.p_f[1][:P]))
         floor = QUIET_RATIO * max(float(amplitude.max(initial=0.0)), float(state.amplitude.max(initial=0.0)))
-        amplitude[amplitude < floor] = 0.0  # partials 80 dB under the loudest are not played
-        playing = (amplitude > 0) | (state.amplitude > 0)
-        s, k = np.nonzero(playing)
-        sound = np.zeros(n)
-        if s.size:
-            a0, a1, f = state.amplitude[s, k], amplitude[s, k], freq[s, k]
-            step = (2 * np.pi / sr) * f  # (P,) radians per sample
-            phase = state.phase[s, k].astype(np.float32)[:, None] + np.outer(step, self._n).astype(np.float32)
-            sines = np.sin(phase)  # (P, n) float32
+        np.copyto(amplitude, 0.0, where=np.less(amplitude, floor, out=w.mask))  # 80 dB under the loudest: not played
+        playing = w.playing
+        np.logical_or(np.greater(amplitude, 0, out=playing), np.greater(state.amplitude, 0, out=w.mask), out=playing)
+        P = int(np.count_nonzero(playing))
+        sound = w.sound32
+        if P:
+            w.fit_partials(P)
+            flat = playing.reshape(-1)
+            a0 = np.compress(flat, state.amplitude.reshape(-1), out=w.p_f[0][:P])
+            a1 = np.compress(flat, amplitude.reshape(-1), out=w.p_f[1][:P])
+            step = np.compress(flat, freq.reshape(-1), out=w.p_f[2][:P])
+            np.multiply(2 * np.pi / sr, step, out=step)  # (P,) radians per sample
+            phase0 = np.compress(flat, state.phase.reshape(-1), out=w.p_f[3][:P])
+            # phase = float32(phase0) + float32(outer(step, n)); its sines (P, n) float32
+            phase = w.phase32[:P]
+            np.copyto(phase, np.matmul(step[:, None], self._n[None], out=w.outer[:P]), casting="same_kind")
+            phase0_32 = w.p_32[:P]
+            np.copyto(phase0_32, phase0, casting="same_kind")
+            rows0 = np.matmul(phase0_32[:, None], self._ones32[None], out=w.phase0_32[:P])  # (P, n): phase0 * 1
+            sines = np.sin(np.add(rows0, phase, out=phase), out=phase)
             # the amplitude ramps linearly from a0 to a1: sum_p (a0 + (a1 - a0) r) sin = a0 @ S + r (a1 - a0) @ S
-            sound = a0.astype(np.float32) @ sines + self._ramp32 * ((a1 - a0).astype(np.float32) @ sines)
-            state.phase[s, k] = np.mod(state.phase[s, k] + step * n, 2 * np.pi)
-        state.amplitude, state.freq_hz = amplitude, freq
-        state.pitch, state.age, state.active = np.where(active, pitch, 0.0), age, active.copy()
-        bins = (noise @ self._to_bins) * self._noise_gain
-        frame = _shaped_noise(self.cfg, bins, state.rng)
-        sound = sound + state.noise_overlap + frame[:n]
-        state.noise_overlap = frame[n:]
-        return sound
+            a0_32, rise_32 = w.p_32[:P], w.p2_32[:P]
+            np.copyto(a0_32, a0, casting="same_kind")
+            np.copyto(rise_32, np.subtract(a1, a0, out=w.p_f[4][:P]), casting="same_kind")
+            np.matmul(a0_32, sines, out=sound)
+            ramped = np.multiply(self._ramp32, np.matmul(rise_32, sines, out=w.ramped32), out=w.ramped32)
+            np.add(sound, ramped, out=sound)
+            np.mod(np.add(phase0, np.multiply(step, n, out=step), out=phase0), 2 * np.pi, out=phase0)
+            np.place(state.phase, playing, phase0)
+        else:
+            sound.fill(0.0)
+        np.copyto(state.amplitude, amplitude)
+        np.copyto(state.freq_hz, freq)
+        np.copyto(state.pitch, pitch)
+        np.copyto(state.pitch, 0.0, where=w.inactive)  # (S,) with (S,): no broadcast
+        np.copyto(state.age, age)
+        np.copyto(state.active, active)
+        bins = np.matmul(noise, self._to_bins, out=w.bins)
+        frame = self._shaped_noise(np.multiply(bins, self._noise_gain, out=bins), state.rng)
+        # float32 sound + float64 overlap + the new frame's first half, in float64, played as float32
+        np.add(np.add(sound, state.noise_overlap, out=w.sound64), frame[:n], out=w.sound64)
+        np.copyto(out, w.sound64, casting="same_kind")
+        np.copyto(state.noise_overlap, frame[n:])
+
+    def _shaped_noise(self, magnitudes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """_shaped_noise's frame in `_work`'s arrays: the same draws from `rng`, the same samples."""
+        w = self._work
+        rng.standard_normal(out=w.normal_re)
+        rng.standard_normal(out=w.normal_im)
+        np.multiply(magnitudes, w.normal_re, out=w.spectrum.real)
+        np.multiply(magnitudes, w.normal_im, out=w.spectrum.imag)
+        np.fft.irfft(w.spectrum, n=2 * self.hop_samples, out=w.noise)
+        return np.multiply(w.noise, self._window, out=w.noise)

@@ -170,6 +170,9 @@ class NeuralSynth(Synth):
         self.prefers_long_blocks = True
         self._program = torch.tensor([models.played_program(self.program)], device=self._device)
         self._resampler = StreamResampler(models.sample_rate, self.sample_rate)
+        self._buffer_frames = 0
+        self._fit_frames(4)  # a block's frames; an offline call's many grow the arrays
+        self._silence = np.zeros(models.hop_samples, np.float32)
         hop = models.hop_samples
         look_ahead = self._resampler.latency_input_samples
         # Waiting for a frame's events: a block ending `g` samples into a frame leaves hop - g unmade.
@@ -278,53 +281,75 @@ class NeuralSynth(Synth):
             done += 1
         del self._events[:done]
 
-    def _make_frames(self, n_frames: int) -> np.ndarray:
-        """The next n_frames frames through renderer and vocoder: float32 (n_frames * hop,)."""
+    def _fit_frames(self, T: int) -> None:
+        """The arrays one call's frames are made in, for T frames (made once; a longer call grows them)."""
+        if self._buffer_frames >= T:
+            return
+        S, cfg, hop = self.models.renderer.cfg.max_notes, self.models.renderer.cfg, self.models.hop_samples
+        self._pitch = np.zeros((T, S), np.int64)
+        self._notes = np.zeros((T, S, cfg.n_note_features), np.float32)
+        self._track = np.zeros((T, cfg.n_track_features), np.float32)
+        # Tensors sharing the arrays' memory, (1, T, ...): a flush hands torch its frames without a copy.
+        self._pitch_t, self._notes_t, self._track_t = (
+            torch.from_numpy(x)[None] for x in (self._pitch, self._notes, self._track)
+        )
+        self._audio = np.zeros(T * hop, np.float32)
+        self._buffer_frames = T
+
+    def _run_models(self, T: int) -> None:
+        """The T frames waiting in the feature arrays through renderer and voice, pushed to the resampler."""
+        device = self._device
+        pitch, notes, track = (x[:, :T].to(device) for x in (self._pitch_t, self._notes_t, self._track_t))
+        renderer = self.models.renderer
+        audio = self._audio[: T * self.models.hop_samples]
+        if self._harmonic is not None:
+            controls, _, self._renderer_state = renderer.step_controls(
+                pitch, notes, track, self._program, self._renderer_state
+            )
+            self._harmonic.step(controls, self._voice_state, out=audio)
+        else:
+            mel, self._renderer_state = renderer.step(pitch, notes, track, self._program, self._renderer_state)
+            out, self._voice_state = self.models.vocoder.step(mel, self._voice_state)
+            np.copyto(audio, out[0].cpu().numpy())
+        if self._gain != 1.0:
+            np.multiply(audio, self._gain, out=audio)
+        self._resampler.push(audio)
+
+    def _make_frames(self, n_frames: int) -> None:
+        """The next n_frames frames through renderer and voice, pushed to the resampler (n_frames * hop samples)."""
         hop = self.models.hop_samples
-        pieces, features = [], []
-
-        def flush() -> None:
-            if not features:
-                return
-            device = self._device
-            pitch = torch.from_numpy(np.stack([f[0] for f in features]))[None].to(device)  # (1, T, S)
-            notes = torch.from_numpy(np.stack([f[1] for f in features]))[None].to(device)  # (1, T, S, F)
-            track = torch.from_numpy(np.stack([f[2] for f in features]))[None].to(device)  # (1, T, G)
-            renderer = self.models.renderer
-            if self._harmonic is not None:
-                controls, _, self._renderer_state = renderer.step_controls(
-                    pitch, notes, track, self._program, self._renderer_state
-                )
-                audio, self._voice_state = self._harmonic.step(controls, self._voice_state)
-            else:
-                mel, self._renderer_state = renderer.step(pitch, notes, track, self._program, self._renderer_state)
-                out, self._voice_state = self.models.vocoder.step(mel, self._voice_state)
-                audio = out[0].cpu().numpy()
-            pieces.append(audio * self._gain if self._gain != 1.0 else audio)
-            features.clear()
-
+        self._fit_frames(n_frames)
+        waiting = 0  # frames in the feature arrays, not yet run
         for _ in range(n_frames):
             end = (self._frames + 1) * hop
             self._apply_events(end)
-            frame = self._tracker.frame(end)
+            self._tracker.frame_into(end, self._pitch[waiting], self._notes[waiting], self._track[waiting])
             self._frames += 1
             if self._tracker.sounding:
                 self._silent_frames = 0
             elif self._silent_frames is not None:
                 self._silent_frames += 1
             if self._idle:
-                flush()
-                pieces.append(np.zeros(hop, np.float32))
+                if waiting:
+                    self._run_models(waiting)
+                    waiting = 0
+                self._resampler.push(self._silence)
                 if not self._fresh_state:
                     self._reset_model_states()
                     self._fresh_state = True
             else:
-                features.append(frame)
+                waiting += 1
                 self._fresh_state = False
-        flush()
-        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        if waiting:
+            self._run_models(waiting)
 
     def render(self, n_frames: int) -> np.ndarray:
+        out = np.empty(n_frames, np.float32)
+        self.render_into(out)
+        return out
+
+    def render_into(self, out: np.ndarray) -> None:
+        n_frames = out.shape[0]
         if self._thread != threading.get_ident():
             self._thread = threading.get_ident()
             torch.set_num_threads(self.torch_threads)
@@ -333,11 +358,11 @@ class NeuralSynth(Synth):
         ready = int(known // hop) - self._frames
         with torch.inference_mode():
             if ready > 0:
-                self._resampler.push(self._make_frames(ready))
+                self._make_frames(ready)
             while self._resampler.input_needed(n_frames) > self._resampler.pushed:  # a block of another length
-                self._resampler.push(self._make_frames(1))
+                self._make_frames(1)
         self._engine_pos += n_frames
-        return self._resampler.pull(n_frames)
+        self._resampler.pull(n_frames, out=out)
 
 
 class NeuralSynthFactory:

@@ -96,6 +96,14 @@ class NoteTracker:
         """Features at `end_samples`: pitch (S,) int64, notes (S, N_NOTE_FEATURES), track (N_TRACK_FEATURES,)."""
         pitch = np.zeros(self.max_notes, np.int64)
         notes = np.zeros((self.max_notes, N_NOTE_FEATURES), np.float32)
+        track = np.zeros(N_TRACK_FEATURES, np.float32)
+        self.frame_into(end_samples, pitch, notes, track)
+        return pitch, notes, track
+
+    def frame_into(self, end_samples: float, pitch: np.ndarray, notes: np.ndarray, track: np.ndarray) -> None:
+        """`frame`'s features written into the caller's arrays (the render thread's, made once)."""
+        pitch.fill(0)
+        notes.fill(0.0)
         for i, slot in enumerate(self.slots):
             if slot is None:
                 continue
@@ -103,18 +111,18 @@ class NoteTracker:
                 self.slots[i] = None
                 continue
             age_s = max(end_samples - slot.onset, 0.0) / self.sample_rate
-            row = [1.0, slot.velocity / 127.0, math.log1p(age_s / 0.005) / 8.0]
-            row += [math.exp(-age_s / tau) for tau in ONSET_TAUS_S]
-            if slot.release is None:
-                row += [0.0] + [0.0] * len(RELEASE_TAUS_S)
-            else:
+            row = notes[i]
+            row[0], row[1], row[2] = 1.0, slot.velocity / 127.0, math.log1p(age_s / 0.005) / 8.0
+            for j, tau in enumerate(ONSET_TAUS_S):
+                row[3 + j] = math.exp(-age_s / tau)
+            if slot.release is not None:
                 rel_s = max(end_samples - slot.release, 0.0) / self.sample_rate
-                row += [1.0] + [math.exp(-rel_s / tau) for tau in RELEASE_TAUS_S]
-            row.append(1.0 if slot.key_up is not None and slot.release is None else 0.0)
+                row[RELEASED_INDEX] = 1.0
+                for j, tau in enumerate(RELEASE_TAUS_S):
+                    row[RELEASED_INDEX + 1 + j] = math.exp(-rel_s / tau)
+            row[HELD_INDEX] = 1.0 if slot.key_up is not None and slot.release is None else 0.0
             pitch[i] = slot.pitch
-            notes[i] = row
-        track = np.array([float(self.pedal_down), self.bend_semitones / BEND_SCALE_SEMITONES], np.float32)
-        return pitch, notes, track
+        track[0], track[1] = float(self.pedal_down), self.bend_semitones / BEND_SCALE_SEMITONES
 
 
 def features_from_notes(
