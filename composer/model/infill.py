@@ -13,7 +13,8 @@ the likeliest is kept, so the fill also leads into what follows. A model trained
 infilling examples (`cfg.fim`, composer.train.fim) also reads what follows, and
 the gap's length, before it writes each candidate: [STYLE, FUTURE, shifts,
 what follows, BOS, prefix]; the candidates are still ranked by the same
-left-to-right score. With a plain model, K=1 is plain continuation: the same notes as `composer.model.sample.stream` for the same seed.
+left-to-right score. With a plain model, K=1 is plain continuation: the same
+notes as `composer.model.sample.stream` for the same seed.
 """
 
 from __future__ import annotations
