@@ -201,7 +201,7 @@ class HarmonicVoice:
         np.logical_or(new, np.less(age, w.s_f, out=w.s_b), out=new)
         np.logical_or(new, np.logical_not(state.active, out=w.s_b), out=new)
         np.logical_and(new, active, out=new)
-        # Per-slot rows by a loop over the S slots, and outer products by matmul (exact: one product each):
+        # Per-slot rows by a loop over the S slots, and outer products by einsum (exact: one product each):
         # numpy's broadcasting makes iterator buffers.
         for i in range(new.shape[0]):
             if new[i]:
@@ -213,9 +213,9 @@ class HarmonicVoice:
             440.0, np.power(2.0, np.divide(np.subtract(pitch, 69.0, out=f0_hz), 12.0, out=f0_hz), out=f0_hz), out=f0_hz
         )
         freq = w.freq
-        np.matmul(np.multiply(stretch, PIANO_B, out=w.s_f2)[:, None], self._k2[None], out=freq)
+        np.einsum("s,k->sk", np.multiply(stretch, PIANO_B, out=w.s_f2), self._k2, out=freq)
         np.sqrt(np.add(1.0, freq, out=freq), out=freq)
-        np.multiply(np.matmul(f0_hz[:, None], self._k[None], out=w.f0k), freq, out=freq)
+        np.multiply(np.einsum("s,k->sk", f0_hz, self._k, out=w.f0k), freq, out=freq)
         audible = w.audible
         np.less(freq, self._top_hz, out=audible)
         np.logical_not(active, out=w.inactive)
@@ -253,10 +253,10 @@ class HarmonicVoice:
             phase0 = np.compress(flat, state.phase.reshape(-1), out=w.p_f[3][:P])
             # phase = float32(phase0) + float32(outer(step, n)); its sines (P, n) float32
             phase = w.phase32[:P]
-            np.copyto(phase, np.matmul(step[:, None], self._n[None], out=w.outer[:P]), casting="same_kind")
+            np.copyto(phase, np.einsum("p,n->pn", step, self._n, out=w.outer[:P]), casting="same_kind")
             phase0_32 = w.p_32[:P]
             np.copyto(phase0_32, phase0, casting="same_kind")
-            rows0 = np.matmul(phase0_32[:, None], self._ones32[None], out=w.phase0_32[:P])  # (P, n): phase0 * 1
+            rows0 = np.einsum("p,n->pn", phase0_32, self._ones32, out=w.phase0_32[:P])  # (P, n): phase0 * 1
             sines = np.sin(np.add(rows0, phase, out=phase), out=phase)
             # the amplitude ramps linearly from a0 to a1: sum_p (a0 + (a1 - a0) r) sin = a0 @ S + r (a1 - a0) @ S
             a0_32, rise_32 = w.p_32[:P], w.p2_32[:P]
