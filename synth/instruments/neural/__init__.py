@@ -15,7 +15,8 @@ Data flow: note events -> note_features -> renderer.step (a mel frame per hop) -
 offline on synth.data's windows, against mel's log-mel; synth.prompt reuses mel, the vocoder and
 neural_checkpoint.
 
-Real-time code: NeuralSynth's note calls and render(), and through it the step() paths of renderer, vocoder,
-blocks, streaming and note_features, run on the engine's render thread. Loading (neural_checkpoint,
-load_neural_models) happens off it, through NeuralSynthFactory.
+Real-time code: NeuralSynth's note calls and render_into() (render() is it into a new array), and through
+it the step() paths of renderer, harmonic_voice, vocoder, blocks, streaming, note_features and the resampler,
+run on the engine's render thread; their numpy side works in arrays made once (tests/synth/test_neural_alloc.py).
+Loading (neural_checkpoint, load_neural_models) happens off it, through NeuralSynthFactory.
 """

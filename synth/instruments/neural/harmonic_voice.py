@@ -99,8 +99,10 @@ def _noise_gain(cfg: MelConfig, to_bins: np.ndarray) -> float:
 
 
 class _FrameWork:
-    """The arrays one voice's frames are computed in, made once (those sized by the partials playing, or by
-    the frames of one call, grow to the largest seen): a frame in the render thread makes no sample memory."""
+    """The arrays one voice's frames are computed in, made once: a frame in the render thread makes no
+    sample memory. Those sized by the partials are made for all S * K at once (np.zeros' pages are
+    only touched as partials play), so the first big chord does not make them in the render thread;
+    those sized by the frames of one call grow to the longest call (an offline render's)."""
 
     def __init__(self, max_notes: int, hop: int, n_mels: int) -> None:
         S, K = max_notes, MAX_PARTIALS
@@ -119,7 +121,7 @@ class _FrameWork:
         self.frames = 0
         self.partials = 0
         self.fit_frames(1)
-        self.fit_partials(256)
+        self.fit_partials(self.slot_of.size)
 
     def fit_frames(self, T: int) -> None:
         if self.frames >= T:

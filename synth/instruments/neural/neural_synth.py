@@ -170,9 +170,6 @@ class NeuralSynth(Synth):
         self.prefers_long_blocks = True
         self._program = torch.tensor([models.played_program(self.program)], device=self._device)
         self._resampler = StreamResampler(models.sample_rate, self.sample_rate)
-        self._buffer_frames = 0
-        self._fit_frames(4)  # a block's frames; an offline call's many grow the arrays
-        self._silence = np.zeros(models.hop_samples, np.float32)
         hop = models.hop_samples
         look_ahead = self._resampler.latency_input_samples
         # Waiting for a frame's events: a block ending `g` samples into a frame leaves hop - g unmade.
@@ -180,6 +177,10 @@ class NeuralSynth(Synth):
         block_model = None if block_frames is None else block_frames * models.sample_rate / self.sample_rate
         if block_model is not None and block_model == int(block_model):
             g = math.gcd(int(block_model), hop)
+        self._buffer_frames = 0
+        usual_frames = 4 if block_model is None else math.ceil(block_model / hop) + 2
+        self._fit_frames(max(usual_frames, 4))  # a usual block's frames; an offline call's many grow the arrays
+        self._silence = np.zeros(hop, np.float32)
         # Plus the resampler's look-ahead (+1: its window reaches floor(t) + W).
         self.pipeline_delay_samples = hop - g + (look_ahead + 1 if look_ahead else 0)  # at the models' rate
         model_latency = self.pipeline_delay_samples + self._voice_latency_samples
