@@ -162,6 +162,7 @@ class HarmonicVoice:
         self._ones32 = np.ones(self.hop_samples, np.float32)
         self._window = _noise_window(2 * self.hop_samples)
         self._work = _FrameWork(self.max_notes, self.hop_samples, cfg.n_mels)
+        self._rng_start = np.random.default_rng(NOISE_SEED).bit_generator.state
 
     def initial_state(self) -> HarmonicState:
         S, K = self.max_notes, MAX_PARTIALS
@@ -169,6 +170,13 @@ class HarmonicVoice:
             np.zeros((S, K)), np.zeros((S, K)), np.zeros((S, K)), np.zeros(S), np.zeros(S),
             np.zeros(S, bool), np.zeros(self.hop_samples), np.random.default_rng(NOISE_SEED),
         )  # fmt: skip
+
+    def reset_state(self, state: HarmonicState) -> None:
+        """`state` back to `initial_state()`'s, in place (its noise generator too): nothing new is made."""
+        for array in (state.phase, state.amplitude, state.freq_hz, state.pitch, state.age, state.noise_overlap):
+            array.fill(0.0)
+        state.active.fill(False)
+        state.rng.bit_generator.state = self._rng_start
 
     def step(
         self, controls: VoiceControls, state: HarmonicState, out: np.ndarray | None = None

@@ -185,6 +185,8 @@ class NeuralSynth(Synth):
         self.pipeline_delay_samples = hop - g + (look_ahead + 1 if look_ahead else 0)  # at the models' rate
         model_latency = self.pipeline_delay_samples + self._voice_latency_samples
         self.latency_samples = round(model_latency * self.sample_rate / models.sample_rate)
+        self._delay_silence = np.zeros(self.pipeline_delay_samples, np.float32)  # the pipeline's start
+        self._renderer_state = None
         self.reset()
         self._warm_up()
 
@@ -239,7 +241,7 @@ class NeuralSynth(Synth):
         self._silent_frames = None  # frames since the last sounding note; None: idle from the start
         self._idle_after_frames = -(-(self.pipeline_delay_samples + self._voice_latency_samples) // hop) + 2
         self._resampler.reset()
-        self._resampler.push(np.zeros(self.pipeline_delay_samples, np.float32))
+        self._resampler.push(self._delay_silence)
 
     @property
     def _voice_latency_samples(self) -> int:
@@ -247,11 +249,24 @@ class NeuralSynth(Synth):
         return self._harmonic.latency_samples if self._harmonic is not None else self.models.vocoder.latency_samples
 
     def _reset_model_states(self) -> None:
-        self._renderer_state = self.models.renderer.initial_state(1)
-        if self._harmonic is not None:
-            self._voice_state = self._harmonic.initial_state()
-        else:
-            self._voice_state = self.models.vocoder.initial_state(1)
+        """The models' states back to their start: made the first time, zeroed in place after (a track
+        going idle, reset() at a stop or seek: the render thread's, so nothing new is made)."""
+        if getattr(self, "_renderer_state", None) is None:
+            self._renderer_state = self.models.renderer.initial_state(1)
+            if self._harmonic is not None:
+                self._voice_state = self._harmonic.initial_state()
+            else:
+                self._voice_state = self.models.vocoder.initial_state(1)
+            return
+        with torch.inference_mode():  # the states a step made are inference tensors
+            for tensor in self._renderer_state.conv:
+                tensor.zero_()
+            if self._harmonic is not None:
+                self._harmonic.reset_state(self._voice_state)
+            else:
+                for tensor in self._voice_state.conv:
+                    tensor.zero_()
+                self._voice_state.overlap.zero_()
 
     @property
     def active_voices(self) -> int:
