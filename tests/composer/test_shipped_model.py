@@ -30,4 +30,6 @@ def test_each_style_gives_plausible_music(shipped, style):
     assert all(n.pitch % 12 in scale_pitch_classes("D:major") for n in notes)
     assert max(n.end_s for n in notes) <= 8.0 + 1e-6
     span = max(n.pitch for n in notes) - min(n.pitch for n in notes)
-    assert span <= 48  # within four octaves: not a random scatter over the keyboard
+    # not a random scatter over the keyboard: within four octaves, five for classical (its held-out pieces span a
+    # median 47 semitones in 30 s: benchmarks/style_match.py)
+    assert span <= (60 if style == "classical" else 48)
