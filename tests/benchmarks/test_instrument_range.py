@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from bench_loader import load_benchmark
 
 from composer.model.checkpoint import save_transformer
 from composer.model.model import MusicTransformer, TransformerConfig
 from composer.song import Note
 from composer.tokens import VOCAB_SIZE
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("instrument_range", ROOT / "benchmarks" / "instrument_range.py")
-ir = importlib.util.module_from_spec(spec)
-sys.modules["instrument_range"] = ir
-spec.loader.exec_module(ir)
+ir = load_benchmark("instrument_range")
 
 
 @pytest.fixture(scope="module")

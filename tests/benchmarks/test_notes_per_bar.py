@@ -5,13 +5,12 @@ fixed distribution over tokens, so each run knows whether the bars fill at the f
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from bench_loader import load_benchmark
 
 from composer.files.midi_io import write_midi
 from composer.model.checkpoint import save_transformer
@@ -20,18 +19,7 @@ from composer.song import Note, Song, Track
 from composer.tokens import NOTE_OFF_OFFSET, NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE
 from composer.train.corpus import build_corpus
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-npb = _load("notes_per_bar")
+npb = load_benchmark("notes_per_bar")
 
 
 def fixed_model(path: Path, note_on: float) -> str:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_loader import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("prompt_key", ROOT / "benchmarks" / "prompt_key.py")
-pk = importlib.util.module_from_spec(spec)
-sys.modules["prompt_key"] = pk
-spec.loader.exec_module(pk)
+pk = load_benchmark("prompt_key")
 SR = 24000
 
 

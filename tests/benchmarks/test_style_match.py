@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from bench_loader import load_benchmark
 
 from composer.files.midi_io import write_midi
 from composer.model.checkpoint import save_transformer
@@ -19,18 +17,7 @@ from composer.song import Note, Song, Track
 from composer.tokens import VOCAB_SIZE
 from composer.train.corpus import build_corpus
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sm = _load("style_match")
+sm = load_benchmark("style_match")
 
 
 def test_piece_statistics_of_a_known_piece():
