@@ -6,15 +6,12 @@ import asyncio
 import time
 
 import pytest
-import torch
-from app_helpers import run_async
+from app_helpers import melody, run_async, settle
+from app_helpers import save_tiny_model as save_model
 
 from composer.history import same, snapshot
 from composer.model.candidates import AISettings
-from composer.model.checkpoint import save_transformer
-from composer.model.model import MusicTransformer, TransformerConfig
-from composer.song import Note, Song, Track
-from composer.tokens import VOCAB_SIZE
+from composer.song import Song, Track
 from tui.app import ComposerApp
 
 SIZE = (120, 40)
@@ -27,28 +24,9 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("COMPOSER_TRANSFORMER", raising=False)
 
 
-def save_model(path, **config) -> str:
-    cfg = dict(vocab_size=VOCAB_SIZE, max_len=64, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0)
-    cfg.update(config)
-    torch.manual_seed(0)  # the same tiny model every run: what it samples for a seed is then fixed too
-    save_transformer(MusicTransformer(TransformerConfig(**cfg)), path)
-    return str(path)
-
-
 @pytest.fixture
 def tiny_model(tmp_path) -> str:
     return save_model(tmp_path / "tiny.safetensors")
-
-
-def melody() -> Song:
-    notes = [Note(60 + (i * 5) % 12, 90, i * 0.5, i * 0.5 + 0.4) for i in range(8)]
-    return Song(tempo_bpm=120.0, tracks=[Track(name="Lead", notes=notes)])
-
-
-async def settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
 
 
 @run_async

@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_app_ai import SIZE, run_async, save_model, settle
+from app_helpers import run_async, settle
+from app_helpers import save_tiny_model as save_model
+from test_app_ai import SIZE
 
 from composer.history import same, snapshot
 from composer.model.candidates import AISettings

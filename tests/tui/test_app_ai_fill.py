@@ -12,7 +12,8 @@ import time
 
 import pytest
 import torch
-from test_app_ai import SIZE, melody, run_async, settle
+from app_helpers import melody, run_async, settle
+from test_app_ai import SIZE
 
 from composer.model.candidates import AISettings, NoteAssembler
 from composer.model.checkpoint import save_transformer

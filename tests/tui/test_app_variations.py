@@ -6,15 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
-from app_helpers import run_async
+from app_helpers import melody, run_async, save_tiny_model, settle
 
 from composer.history import same, snapshot
 from composer.model.candidates import AISettings
-from composer.model.checkpoint import save_transformer
-from composer.model.model import MusicTransformer, TransformerConfig
-from composer.song import Note, Song, Track
-from composer.tokens import VOCAB_SIZE
+from composer.song import Note
 from tui.app import ComposerApp
 from tui.widgets.variations_view import LANE_ROWS, Lanes, bar_columns, lane_cells, pitch_rows
 
@@ -30,22 +26,7 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def tiny_model(tmp_path) -> str:
-    torch.manual_seed(0)  # one tiny model every run: what each test samples is fixed
-    cfg = TransformerConfig(vocab_size=VOCAB_SIZE, max_len=64, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0)
-    path = tmp_path / "tiny.safetensors"
-    save_transformer(MusicTransformer(cfg), path)
-    return str(path)
-
-
-def melody() -> Song:
-    notes = [Note(60 + (i * 5) % 12, 90, i * 0.5, i * 0.5 + 0.4) for i in range(8)]
-    return Song(tempo_bpm=120.0, tracks=[Track(name="Lead", notes=notes)])
-
-
-async def settle(app, pilot) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
+    return save_tiny_model(tmp_path / "tiny.safetensors")
 
 
 async def sample_variations(app, pilot, count: int = 3, seed: int = 11) -> None:
