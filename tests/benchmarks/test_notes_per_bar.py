@@ -6,37 +6,17 @@ fixed distribution over tokens, so each run knows whether the bars fill at the f
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from bench_loader import load_benchmark
+from model_fixtures import fixed_model
 
 from composer.files.midi_io import write_midi
-from composer.model.checkpoint import save_transformer
-from composer.model.model import MusicTransformer, TransformerConfig
 from composer.song import Note, Song, Track
-from composer.tokens import NOTE_OFF_OFFSET, NOTE_ON_OFFSET, TIME_SHIFT_OFFSET, VOCAB_SIZE
 from composer.train.corpus import build_corpus
 
 npb = load_benchmark("notes_per_bar")
-
-
-def fixed_model(path: Path, note_on: float) -> str:
-    """Logits: `note_on` / -1 for NOTE_ON / NOTE_OFF of pitches 60-71, 0 for a 1 s TIME_SHIFT, -30 for the rest."""
-    cfg = TransformerConfig(vocab_size=VOCAB_SIZE, max_len=64, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0)
-    model = MusicTransformer(cfg)
-    with torch.no_grad():
-        model.ln_f.weight.zero_()
-        model.ln_f.bias.zero_()
-        model.ln_f.bias[0] = 1.0
-        column = model.tok_emb.weight[:, 0]  # the head is tied: these are the logits
-        column.fill_(-30.0)
-        column[NOTE_ON_OFFSET + 60 : NOTE_ON_OFFSET + 72] = note_on
-        column[NOTE_OFF_OFFSET + 60 : NOTE_OFF_OFFSET + 72] = -1.0
-        column[TIME_SHIFT_OFFSET + 99] = 0.0
-    save_transformer(model, path)
-    return str(path)
 
 
 def test_notes_per_bar_counts_onsets_bar_by_bar():
