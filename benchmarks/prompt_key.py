@@ -69,6 +69,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--diffusion", default=None, help="a diffusion model file (default: the shipped one)")
+    parser.add_argument(
+        "--conform", choices=("auto", "on", "off"), default="auto",
+        help="move the made clip to the key (auto: only for a model without controls)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from synth.prompt.key_conform import parse_key
 
@@ -91,7 +96,8 @@ def run(args: argparse.Namespace) -> dict:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, PromptRequest
 
     torch.set_num_threads(args.threads)
-    generator = PromptGenerator()
+    conform = {"auto": None, "on": True, "off": False}[args.conform]
+    generator = PromptGenerator(args.diffusion, conform=conform)
     scores = {"text": [], "held": []}
     shifts, clip_s = [], {"text": [], "held": []}
     for i, key in enumerate(args.keys):
@@ -115,6 +121,8 @@ def run(args: argparse.Namespace) -> dict:
     result["moved_share"] = round(float(np.mean([s != 0 for s in shifts])), 3)
     result["moved_semitones_mean_abs"] = round(float(np.mean(np.abs(shifts))), 2)
     result["judge"] = "librosa chroma_cqt + Temperley (2001) profiles"
+    result["model"] = {"file": str(generator.diffusion_path), "controls": generator.model.cfg.controls}
+    result["conform"] = generator.conform
     return result | machine_facts()
 
 

@@ -2,7 +2,8 @@
 
 For each requested BPM (70-160) and seed, "drum groove at N BPM" is made for --seconds twice: as the text
 alone asks (PromptRequest without bpm: what the diffusion model does with the words) and with the tempo
-held (bpm=N: synth.prompt.tempo_conform measures the made clip and resamples its mel). librosa's
+held (bpm=N: a model with controls is given the tempo and beat grid; one without has synth.prompt.tempo_conform
+measure the made clip and resample its mel). librosa's
 beat_track, which the project does not use to make the clips, estimates each clip's tempo; reported:
 the share within 8 % of the request (goal >= 0.7), and within 8 % up to a factor of 2 (half/double time),
 and the time per clip. Ends with one JSON line.
@@ -36,6 +37,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--diffusion", default=None, help="a diffusion model file (default: the shipped one)")
+    parser.add_argument(
+        "--conform", choices=("auto", "on", "off"), default="auto",
+        help="measure and stretch the made clip to the tempo (auto: only for a model without controls)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import librosa
@@ -44,7 +50,7 @@ def main() -> None:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, PromptRequest
 
     torch.set_num_threads(args.threads)
-    generator = PromptGenerator()
+    generator = PromptGenerator(args.diffusion, conform={"auto": None, "on": True, "off": False}[args.conform])
     bpms = [float(b) for b in args.bpms.split(",")]
     rows = {"text": [], "held": []}
     seconds_per_clip = {"text": [], "held": []}
@@ -78,6 +84,8 @@ def main() -> None:
         "text_only": summary("text"),
         "tempo_held": summary("held"),
         "threads": args.threads,
+        "model": {"file": str(generator.diffusion_path), "controls": generator.model.cfg.controls},
+        "conform": generator.conform,
         **machine_facts(),
     }
     print(json.dumps(result))

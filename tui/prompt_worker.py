@@ -69,7 +69,8 @@ class PromptTrackActions:
         request = await self.app.push_screen_wait(PromptDialog(start))
         if request is None or self._prompt_refuse_if_busy():
             return
-        request = replace(request, bpm=self._prompt_tempo(request.prompt), key=key_named(request.prompt))
+        tempo, key = self._prompt_tempo(request.prompt), key_named(request.prompt)
+        request = replace(request, bpm=tempo, key=key, beats_per_bar=self._prompt_meter())
         self._prompt_last = request
         self._prompt_start(request.prompt, partial(self._prompt_make_new, request, self.roll.cursor_s))
 
@@ -135,7 +136,14 @@ class PromptTrackActions:
     def _prompt_make_again(self, clip: AudioClip, seed: int, generator, progress) -> tuple[AudioClip, AudioClip]:
         from synth.prompt.prompt_audio import regenerate_clip
 
-        return regenerate_clip(clip, seed, generator, progress, self._prompt_tempo(clip.prompt or "")), clip
+        tempo = self._prompt_tempo(clip.prompt or "")
+        return regenerate_clip(clip, seed, generator, progress, tempo, self._prompt_meter()), clip
+
+    def _prompt_meter(self) -> int | None:
+        """The song's beats in a bar, for a model that takes the meter."""
+        from synth.prompt.prompt_audio import meter_of
+
+        return meter_of(self.song.beats_per_bar)
 
     def _prompt_tempo(self, prompt: str) -> float:
         """The tempo a clip is made at: the BPM its text names, else the song's."""

@@ -99,6 +99,10 @@ class ClipMeta:
     loudness: str  # "soft" / "medium" / "loud"
     texture: str  # "melody" / "chords" / "arpeggio" / "groove"
     style: str | None = None  # drum style ("rock", "funk", ...)
+    # The clip's beat grid: seconds from its start to its first beat (None: not known), beats in a bar
+    # (None: not known). Generated parts start on a bar line of 4 beats; a corpus excerpt knows its beat only.
+    first_beat_s: float | None = 0.0
+    beats_per_bar: int | None = 4
 
     @property
     def drums(self) -> bool:

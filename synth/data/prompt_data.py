@@ -195,9 +195,11 @@ def corpus_clip(
     sounding = np.mean([np.sum((onset_times <= n.start_s + 0.01) & (onset_times >= n.start_s - 0.01)) for n in fitted])
     texture = "chords" if sounding >= 1.8 else "melody"
     key_pc, mode = estimate_key(fitted)
+    beat_s = 60.0 * stretch / bpm  # the piece's quarter note, stretched; its offset 0 is a beat
     meta = ClipMeta(
-        program, family, name, round(bpm / stretch, 1), KEY_NAMES[key_pc], mode, register_of(fitted), loudness, texture
-    )
+        program, family, name, round(bpm / stretch, 1), KEY_NAMES[key_pc], mode, register_of(fitted), loudness, texture,
+        first_beat_s=round(float(-start_s % beat_s), 4), beats_per_bar=None,
+    )  # fmt: skip
     return Clip(meta, fitted, source)
 
 

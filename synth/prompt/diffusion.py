@@ -36,6 +36,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from synth.prompt.controls import GLOBAL_DIM, GRID_DIM
+
 TIME_FREQUENCIES = 256  # sinusoidal features of t before the timestep MLP
 SKIP_LOG_VAR_MIN, SKIP_LOG_VAR_MAX = -9.2, 9.2  # s^2 in [1e-4, 1e4]: |a(t)| <= max(1 / (2 s), 1 / t)
 
@@ -51,6 +53,9 @@ class DiffusionConfig:
     mlp_ratio: float = 4.0
     text_dim: int = 384
     cond_dropout: float = 0.15  # training only: the share of examples whose text is replaced by the null embedding
+    # Tempo, key, meter and the beat grid as inputs (synth/prompt/controls.py); False in files made before them.
+    controls: bool = False
+    control_dropout: float = 0.15  # training only: each of tempo, key and grid made unknown this often
     mel_mean: list[float] = field(default_factory=list)  # per band, of the training log-mel; empty: 0
     mel_std: list[float] = field(default_factory=list)  # per band; empty: 1
 
@@ -64,8 +69,9 @@ class DiffusionConfig:
             )
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
-        if not 0 <= self.cond_dropout < 1:
-            raise ValueError(f"cond_dropout must be in [0, 1), not {self.cond_dropout}")
+        for name in ("cond_dropout", "control_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         self.mel_mean = [float(v) for v in self.mel_mean] or [0.0] * self.n_mels
         self.mel_std = [float(v) for v in self.mel_std] or [1.0] * self.n_mels
         if len(self.mel_mean) != self.n_mels or len(self.mel_std) != self.n_mels:
@@ -79,6 +85,34 @@ class DiffusionConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The controls of a batch as tensors: global_features (B, GLOBAL_DIM), grid (B, F, GRID_DIM); all zero
+    where not known (synth/prompt/controls.py makes them)."""
+
+    global_features: torch.Tensor
+    grid: torch.Tensor
+
+    @classmethod
+    def of(cls, labels, n_frames: int, frame0=0, device: torch.device | str = "cpu") -> Controls:
+        from synth.prompt.controls import global_features, grid_features
+
+        g = torch.from_numpy(global_features(labels)).to(device)
+        return cls(g, torch.from_numpy(grid_features(labels, n_frames, frame0)).to(device))
+
+    def dropped(self, drop: torch.Tensor) -> Controls:
+        """Unknown (zero) where drop (B,) is True."""
+        keep = (~drop).to(self.grid.dtype)
+        return Controls(self.global_features * keep[:, None], self.grid * keep[:, None, None])
+
+    def take(self, index) -> Controls:
+        return Controls(self.global_features[index], self.grid[index])
+
+    def repeat(self, n: int) -> Controls:
+        """The batch n times over (for the guided and unguided halves of one pass)."""
+        return Controls(self.global_features.repeat(n, 1), self.grid.repeat(n, 1, 1))
 
 
 def sinusoidal(positions: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -144,6 +178,9 @@ class MelDiT(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(TIME_FREQUENCIES, d), nn.SiLU(), nn.Linear(d, d))
         self.text_mlp = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.null_text = nn.Parameter(torch.randn(cfg.text_dim) / math.sqrt(cfg.text_dim))
+        if cfg.controls:  # tempo/key/meter into the conditioning vector, the beat grid into each token
+            self.control_mlp = nn.Sequential(nn.Linear(GLOBAL_DIM, d), nn.SiLU(), nn.Linear(d, d))
+            self.grid_in = nn.Linear(cfg.patch_frames * GRID_DIM, d)
         self.blocks = nn.ModuleList(DiTBlock(cfg) for _ in range(cfg.n_layers))
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
@@ -166,7 +203,10 @@ class MelDiT(nn.Module):
         for block in self.blocks:
             nn.init.zeros_(block.ada[-1].weight)
             nn.init.zeros_(block.ada[-1].bias)
-        for layer in (self.ada_out[-1], self.patch_out):
+        zeroed = [self.ada_out[-1], self.patch_out]
+        if self.cfg.controls:  # controls start unheard: a model fine-tuned from one without them starts as it
+            zeroed += [self.control_mlp[-1], self.grid_in]
+        for layer in zeroed:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -197,17 +237,31 @@ class MelDiT(nn.Module):
         """The Gaussian flow's velocity for patches (B, T, P, M) at times t (B,)."""
         return self.from_components(self.skip_gain(t) * self.to_components(patches))
 
-    def condition(self, t: torch.Tensor, text: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
+    def condition(
+        self, t: torch.Tensor, text: torch.Tensor, drop: torch.Tensor | None = None, controls: Controls | None = None
+    ) -> torch.Tensor:
         """t (B,), text (B, text_dim), drop (B,) bool (True: use the null text) -> conditioning vector (B, d)."""
         if drop is not None:
             text = torch.where(drop[:, None], self.null_text.to(text.dtype)[None], text)
         t_emb = self.time_mlp(sinusoidal(t * 1000.0, TIME_FREQUENCIES).to(text.dtype))
-        return t_emb + self.text_mlp(text)
+        c = t_emb + self.text_mlp(text)
+        if controls is not None and self.cfg.controls:
+            c = c + self.control_mlp(controls.global_features.to(text.dtype))
+        return c
 
     def forward(
-        self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, drop: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        drop: torch.Tensor | None = None,
+        controls: Controls | None = None,
     ) -> torch.Tensor:
+        """`controls`: the tempo/key/meter features (B, GLOBAL_DIM) and the beat grid (B, F, GRID_DIM) of
+        synth/prompt/controls.py; ignored by a model without them; `drop` drops them with the text."""
         B, M, n_frames = x.shape
+        if controls is not None and drop is not None:
+            controls = controls.dropped(drop)
         cfg = self.cfg
         if cfg.n_mels != M or not 0 < n_frames <= cfg.clip_frames:
             raise ValueError(f"expected (B, {cfg.n_mels}, 1..{cfg.clip_frames}) mel, got {tuple(x.shape)}")
@@ -217,7 +271,10 @@ class MelDiT(nn.Module):
         patches = x.view(B, M, T, P).permute(0, 2, 3, 1)  # (B, T, P, M)
         tokens = patches.reshape(B, T, P * M)  # frame-major
         h = self.patch_in(tokens) + self.pos_fixed[:T] + self.pos_learned[:T]  # (B, T, d)
-        c = self.condition(t, text, drop)  # (B, d)
+        if controls is not None and cfg.controls:
+            grid = F.pad(controls.grid.to(h.dtype), (0, 0, 0, T * P - n_frames))  # (B, T * P, GRID_DIM)
+            h = h + self.grid_in(grid.reshape(B, T, P * GRID_DIM))
+        c = self.condition(t, text, drop, controls)  # (B, d)
         for block in self.blocks:
             h = block(h, c)
         shift, scale = self.ada_out(c).chunk(2, dim=-1)

@@ -29,7 +29,7 @@ import torch
 from composer.errors import ComposerError
 from composer.model.checkpoint import load_model
 from synth.instruments.neural.mel import SILENCE_LOG_MEL
-from synth.prompt.diffusion import DiffusionConfig, MelDiT
+from synth.prompt.diffusion import Controls, DiffusionConfig, MelDiT
 
 KIND = "mel-diffusion"
 DEFAULT_DIFFUSION_PATH = Path(__file__).resolve().parents[2] / "models" / "diffusion" / "model.safetensors"
@@ -58,13 +58,17 @@ def load_diffusion(path: str | Path | None = DEFAULT_DIFFUSION_PATH, device: str
     return model, meta
 
 
-def guided_velocity(model: MelDiT, x: torch.Tensor, t: float, text_emb: torch.Tensor, guidance: float) -> torch.Tensor:
-    """v_u + g (v_c - v_u) at time t for x (B, n_mels, F); the two in one batch (one pass when g = 1)."""
+def guided_velocity(
+    model: MelDiT, x: torch.Tensor, t: float, text_emb: torch.Tensor, guidance: float, controls: Controls | None = None
+) -> torch.Tensor:
+    """v_u + g (v_c - v_u) at time t for x (B, n_mels, F); the two in one batch (one pass when g = 1). The
+    unguided half has neither the text nor the controls, so guidance strengthens both."""
     B = x.shape[0]
     if guidance == 1.0:
-        return model(x, x.new_full((B,), t), text_emb)
+        return model(x, x.new_full((B,), t), text_emb, None, controls)
     drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)]).to(x.device)
-    v = model(torch.cat([x, x]), x.new_full((2 * B,), t), torch.cat([text_emb, text_emb]), drop)  # (2B, M, F)
+    both = None if controls is None else controls.repeat(2)
+    v = model(torch.cat([x, x]), x.new_full((2 * B,), t), torch.cat([text_emb, text_emb]), drop, both)  # (2B, M, F)
     v_cond, v_uncond = v[:B], v[B:]
     return v_uncond + guidance * (v_cond - v_uncond)
 
@@ -80,13 +84,15 @@ def sample_mel(
     known: torch.Tensor | None = None,
     sampler: str = "heun",
     progress: Callable[[int, int], None] | None = None,
+    controls: Controls | None = None,
 ) -> torch.Tensor:
     """Generate (B, n_mels, n_frames) log-mel for text embeddings (B, text_dim).
 
     `known` (B, n_mels, n_known) log-mel, n_known < n_frames: the window continues it (its first frames
     are exactly `known`). The same generator state gives the same result. `progress(i, steps)` is called
     after step i (1..steps). Values are floored at the log-mel of silence. Heun costs two model passes a
-    step (Euler one), guidance != 1 doubles the batch."""
+    step (Euler one), guidance != 1 doubles the batch. `controls` (synth/prompt/diffusion.Controls, for
+    n_frames frames): tempo, key, meter and beat grid, heard by a model trained with them."""
     cfg = model.cfg
     B = text_emb.shape[0]
     if text_emb.dim() != 2 or text_emb.shape[1] != cfg.text_dim:
@@ -121,10 +127,10 @@ def sample_mel(
     for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:], strict=True)):
         dt = t_next - t
         x = pin(x, t)
-        v = guided_velocity(model, x, t, text_emb, guidance)
+        v = guided_velocity(model, x, t, text_emb, guidance, controls)
         x_next = pin(x + dt * v, t_next)
         if sampler == "heun":
-            v_next = guided_velocity(model, x_next, t_next, text_emb, guidance)
+            v_next = guided_velocity(model, x_next, t_next, text_emb, guidance, controls)
             x_next = pin(x + dt * 0.5 * (v + v_next), t_next)
         x = x_next
         if progress is not None:

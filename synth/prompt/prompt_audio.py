@@ -26,12 +26,16 @@ The last sample is then followed, across the wrap, by the sample that really
 came after it. A clip that is not a loop gets EDGE_FADE_S fades at both ends
 so that it starts and stops without a click.
 
-Tempo. A request with `bpm` is made HEADROOM longer and its mel played at that tempo
-(synth.prompt.tempo_conform: the made clip's beat measured, its frames resampled in time).
+Tempo, key and meter. A model trained with controls (DiffusionConfig.controls) is given the request's
+BPM, key and beats per bar, and the beat grid from the clip's first frame, which is on a bar line
+(synth.prompt.controls); each window continues the grid. It makes the clip at that tempo and in that key
+itself: nothing is moved afterwards, unless `conform` asks for it.
 
-Key. A request with `key` ("D:minor") has the vocoded clip's key measured and, when it is clear and
-another, the clip transposed by the nearest interval to it (synth.prompt.key_conform: the mel played
-longer, vocoded, read faster).
+A model without controls (and `conform=True`) has them held after the fact instead. Tempo: a request with
+`bpm` is made HEADROOM longer and its mel played at that tempo (synth.prompt.tempo_conform: the made
+clip's beat measured, its frames resampled in time). Key: a request with `key` ("D:minor") has the
+vocoded clip's key measured and, when it is clear and another, the clip transposed by the nearest
+interval to it (synth.prompt.key_conform: the mel played longer, vocoded, read faster).
 
 Output is peak-normalised to PEAK_DBFS. The same request (prompt, seconds,
 steps, guidance, seed, loop, bpm, key) and the same weights give the same samples.
@@ -104,8 +108,9 @@ class PromptRequest:
     guidance: float = DEFAULT_GUIDANCE
     seed: int = 0
     loop: bool = False
-    bpm: float | None = None  # the tempo the clip must have (synth.prompt.tempo_conform); None: as it comes
-    key: str | None = None  # "D:minor": the key the clip is moved to (synth.prompt.key_conform); None: as it comes
+    bpm: float | None = None  # the tempo the clip must have; None: as it comes
+    key: str | None = None  # "D:minor": the key the clip must be in; None: as it comes
+    beats_per_bar: int | None = None  # the song's meter (a controls model's bar grid); None: 4 with a bpm
 
     @property
     def n_samples(self) -> int:
@@ -156,7 +161,10 @@ def validate_request(
             key = parse_key(key).name
         except ValueError as exc:
             raise ComposerError("key", str(exc)) from None
-    return PromptRequest(prompt, seconds, steps, guidance, seed, bool(request.loop), bpm, key)
+    beats = request.beats_per_bar
+    if beats is not None and (isinstance(beats, bool) or not isinstance(beats, int) or not 1 <= beats <= 16):
+        raise ComposerError("beats_per_bar", f"expected 1 to 16 beats in a bar, got {beats!r:.20}")
+    return PromptRequest(prompt, seconds, steps, guidance, seed, bool(request.loop), bpm, key, beats)
 
 
 def _number(value: object, what: str) -> float:
@@ -273,7 +281,10 @@ class PromptGenerator:
         vocoder_path: str | Path | None = None,
         text_encoder=None,
         sampler: str | None = None,
+        conform: bool | None = None,
     ) -> None:
+        """`conform`: measure and move the made clip to the tempo and key asked for (None: only for a model
+        without controls)."""
         from synth.instruments.neural.mel import MelConfig
         from synth.instruments.neural.neural_checkpoint import load_neural
         from synth.prompt.flow_sampler import load_diffusion
@@ -302,6 +313,7 @@ class PromptGenerator:
             )
         self.text_encoder = text_encoder if text_encoder is not None else shared_text_encoder()
         self.sampler = sampler
+        self.conform = (not dc.controls) if conform is None else bool(conform)
         self.overlap_frames = min(OVERLAP_FRAMES, dc.clip_frames // 4)
         self.last_tempo = math.nan  # with a tempo asked for: what the last clip was made at, and its stretch
         self.last_ratio = 1.0
@@ -330,8 +342,10 @@ class PromptGenerator:
         with torch.inference_mode():
             text = torch.from_numpy(self.text_encoder.encode([request.prompt]))  # (1, 384)
             n_frames = self.frames_for(n_samples)
-            if request.bpm is None:
+            if request.bpm is None or not self.conform:
                 mel = self.sample_mel(text, n_frames, request, progress)  # (n_mels, F)
+                if request.bpm is not None:  # made at the tempo by the controls: measured, for the record
+                    self.last_tempo, self.last_ratio = estimate_tempo(onset_strength(mel)).bpm, 1.0
             else:  # made longer, then played at the tempo asked for
                 made = self.sample_mel(text, frames_to_make(n_frames), request, progress)
                 self.last_tempo = estimate_tempo(onset_strength(made)).bpm
@@ -341,7 +355,8 @@ class PromptGenerator:
             latency = self.vocoder.latency_samples  # output sample n is the mel's sound at n - latency
             audio = audio[latency : latency + n_samples]
             if request.key is not None:
-                self.last_key = estimate_key(audio)
+                self.last_key, self.last_shift = estimate_key(audio), 0
+            if request.key is not None and self.conform:
                 self.last_shift = semitones_to(self.last_key, parse_key(request.key))
                 if self.last_shift:  # played longer, vocoded, read faster: the same length, another pitch
                     r = ratio(self.last_shift)
@@ -350,12 +365,30 @@ class PromptGenerator:
                     audio = speed_up(moved, r, n_samples)
         return np.array(audio, dtype=np.float32)
 
+    def control_labels(self, request: PromptRequest):
+        """The request's tempo, key and meter for a controls model (the clip starts on a bar line); None for
+        a model without them."""
+        if not self.model.cfg.controls:
+            return None
+        from synth.prompt.controls import ControlLabels
+
+        key = parse_key(request.key) if request.key else None
+        beats = request.beats_per_bar or (4 if request.bpm is not None else None)
+        return ControlLabels.of(
+            [request.bpm],
+            [None if key is None else key.tonic],
+            [None if key is None else int(key.mode == "minor")],
+            [beats if request.bpm is not None else None],
+            [0.0 if request.bpm is not None else None],
+        )
+
     def sample_mel(
         self, text: torch.Tensor, n_frames: int, request: PromptRequest, progress: Progress | None
     ) -> np.ndarray:
         """Log-mel (n_mels, n_frames) in windows, each continuing the previous one."""
         import torch
 
+        from synth.prompt.diffusion import Controls
         from synth.prompt.flow_sampler import sample_mel
 
         clip_frames = self.model.cfg.clip_frames
@@ -363,9 +396,13 @@ class PromptGenerator:
         total = request.steps * len(plan)
         generator = torch.Generator().manual_seed(request.seed)
         kwargs = {"sampler": self.sampler} if self.sampler else {}
+        labels = self.control_labels(request)
         mel: np.ndarray | None = None
         for i, (n_known, n_new) in enumerate(plan):
             known = None if mel is None else torch.from_numpy(mel[:, -n_known:].copy())[None]  # (1, n_mels, known)
+            if labels is not None:  # the grid goes on from where this window starts in the clip
+                frame0 = 0 if mel is None else mel.shape[1] - n_known
+                kwargs["controls"] = Controls.of(labels, clip_frames, frame0)
 
             def report(done: int, _total: int, base: int = i * request.steps) -> None:
                 if progress is not None:
@@ -429,7 +466,14 @@ def prompted_clip(request: PromptRequest, samples: np.ndarray, start_s: float = 
     )
 
 
-def clip_request(clip: AudioClip, seed: int | None = None, bpm: float | None = None) -> PromptRequest:
+def meter_of(beats_per_bar: float) -> int | None:
+    """A song's quarter-note beats in a bar as a controls model's meter: whole numbers only (6/8 is 3)."""
+    return int(beats_per_bar) if float(beats_per_bar).is_integer() and 1 <= beats_per_bar <= 16 else None
+
+
+def clip_request(
+    clip: AudioClip, seed: int | None = None, bpm: float | None = None, beats_per_bar: int | None = None
+) -> PromptRequest:
     """The request a prompted clip was made from (with `seed` instead of its own, when given), at `bpm`."""
     if clip.prompt is None:
         raise ComposerError(clip.name, "not a prompted clip: it has no prompt to make it from")
@@ -444,6 +488,7 @@ def clip_request(clip: AudioClip, seed: int | None = None, bpm: float | None = N
         loop=clip.loop,
         bpm=bpm,
         key=key_named(clip.prompt),  # the key its text names
+        beats_per_bar=beats_per_bar,
     )
 
 
@@ -453,12 +498,14 @@ def regenerate_clip(
     generator: PromptGenerator | None = None,
     progress: Progress | None = None,
     bpm: float | None = None,
+    beats_per_bar: int | None = None,
 ) -> AudioClip:
     """A new AudioClip made again from `clip`'s prompt, length and settings (with `seed` if given), at `bpm`.
 
     The clip passed in is left as it is (undo keeps it); the new one has no file path until saved."""
     generator = generator or PromptGenerator()
-    request = validate_request(clip_request(clip, seed, bpm), generator.diffusion_path, generator.vocoder_path)
+    request = clip_request(clip, seed, bpm, beats_per_bar)
+    request = validate_request(request, generator.diffusion_path, generator.vocoder_path)
     samples = generator.generate(request, progress)
     return replace(
         clip,

@@ -25,6 +25,7 @@ plus the raw weights (`raw.`) and Adam moments (`opt.`) for resume.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,7 +38,8 @@ from composer.model.checkpoint import load_model, load_tensors, save_model
 from composer.train.loop import Run, Validation, broadcast_module
 from composer.train.train_kit import adamw
 from synth.data.prompt_data import read_manifest
-from synth.prompt.diffusion import SKIP_LOG_VAR_MAX, SKIP_LOG_VAR_MIN, DiffusionConfig, MelDiT
+from synth.prompt.controls import ControlLabels, labels_of_clips
+from synth.prompt.diffusion import SKIP_LOG_VAR_MAX, SKIP_LOG_VAR_MIN, Controls, DiffusionConfig, MelDiT
 from synth.prompt.flow_sampler import KIND, noised, velocity_target
 
 VALID_T = (0.1, 0.3, 0.5, 0.7, 0.9)  # the t grid of the validation loss
@@ -66,12 +68,14 @@ class DiffusionTrainConfig:
     resume: bool = False
     progress: bool = True
     device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
+    init: str = ""  # start from this model file (fine-tune): its weights, normalisation and skip statistics
 
 
 class PromptClips:
     """The train split of a prompt-data build in memory (float16), minus `valid_clips` set aside.
 
-    mel (N, n_mels, clip_frames) log-mel, text (N, K, text_dim) caption embeddings."""
+    mel (N, n_mels, clip_frames) log-mel, text (N, K, text_dim) caption embeddings, labels the clips'
+    tempo, key, meter and beat grid (synth/prompt/controls.py) from clips.jsonl."""
 
     def __init__(self, data_dir: str | Path, cfg: DiffusionConfig, valid_clips: int, seed: int) -> None:
         data = Path(data_dir)
@@ -83,7 +87,8 @@ class PromptClips:
         shards = sorted((data / "train").glob("shard-*.npz"))
         if not shards:
             raise ComposerError(data / "train", "no train shards (shard-*.npz)")
-        mels, texts = [], []
+        by_shard = _clip_lines(data / "train" / "clips.jsonl")
+        mels, texts, lines = [], [], []
         for shard in shards:
             with np.load(shard) as z:
                 mel, text = z["mel"], z["text_emb"]
@@ -94,13 +99,17 @@ class PromptClips:
                 )
             mels.append(mel.astype(np.float16))
             texts.append(text.astype(np.float16))
+            records = by_shard.get(shard.name, {})
+            lines.extend(records.get(i, {}) for i in range(len(mel)))  # a clip without its line: all unknown
         mel, text = np.concatenate(mels), np.concatenate(texts)
+        labels = labels_of_clips(lines)
         if len(mel) <= valid_clips:
             raise ComposerError(data / "train", f"{len(mel)} clips; need more than the {valid_clips} set aside")
         order = np.random.default_rng(seed).permutation(len(mel))
         valid, train = np.sort(order[:valid_clips]), np.sort(order[valid_clips:])
-        self.mel, self.text = mel[train], text[train]
+        self.mel, self.text, self.labels = mel[train], text[train], labels.take(train)
         self.valid_mel, self.valid_text = mel[valid], text[valid, 0]  # the first phrasing, always
+        self.valid_labels = labels.take(valid)
         self.manifest = manifest
 
     def __len__(self) -> int:
@@ -119,13 +128,29 @@ class PromptClips:
         std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
         return mean.tolist(), np.maximum(std, 1e-3).tolist()
 
-    def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log-mel (B, M, F), one random caption embedding per clip (B, text_dim)), float32."""
+    def batch(
+        self, rng: np.random.Generator, batch_size: int, control_dropout: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor, ControlLabels]:
+        """(log-mel (B, M, F), one random caption embedding per clip (B, text_dim), float32; their controls,
+        each of tempo, key and grid made unknown with probability control_dropout)."""
         idx = rng.integers(len(self.mel), size=batch_size)
         caption = rng.integers(self.text.shape[1], size=batch_size)
         mel = torch.from_numpy(self.mel[idx].astype(np.float32))
         text = torch.from_numpy(self.text[idx, caption].astype(np.float32))
-        return mel, text
+        drops = rng.random((3, batch_size)) < control_dropout
+        return mel, text, self.labels.take(idx).dropped(*drops)
+
+
+def _clip_lines(path: Path) -> dict[str, dict[int, dict]]:
+    """clips.jsonl as {shard: {index: record}}; none (an older or partial build): {}."""
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[int, dict]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            out.setdefault(str(record.get("shard")), {})[int(record.get("index", -1))] = record
+    return out
 
 
 @torch.no_grad()
@@ -155,10 +180,16 @@ def sample_t(gen: torch.Generator, n: int, how: str) -> torch.Tensor:
 
 
 def flow_loss(
-    model: MelDiT, x: torch.Tensor, text: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, drop: torch.Tensor | None
+    model: MelDiT,
+    x: torch.Tensor,
+    text: torch.Tensor,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    drop: torch.Tensor | None,
+    controls: Controls | None = None,
 ) -> torch.Tensor:
     """MSE between the predicted and the true velocity for normalised mel x (B, M, F) at times t (B,)."""
-    v = model(noised(x, noise, t), t, text, drop)
+    v = model(noised(x, noise, t), t, text, drop, controls)
     return F.mse_loss(v, velocity_target(x, noise))
 
 
@@ -177,8 +208,17 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
     if run.resuming:
         ema, extra = load_model(run.last_path, KIND, MelDiT, DiffusionConfig, device)
         mc = ema.cfg
+    if tc.init and not run.resuming:  # its normalisation and skip statistics come with it; the options' shape loses
+        start_from, _ = load_model(tc.init, KIND, MelDiT, DiffusionConfig, device)
+        keep = {k: v for k, v in mc.to_dict().items() if k in ("cond_dropout", "controls", "control_dropout")}
+        mc = DiffusionConfig(**{**start_from.cfg.to_dict(), **keep})
     clips = PromptClips(tc.data_dir, mc, tc.valid_clips, tc.seed)
-    if not run.resuming:
+    if tc.init and not run.resuming:
+        ema = MelDiT(mc).to(device)
+        missing, unexpected = ema.load_state_dict(start_from.state_dict(), strict=False)
+        if unexpected or any(not k.startswith(("control_mlp.", "grid_in.")) for k in missing):
+            raise ComposerError(tc.init, f"does not fit: missing {missing[:4]}, unexpected {unexpected[:4]}")
+    elif not run.resuming:
         mean, std = clips.band_stats()
         mc = DiffusionConfig(**{**mc.to_dict(), "mel_mean": mean, "mel_std": std})
         ema = MelDiT(mc).to(device)
@@ -197,6 +237,7 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
     valid_x = ema.normalize(torch.from_numpy(clips.valid_mel.astype(np.float32)).to(device))
     valid_text = torch.from_numpy(clips.valid_text.astype(np.float32)).to(device)
     valid_noise = torch.randn(len(VALID_T), *valid_x.shape, generator=valid_gen).to(device)
+    valid_controls = Controls.of(clips.valid_labels, mc.clip_frames, device=device) if mc.controls else None
 
     @torch.no_grad()
     def valid_loss(module: MelDiT) -> float:
@@ -208,7 +249,9 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
                 x = valid_x[start : start + tc.batch_size]
                 ts = x.new_full((len(x),), t)
                 noise = valid_noise[i, start : start + tc.batch_size]
-                losses.append(flow_loss(module, x, valid_text[start : start + len(x)], ts, noise, None).item() * len(x))
+                part = None if valid_controls is None else valid_controls.take(slice(start, start + len(x)))
+                text = valid_text[start : start + len(x)]
+                losses.append(flow_loss(module, x, text, ts, noise, None, part).item() * len(x))
         module.train(was_training)
         return float(np.sum(losses) / (len(VALID_T) * len(valid_x)))
 
@@ -221,13 +264,14 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
     gen = torch.Generator().manual_seed(tc.seed * 100_003 + run.step + 1_000_003 * run.rank)
 
     def step_loss(module: torch.nn.Module) -> torch.Tensor:
-        mel, text = clips.batch(rng, tc.batch_size)
+        mel, text, labels = clips.batch(rng, tc.batch_size, mc.control_dropout if mc.controls else 0.0)
         B = len(mel)
         t = sample_t(gen, B, tc.t_sampling)
         noise = torch.randn(mel.shape, generator=gen)
         drop = torch.rand(B, generator=gen) < mc.cond_dropout
         x = model.normalize(mel.to(device))
-        return flow_loss(module, x, text.to(device), t.to(device), noise.to(device), drop.to(device))
+        controls = Controls.of(labels, mc.clip_frames, device=device) if mc.controls else None
+        return flow_loss(module, x, text.to(device), t.to(device), noise.to(device), drop.to(device), controls)
 
     def save(path: Path, extra: dict, tensors: dict[str, torch.Tensor]) -> None:
         extra = {**extra, "data_format": clips.manifest.get("format"), "train_clips": len(clips)}

@@ -39,7 +39,7 @@ class GaussianFlow(MelDiT):
         super().__init__(DiffusionConfig(**TINY))
         self.mu, self.s = mu, s
 
-    def forward(self, x, t, text, drop=None):
+    def forward(self, x, t, text, drop=None, controls=None):
         t = t.view(-1, 1, 1)
         var = (1 - t) ** 2 + t**2 * self.s**2
         return self.mu + (t * self.s**2 - (1 - t)) / var * (x - t * self.mu)

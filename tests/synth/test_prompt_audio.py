@@ -332,3 +332,48 @@ def test_a_prompted_clip_plays_in_the_engine_and_the_wav_export(generator):
     centred = clip.samples * np.float32(math.sqrt(0.5))  # a mono clip sits in the middle at -3 dB
     assert np.allclose(mix[start : start + SAMPLE_RATE, 0], centred, atol=1e-3)
     assert np.allclose(mix[start : start + SAMPLE_RATE, 1], centred, atol=1e-3)
+
+
+def test_a_controls_model_is_given_the_tempo_key_and_a_grid_that_goes_on_across_windows(tmp_path, monkeypatch):
+    """A model trained with controls gets the request's BPM, key and meter, and each window the beat grid
+    from where it starts in the clip; nothing is stretched or moved afterwards. Another BPM: another clip."""
+    import synth.prompt.flow_sampler as flow_sampler
+
+    generator = PromptGenerator(*save_tiny_prompt_models(tmp_path, controls=True))
+    assert generator.model.cfg.controls and not generator.conform
+    seen = []
+    real = flow_sampler.sample_mel
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("controls"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow_sampler, "sample_mel", spy)
+    request = PromptRequest("drum groove", 2.0, steps=2, seed=1, bpm=120.0, key="D:minor")
+    audio = generator.generate(request)
+    assert len(audio) == request.n_samples and generator.last_ratio == 1.0 and generator.last_shift == 0
+    assert len(seen) >= 3 and all(c is not None for c in seen)
+    plan = plan_windows(generator.frames_for(request.n_samples), CLIP_FRAMES, generator.overlap_frames)
+    starts, made = [], 0
+    for n_known, n_new in plan:
+        starts.append(made - n_known if made else 0)
+        made += n_new if made else n_known + n_new
+    from synth.prompt.controls import ControlLabels, grid_features
+
+    labels = ControlLabels.of([120.0], [2], [1], [4], [0.0])
+    whole = grid_features(labels, made + CLIP_FRAMES)[0]
+    for controls, start in zip(seen, starts, strict=True):
+        np.testing.assert_allclose(controls.grid[0].numpy(), whole[start : start + CLIP_FRAMES], atol=1e-5)
+    assert controls.global_features[0].abs().sum() > 0
+    other = generator.generate(PromptRequest("drum groove", 2.0, steps=2, seed=1, bpm=90.0, key="D:minor"))
+    assert not np.allclose(audio, other, atol=1e-4)
+    plain = generator.generate(PromptRequest("drum groove", 2.0, steps=2, seed=1))
+    assert seen[-1].global_features.abs().sum() == 0 and not seen[-1].grid.any()  # nothing asked: all unknown
+    assert not np.allclose(plain, audio, atol=1e-4)
+
+
+def test_a_request_names_its_meter_and_a_bad_one_is_refused(models):
+    assert validate_request(PromptRequest("x", 1.0, bpm=100.0, beats_per_bar=3), *models).beats_per_bar == 3
+    for bad in (0, 17, 2.5, True, "4"):
+        with pytest.raises(ComposerError, match="beats_per_bar"):
+            validate_request(PromptRequest("x", 1.0, beats_per_bar=bad), *models)

@@ -11,9 +11,10 @@ import torch
 from safetensors import safe_open
 
 from composer.errors import ComposerError
-from synth.prompt.diffusion import DiffusionConfig, MelDiT
+from synth.prompt.controls import ControlLabels
+from synth.prompt.diffusion import Controls, DiffusionConfig, MelDiT
 from synth.prompt.flow_sampler import load_diffusion, sample_mel
-from synth.train.train_diffusion import PromptClips, set_patch_statistics
+from synth.train.train_diffusion import PromptClips, flow_loss, set_patch_statistics
 from tui.cli import main
 
 TINY = ["--d-model", "32", "--layers", "2", "--heads", "2", "--batch-size", "8", "--valid-clips", "8"]
@@ -98,8 +99,9 @@ def test_valid_clips_are_set_aside_and_captions_vary(tmp_path):
     np.testing.assert_allclose(mean, all_train.mean(axis=(0, 2)), atol=1e-9)
     np.testing.assert_allclose(std, all_train.std(axis=(0, 2)), rtol=1e-6)
     rng = np.random.default_rng(0)
-    mel, text = clips.batch(rng, 64)
+    mel, text, labels = clips.batch(rng, 64)
     assert mel.shape == (64, 80, 512) and text.shape == (64, 384) and mel.dtype == torch.float32
+    assert len(labels) == 64 and np.isnan(labels.bpm).all()  # no clips.jsonl: no control is known
     # Different phrasings of the same clip come up.
     seen = {tuple(np.round(t[:4].numpy(), 3)) for t in text}
     assert len(seen) > 40
@@ -145,3 +147,62 @@ def test_missing_data_or_bad_flags_exit_2(tmp_path, capsys):
     assert "multiple of n_heads" in capsys.readouterr().err
     assert main(["train", "diffusion", "--data", str(data), "--batch-size", "0"]) == 2
     assert "--batch-size" in capsys.readouterr().err
+
+
+def write_beat_data(root: Path, n_clips: int = 48, clip_frames: int = 512) -> Path:
+    """Clips that differ only in tempo: a pulse in every band on each beat, at 75 or 110 BPM from the first
+    frame, one caption for all; clips.jsonl holds the tempo and the grid."""
+    rng = np.random.default_rng(1)
+    bpm = np.where(np.arange(n_clips) % 2 == 0, 75.0, 110.0)
+    frames = np.arange(clip_frames)[None]
+    beat_frames = 93.75 * 60.0 / bpm[:, None]
+    distance = np.abs(frames / beat_frames - np.round(frames / beat_frames)) * beat_frames
+    pulse = np.exp(-0.5 * (distance / 1.5) ** 2)  # (N, F)
+    mel = -8.0 + 6.0 * pulse[:, None, :] + rng.normal(0, 0.05, (n_clips, 80, clip_frames))
+    text = np.tile(rng.normal(size=384) / np.sqrt(384), (n_clips, K, 1))
+    (root / "train").mkdir(parents=True)
+    np.savez(root / "train" / "shard-000.npz", mel=mel.astype(np.float16), text_emb=text.astype(np.float16),
+             family=np.zeros(n_clips, np.int16))  # fmt: skip
+    lines = [{"shard": "shard-000.npz", "index": i, "bpm": float(b), "key": None, "mode": None, "source": "pattern",
+              "first_beat_s": 0.0, "beats_per_bar": 4} for i, b in enumerate(bpm)]  # fmt: skip
+    (root / "train" / "clips.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    splits = {"train": n_clips, "judge_train": 0, "heldout": 0}
+    manifest = {"format": "composer-prompt-data/1", "sample_rate": 24000, "clip_frames": clip_frames,
+                "families": ["x"], "captions_per_clip": K, "splits": splits}  # fmt: skip
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_fine_tuning_from_a_model_adds_the_controls_and_keeps_its_normalisation(tmp_path):
+    data = write_beat_data(tmp_path / "beats")
+    small = ["--d-model", "32", "--layers", "2", "--heads", "2", "--batch-size", "8", "--valid-clips", "8"]
+    base = ["train", "diffusion", "--data", str(data), "--eval-every", "60", *small, "--threads", "1"]
+    base += ["--lr", "3e-3", "--warmup-steps", "5", "--ema-decay", "0.9"]
+    assert main([*base, "--out", str(tmp_path / "plain"), "--steps", "60", "--no-controls"]) == 0
+    start = tmp_path / "plain" / "best.safetensors"
+    for name, flag in (("more", "--no-controls"), ("controls", "--controls")):
+        assert main([*base, "--out", str(tmp_path / name), "--steps", "240", "--init", str(start), flag]) == 0
+    more, controls = (read_log(tmp_path / name / "log.jsonl") for name in ("more", "controls"))
+    assert more[0]["model"]["mel_mean"] == controls[0]["model"]["mel_mean"]  # the normalisation came with it
+    assert more[0]["valid_loss"] == pytest.approx(controls[0]["valid_loss"], abs=1e-4)  # both start as the init
+    assert all(e["step"] == 240 for e in (more[-1], controls[-1]) if e.get("event") == "end")
+    with_controls, _ = load_diffusion(tmp_path / "controls" / "best.safetensors")
+    without, _ = load_diffusion(tmp_path / "more" / "best.safetensors")
+    assert with_controls.cfg.controls and not without.cfg.controls and with_controls.cfg.d_model == 32
+    # The controls were trained: they moved from zero, and a clip's tempo changes what the model predicts.
+    assert with_controls.grid_in.weight.abs().sum() > 0 and with_controls.control_mlp[-1].weight.abs().sum() > 0
+    clips = PromptClips(data, with_controls.cfg, 0, 0)
+    x = with_controls.normalize(torch.from_numpy(clips.mel[:2].astype(np.float32)))
+    text = torch.from_numpy(clips.text[:2, 0].astype(np.float32))
+    t, noise = torch.full((2,), 0.1), torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    slow, fast = (Controls.of(ControlLabels.of([bpm] * 2, [None] * 2, [None] * 2, [4] * 2, [0.0] * 2), 512)
+                  for bpm in (75.0, 110.0))  # fmt: skip
+    with torch.no_grad():
+        assert flow_loss(with_controls, x, text, t, noise, None, slow).item() != pytest.approx(
+            flow_loss(with_controls, x, text, t, noise, None, fast).item(), rel=1e-4)  # fmt: skip
+
+
+def test_init_must_be_a_model_file(tmp_path, capsys):
+    data = write_beat_data(tmp_path / "beats")
+    assert main(["train", "diffusion", "--data", str(data), "--init", str(tmp_path / "none.safetensors")]) == 2
+    assert "none.safetensors" in capsys.readouterr().err

@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from synth.prompt.key_conform import key_named
-    from synth.prompt.prompt_audio import PromptRequest, validate_request
+    from synth.prompt.prompt_audio import PromptRequest, meter_of, validate_request
 
     song, project = None, None
     if args.project:
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         song = open_project(project)
     bpm, seconds = tempo_and_length(args, song)
     key = args.key if args.key is not None else key_named(args.text)
-    request = PromptRequest(args.text, seconds, args.steps, args.guidance, args.seed, args.loop, bpm, key)
+    beats = meter_of(song.beats_per_bar) if song is not None else None
+    request = PromptRequest(args.text, seconds, args.steps, args.guidance, args.seed, args.loop, bpm, key, beats)
     try:
         request = validate_request(request, args.diffusion, args.vocoder)
     except ComposerError as exc:

@@ -30,6 +30,16 @@ def register(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--heads", type=int, default=6)
     p.add_argument("--patch-frames", type=int, default=8, help="mel frames per transformer token")
     p.add_argument("--cond-dropout", type=float, default=0.15, help="share of examples trained without their text")
+    p.add_argument(
+        "--controls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tempo, key, meter and the beat grid as inputs beside the text (default: on)",
+    )
+    p.add_argument("--control-dropout", type=float, default=0.15, help="share of examples trained without each control")
+    p.add_argument(
+        "--init", type=Path, default=None, help="start from this model file (fine-tune); its size options win"
+    )
     p.set_defaults(run=run_diffusion, kind="diffusion")
 
 
@@ -42,7 +52,10 @@ def run_diffusion(args: argparse.Namespace) -> int:
     from synth.train.train_diffusion import DiffusionTrainConfig, train_diffusion
 
     positive = ("valid_clips", "d_model", "layers", "heads", "patch_frames")
-    train_options.check_options(args, "manifest.json", "composer prompt-data build", positive, fractions=("ema_decay",))
+    fractions = ("ema_decay", "cond_dropout", "control_dropout")
+    train_options.check_options(args, "manifest.json", "composer prompt-data build", positive, fractions=fractions)
+    if args.init is not None and not args.init.is_file():
+        raise ComposerError(args.init, "no model file here (--init)")
     try:
         mc = DiffusionConfig(
             d_model=args.d_model,
@@ -50,10 +63,14 @@ def run_diffusion(args: argparse.Namespace) -> int:
             n_heads=args.heads,
             patch_frames=args.patch_frames,
             cond_dropout=args.cond_dropout,
+            controls=args.controls,
+            control_dropout=args.control_dropout,
         )
     except ValueError as exc:
         raise ComposerError("--d-model/--heads/--patch-frames/--cond-dropout", str(exc)) from None
-    tc = DiffusionTrainConfig(**train_options.run_config(args, "valid_clips", "ema_decay", "t_sampling"))
+    tc = DiffusionTrainConfig(
+        **train_options.run_config(args, "valid_clips", "ema_decay", "t_sampling"), init=str(args.init or "")
+    )
     summary = train_diffusion(tc, mc)
     if "best_valid_loss" not in summary:  # another rank than 0 under torchrun
         return 0

@@ -210,7 +210,8 @@ class ClipActions:
         request = await self.app.push_screen_wait(PromptDialog(start, title=title))
         if request is None or self._prompt_refuse_if_busy():
             return
-        request = replace(request, bpm=self._prompt_tempo(request.prompt), key=key_named(request.prompt))
+        tempo, key = self._prompt_tempo(request.prompt), key_named(request.prompt)
+        request = replace(request, bpm=tempo, key=key, beats_per_bar=self._prompt_meter())
         self._prompt_start(request.prompt, partial(self._clip_make_reprompted, request, clip))
 
     def _clip_make_reprompted(
