@@ -6,14 +6,19 @@ JSON line then says whether the engine announced a fallback to the DSP synth
 (its overload guard, or models that cannot load), with the engine's notices.
 
 Counts output underflows (callback status flags; goal 0) and ring underruns
-(the render thread was late), and reports the render thread's time per block
+(the render thread was late), and the JACK server's own xruns as a client of
+its own sees them (synth.engine.jack_xruns), during the run and, with
+--idle-reference S, for S seconds before it with no engine client at all: an
+underflow on JACK is a server xrun, and on the dummy backend the server misses
+periods by itself when its timer wakes late (a busy or virtual machine), so the
+reference says how many of the run's underflows the engine had no part in. Reports the render thread's time per block
 (median, p99, max, in ms) and load (render time / block time, mean and max),
 and how deep the adaptive margin made the ring. The process is set up as the
 app sets itself up (synth.engine.realtime: a 1 ms GIL switch interval, the
 start-up heap frozen). Ends by printing one JSON line.
 
 Usage: python benchmarks/soak.py [--seconds S] [--block-frames N] [--ahead-blocks N] [--backend rtmixer|python]
-       [--neural-voices N]
+       [--neural-voices N] [--idle-reference S]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from composer.song import Song, Track
 from synth.engine.audio_out import AudioOutput
 from synth.engine.engine import Engine
 from synth.engine.jack_dummy import JackDummyServer
+from synth.engine.jack_xruns import JackXrunMonitor
 from synth.engine.realtime import freeze_heap, tune_process
 
 SAMPLE_RATE = 48000
@@ -59,6 +65,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=("rtmixer", "python"), help="the audio callback (default: rtmixer)")
     parser.add_argument("--jack-realtime", action="store_true", help="start jackd with -R (SCHED_FIFO), as a studio")
     parser.add_argument("--neural-voices", type=int, default=0, help="N held notes on one neural track instead")
+    parser.add_argument(
+        "--idle-reference", type=float, default=0.0, metavar="S",
+        help="first count the server's xruns for S seconds with no engine client (default 0: not measured)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not 0 <= args.neural_voices <= 16:
         parser.error(f"--neural-voices must be 0-16 (the renderer's note slots), not {args.neural_voices}")
@@ -68,7 +78,13 @@ def main() -> None:
     engine = Engine(song, sample_rate=SAMPLE_RATE, block_frames=args.block_frames)  # loads the models now
     voices = len(held)
     server = JackDummyServer(sample_rate=SAMPLE_RATE, period_frames=args.block_frames, realtime=args.jack_realtime)
-    with server:
+    with server, JackXrunMonitor() as xruns:
+        idle_xruns, idle_s = None, 0.0
+        if args.idle_reference > 0 and xruns.available:
+            t_idle = time.perf_counter()
+            time.sleep(args.idle_reference)
+            idle_s, idle_xruns = time.perf_counter() - t_idle, xruns.count
+            xruns.reset()
         output = AudioOutput(
             engine.render_block, SAMPLE_RATE, args.block_frames, ahead_blocks=args.ahead_blocks, backend=args.backend
         )
@@ -85,6 +101,7 @@ def main() -> None:
             wall_s = time.perf_counter() - t0
             frames = output.frames_delivered - frames0
             output_latency_ms = output.output_latency_s * 1000
+            run_xruns = xruns.count if xruns.available else None
     print(
         json.dumps(
             {
@@ -99,6 +116,12 @@ def main() -> None:
                 "ahead_blocks": args.ahead_blocks,
                 "underflows": output.underflows,
                 "underruns": output.underruns,
+                "jack_xruns": run_xruns,
+                "jack_xruns_per_min": round(run_xruns * 60 / wall_s, 2) if run_xruns is not None else None,
+                "idle_reference_s": round(idle_s, 1),
+                "idle_jack_xruns": idle_xruns,
+                "idle_jack_xruns_per_min": round(idle_xruns * 60 / idle_s, 2) if idle_xruns is not None else None,
+                "xrun_monitor": xruns.problem or "a portless JACK client's xrun callback",
                 "callbacks": output.callbacks,
                 "pace": round(frames / wall_s / SAMPLE_RATE, 4),
                 "render_ms_median": round(output.render_time_s(0.5) * 1000, 3),
