@@ -165,3 +165,20 @@ def test_the_composer_command_in_a_real_process(model_path, primer_path, tmp_pat
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "--top-p" in bad.stderr
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_threads_are_given_to_torch_and_a_bad_count_is_one_line(model_path, tmp_path, capsys):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert generate(model_path, tmp_path / "one.mid", "--seed", "1", "--threads", "1") == 0
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        assert generate(model_path, tmp_path / "all.mid", "--seed", "1", "--threads", "0") == 0
+        assert torch.get_num_threads() == 2  # 0: torch's own default, left as it is
+        assert read_midi(tmp_path / "one.mid").tracks[0].notes == read_midi(tmp_path / "all.mid").tracks[0].notes
+        capsys.readouterr()
+        assert generate(model_path, tmp_path / "bad.mid", "--threads", "-2") == 2
+        assert "--threads: expected 0" in capsys.readouterr().err and not (tmp_path / "bad.mid").exists()
+    finally:
+        torch.set_num_threads(before)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.tokens import STYLES
-from tui.commands.common import add_sampling_options, check_midi_output, progress_bar, sample_options
+from tui.commands.common import add_sampling_options, check_midi_output, progress_bar, sample_options, use_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from composer.files.loader import load_song
 
     options = sample_options(args)
+    use_threads(args)
     if args.program is not None and not 0 <= args.program <= 127:
         raise ComposerError("--program", f"must be 0..127, got {args.program}")
     if not 0 <= args.low <= args.high <= 127:

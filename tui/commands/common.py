@@ -63,6 +63,25 @@ def describe_wav(path: Path, audio, sample_rate: int, bit_depth: int) -> str:
     return f"wrote {path} ({audio.shape[0] / sample_rate:.2f} s, {sample_rate} Hz, {bit_depth}-bit, peak {peak_db})"
 
 
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: the models are small, and more threads thrash on a busy machine; 0: all)",
+    )
+
+
+def use_threads(args: argparse.Namespace) -> None:
+    """Check --threads (before any work) and give torch that many; 0 leaves torch's default (all cores)."""
+    if args.threads < 0:
+        raise ComposerError("--threads", f"expected 0 (all cores) or more, got {args.threads}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def add_sampling_options(p: argparse.ArgumentParser, styles: Sequence[str]) -> None:
     p.add_argument("--style", help=f"one of: {', '.join(styles)} (default: guessed from the music)")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -71,6 +90,7 @@ def add_sampling_options(p: argparse.ArgumentParser, styles: Sequence[str]) -> N
     p.add_argument("--seed", type=int, help="the same seed gives the same file")
     p.add_argument("--key", help="keep the new notes in a key, e.g. C:major, F#:minor")
     p.add_argument("--model", type=Path, help="weights (default: models/transformer/model.safetensors)")
+    add_threads_option(p)
 
 
 def sample_options(args: argparse.Namespace, **fields):

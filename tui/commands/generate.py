@@ -7,7 +7,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.tokens import STYLES
-from tui.commands.common import check_midi_output, progress_bar, sample_options
+from tui.commands.common import add_threads_option, check_midi_output, progress_bar, sample_options, use_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="GM program of the new track (default: the primer's first); its new notes stay in that instrument's range",
     )
     p.add_argument("--model", type=Path, help="weights (default: models/transformer/model.safetensors)")
+    add_threads_option(p)
     p.add_argument("-o", "--output", type=Path, required=True, help="OUT.mid")
     p.set_defaults(run=run)
 
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.program is not None and not 0 <= args.program <= 127:
         raise ComposerError("--program", f"must be 0..127, got {args.program}")
     check_midi_output(args.output)
+    use_threads(args)
     primer_song = load_song(args.primer) if args.primer is not None else None
 
     from composer.files.midi_io import write_midi

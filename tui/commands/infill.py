@@ -7,7 +7,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.tokens import STYLES
-from tui.commands.common import add_sampling_options, check_midi_output, progress_bar, sample_options
+from tui.commands.common import add_sampling_options, check_midi_output, progress_bar, sample_options, use_threads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from composer.model.infill import MAX_CANDIDATES
 
     options = sample_options(args)
+    use_threads(args)
     if not 1 <= args.candidates <= MAX_CANDIDATES:
         raise ComposerError("--candidates", f"must be 1..{MAX_CANDIDATES}, got {args.candidates}")
     if not 0 < args.suffix_seconds <= 60:

@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from composer.errors import ComposerError
-from tui.commands.common import check_folder, check_wav_output, count_bar, describe_wav
+from tui.commands.common import add_threads_option, check_folder, check_wav_output, count_bar, describe_wav, use_threads
 
 REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed", "bpm", "key")  # ComposerError paths that are options here
 
@@ -69,12 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--repeats", type=int, default=1, metavar="N", help="with --loop and --project: the loop heard N times in a row"
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (default 1: the models are small, and more threads thrash on a busy machine; 0: all)",
-    )
+    add_threads_option(p)
     p.add_argument("--diffusion", metavar="PATH", help="diffusion weights (default models/diffusion/...)")
     p.add_argument("--vocoder", metavar="PATH", help="vocoder weights (default models/vocoder/...)")
     p.set_defaults(run=run)
@@ -98,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
         if exc.path in REQUEST_FIELDS:
             raise ComposerError(f"--{exc.path}", exc.problem) from None
         raise
-    if args.threads < 0:
-        raise ComposerError("--threads", f"expected 0 (all cores) or more, got {args.threads}")
+    use_threads(args)
     if args.output is None and args.project is None:
         raise ComposerError("-o", "give the WAV file to write (-o OUT.wav), a project (--project P.json), or both")
     output = Path(args.output) if args.output else None
@@ -120,10 +114,6 @@ def run(args: argparse.Namespace) -> int:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, prompted_clip
     from synth.render import write_wav
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     started = time.perf_counter()
     generator = PromptGenerator(args.diffusion, args.vocoder)  # mismatched weights: one line, exit 2
     with count_bar(total=request.steps, file=sys.stderr, desc="prompt", unit="step", leave=False) as progress:
