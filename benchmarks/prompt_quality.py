@@ -55,6 +55,8 @@ from composer.errors import ComposerError  # noqa: E402
 from synth.data.captions import tempo_word  # noqa: E402
 from synth.instruments.neural.mel import LogMel  # noqa: E402
 from synth.instruments.neural.neural_checkpoint import load_neural  # noqa: E402
+from synth.prompt.controls import ControlLabels, labels_of_clips  # noqa: E402
+from synth.prompt.diffusion import Controls  # noqa: E402
 from synth.prompt.flow_sampler import load_diffusion, sample_mel  # noqa: E402
 from synth.prompt.judge import load_judge  # noqa: E402
 from synth.prompt.music_analysis import estimate_key, estimate_tempo, key_score, onset_strength, tempo_agreement  # noqa: E402
@@ -98,14 +100,26 @@ def decode(
 
 
 def generate(
-    model, text_emb: np.ndarray, n_frames: int, steps: int, guidance: float, seed: int, batch_size: int
+    model,
+    text_emb: np.ndarray,
+    n_frames: int,
+    steps: int,
+    guidance: float,
+    seed: int,
+    batch_size: int,
+    labels: ControlLabels | None = None,
 ) -> torch.Tensor:
-    """Log-mel (N, n_mels, n_frames) for text embeddings (N, 384); batch b's noise from seed + its first index."""
+    """Log-mel (N, n_mels, n_frames) for text embeddings (N, 384); batch b's noise from seed + its first index.
+    `labels`: each clip's tempo, key, meter and beat grid, given to a model trained with controls."""
     out = []
     for start in range(0, len(text_emb), batch_size):
         text = torch.from_numpy(np.asarray(text_emb[start : start + batch_size], dtype=np.float32))
         gen = torch.Generator().manual_seed(seed + start)
-        out.append(sample_mel(model, text, n_frames, steps=steps, guidance=guidance, generator=gen).float())
+        controls = None
+        if labels is not None and model.cfg.controls:
+            controls = Controls.of(labels.take(np.arange(start, start + len(text))), n_frames)
+        mel = sample_mel(model, text, n_frames, steps=steps, guidance=guidance, generator=gen, controls=controls)
+        out.append(mel.float())
     return torch.cat(out)
 
 
@@ -205,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judge", type=Path, default=None, help="default: models/judge/model.safetensors")
     parser.add_argument("--out", type=Path, default=Path("runs/prompt_quality"), help="where the PNGs go")
     parser.add_argument("--pictures", type=int, default=4, help="how many clips to picture")
+    parser.add_argument(
+        "--controls", choices=("labels", "none"), default="labels",
+        help="a controls model is given each clip's own tempo, key and meter (labels), as a song would, or nothing",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     if args.clips < 4 or args.steps < 1 or args.batch_size < 1:
@@ -236,10 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     vocoded_audio, vocoded_mel = decode(vocoder, frontend, real_mel)
     n_frames = min(int(heldout.manifest.get("clip_frames", real_mel.shape[2])), model.cfg.clip_frames)
     takes = {"real": (real_audio, real_mel), "vocoded": (vocoded_audio, vocoded_mel)}
+    control_labels = labels_of_clips(clips) if args.controls == "labels" and model.cfg.controls else None
     generate_s = {}
     for way, guidance in zip(WAYS, (args.guidance, 1.0), strict=True):
         start = time.perf_counter()
-        mel = generate(model, text_emb, n_frames, args.steps, guidance, args.seed, args.batch_size)
+        mel = generate(model, text_emb, n_frames, args.steps, guidance, args.seed, args.batch_size, control_labels)
         takes[way] = decode(vocoder, frontend, mel)
         generate_s[way] = round(time.perf_counter() - start, 1)
     features, results = {}, {}
@@ -268,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                 "results": results,
                 "goal": f"judge family accuracy >= {GOAL_FAMILY_ACCURACY} on clips generated with guidance",
                 "met": guided["family_accuracy"] >= GOAL_FAMILY_ACCURACY,
+                "controls": "each clip's own tempo, key and meter" if control_labels is not None else "none",
                 "weights": {
+                    "diffusion_file": str(args.diffusion or default_diffusion_path()),
                     "diffusion_step": diffusion_extra.get("step"),
                     "vocoder_step": vocoder_extra.get("step"),
                     "judge_step": judge_extra.get("step"),

@@ -67,6 +67,29 @@ def test_prompt_quality_end_to_end(tmp_path, capsys, models):
     assert sorted(p.name for p in out.iterdir()) == ["clip-00.png", "clip-01.png"]
 
 
+def test_prompt_quality_gives_a_controls_model_each_clips_own_tempo_and_key(tmp_path, capsys, models):
+    data = write_prompt_data(tmp_path / "prompt", {"heldout": 8}, clip_frames=CLIP_FRAMES)
+    diffusion, _ = save_tiny_prompt_models(tmp_path / "controls", clip_frames=CLIP_FRAMES, controls=True)
+    argv = ["--data", str(data), "--clips", "4", "--steps", "2", "--batch-size", "4", "--out", str(tmp_path / "p")]
+    argv += ["--diffusion", str(diffusion), "--vocoder", str(models["vocoder"]), "--judge", str(models["judge"])]
+    outputs = {}
+    for how in ("labels", "none"):
+        assert pq.main([*argv, "--controls", how]) == 0
+        outputs[how] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert outputs["labels"]["controls"] == "each clip's own tempo, key and meter"
+    assert outputs["none"]["controls"] == "none"
+    # ...and the labels reach the model: the same noise makes other mel with them.
+    from synth.prompt.controls import ControlLabels
+    from synth.prompt.flow_sampler import load_diffusion
+
+    model, _ = load_diffusion(diffusion)
+    text = np.random.default_rng(0).normal(size=(2, 384)).astype(np.float32)
+    labels = ControlLabels.of([90.0, 140.0], [2, None], [1, None], [4, 4], [0.0, 0.0])
+    with_labels = pq.generate(model, text, CLIP_FRAMES, 2, DEFAULT_GUIDANCE, 0, 2, labels)
+    without = pq.generate(model, text, CLIP_FRAMES, 2, DEFAULT_GUIDANCE, 0, 2, None)
+    assert with_labels.shape == without.shape and not torch.allclose(with_labels, without, atol=1e-4)
+
+
 def test_prompt_quality_refuses_a_judge_of_other_families(tmp_path, capsys, models):
     data = write_prompt_data(tmp_path / "prompt", {"heldout": 4}, clip_frames=CLIP_FRAMES)
     other = tmp_path / "judge.safetensors"
