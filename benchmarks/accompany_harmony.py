@@ -49,7 +49,7 @@ import torch
 
 from composer.errors import ComposerError
 from composer.keys import parse_key, scale_pitch_classes
-from composer.model.accompany import accompany
+from composer.model.accompany import CONSONANCE_NATS, accompany
 from composer.model.phrase import estimate_key
 from composer.model.sample import SampleOptions, load_model
 from composer.song import Note
@@ -169,21 +169,21 @@ class _OnePart:
         return self._score.metronomeMarkBoundaries()
 
 
-def held_out_sources() -> list[tuple[str, str, str]]:
-    """(path, id, style) of the test split's non-folk files, round-robin over their sources."""
+def held_out_sources(split: str = "test") -> list[tuple[str, str, str]]:
+    """(path, id, style) of the split's non-folk files, round-robin over their sources."""
     by_source: dict[str, list[tuple[str, str, str]]] = {}
     for path, rel, style in music21_sources():
-        if style != "folk" and split_of(rel) == "test":
+        if style != "folk" and split_of(rel) == split:
             by_source.setdefault(rel.split("/")[0], []).append((path, rel, style))
     queues = list(by_source.values())
     return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
 
 
-def held_out_pieces(seconds: float) -> Iterator[tuple[str, str, list[list[Note]]]]:
+def held_out_pieces(seconds: float, split: str = "test") -> Iterator[tuple[str, str, list[list[Note]]]]:
     """(piece id, style, parts' notes in the window) of every held-out piece with two parts sounding in it."""
     from music21 import converter, stream
 
-    for path, rel, style in held_out_sources():
+    for path, rel, style in held_out_sources(split):
         try:
             parsed = converter.parse(path, forceSource=True)
         except Exception as exc:  # a file music21 cannot read is skipped, as the corpus build skips it
@@ -192,7 +192,7 @@ def held_out_pieces(seconds: float) -> Iterator[tuple[str, str, list[list[Note]]
         items = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
         for i, score in enumerate(items):
             piece_id = rel + (f"#{i}" if len(items) > 1 else "")
-            if split_of(piece_id) != "test":
+            if split_of(piece_id) != split:
                 continue
             parts = [in_window(music21_notes(_OnePart(score, part)), seconds) for part in score.parts]
             parts = [p for p in parts if p]
@@ -229,6 +229,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="piece n is accompanied with seed SEED + n (1)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--model", type=Path, help="weights (default: the shipped model)")
+    parser.add_argument(
+        "--consonance", type=float, default=CONSONANCE_NATS,
+        help=f"the consonance prior's strength in nats (default {CONSONANCE_NATS:g}, as `composer accompany`)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--split", choices=("test", "valid"), default="test", help="held-out pieces: test (default), valid to tune"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.pieces <= 500:
         raise ComposerError("--pieces", f"must be 1..500, got {args.pieces}")
@@ -236,6 +243,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise ComposerError("--seconds", f"must be in [1, 120], got {args.seconds}")
     if args.threads < 1:
         raise ComposerError("--threads", f"must be at least 1, got {args.threads}")
+    if not (math.isfinite(args.consonance) and 0 <= args.consonance <= 10):
+        raise ComposerError("--consonance", f"must be in [0, 10] nats, got {args.consonance}")
     if args.model is not None and not args.model.is_file():
         raise ComposerError("--model", f"no file {args.model}")
     return args
@@ -256,14 +265,16 @@ def run(args: argparse.Namespace) -> dict:
     model = load_model(args.model)
     real, generated = Fit(), Fit()
     ids, melody_notes, generation_s = [], 0, 0.0
-    for piece_id, style, parts in held_out_pieces(args.seconds):
+    for piece_id, style, parts in held_out_pieces(args.seconds, args.split):
         split = split_melody(parts, args.seconds)
         if split is None:
             continue
         melody, accompaniment = split
         options = SampleOptions(style=style, seed=args.seed + len(ids))
         t0 = time.perf_counter()
-        result = accompany(model, melody, melody, 0.0, args.seconds, options, PITCH_RANGE)
+        result = accompany(
+            model, melody, melody, 0.0, args.seconds, options, PITCH_RANGE, consonance_nats=args.consonance
+        )
         generation_s += time.perf_counter() - t0
         real_fit = harmony_fit(accompaniment, melody, args.seconds)
         generated_fit = harmony_fit(in_window(result.notes, args.seconds), melody, args.seconds)
@@ -284,6 +295,8 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "benchmark": "accompany_harmony",
         "model": str(args.model) if args.model else "shipped",
+        "split": args.split,
+        "consonance_nats": args.consonance,
         "pieces": len(ids),
         "piece_ids": ids,
         "seconds": args.seconds,

@@ -30,11 +30,13 @@ from composer.model.constrained import (
     span_prefix,
     to_steps,
 )
+from composer.model.harmony import ConsonancePrior
 from composer.model.sample import SampleOptions, guess_style
 from composer.song import Note, Song, Track
 from composer.tokens import STEP_S, encode
 
 ACCOMPANIMENT_TRACK = "Accompaniment"
+CONSONANCE_NATS = 3.0  # the consonance prior's strength, chosen on valid pieces (benchmarks/accompany_harmony.py)
 
 
 @dataclass
@@ -79,12 +81,14 @@ def accompany(
     options: SampleOptions | None = None,
     pitch_range: tuple[int, int] = (0, 127),
     progress: Callable[[float], None] | None = None,
+    consonance_nats: float = CONSONANCE_NATS,
 ) -> Accompaniment:
     """Accompany `melody` (absolute seconds) over [start_s, end_s).
 
     `context`: every pitched note of the song; those before start_s prime the
     model. `options.seconds` is ignored (the span sets the length); its key
-    masks the accompaniment's NOTE_ONs only, never the melody's."""
+    masks the accompaniment's NOTE_ONs only, never the melody's. `consonance_nats`: the strength of the
+    consonance prior against the melody (composer/model/harmony.py; 0: the model alone)."""
     options = replace(options or SampleOptions(), seconds=max(end_s - start_s, STEP_S))
     options.validate()
     low, high = pitch_range
@@ -103,7 +107,10 @@ def accompany(
     style = options.style or guess_style(model, prefix + encode(tune, options.max_note_s))
     steps = to_steps(end_s) - to_steps(start_s)
     forced = forced_events(tune, options.max_note_s) + [ForcedEvent(to_steps(n.end_s), False, n.pitch) for n in held]
-    span = sample_span(model, style, prefix, steps, options, gen, forced, pitch_range, progress, held_pitches)
+    prior = ConsonancePrior(consonance_nats) if consonance_nats else None
+    span = sample_span(
+        model, style, prefix, steps, options, gen, forced, pitch_range, progress, held_pitches, prior=prior
+    )
     notes = [Note(n.pitch, n.velocity, n.start_s + start_s, n.end_s + start_s) for n in span.free_notes]
     return Accompaniment(notes, span, style, start_s, end_s)
 

@@ -28,6 +28,7 @@ import torch
 
 from composer.errors import ComposerError
 from composer.model.context import TokenContext
+from composer.model.harmony import COMING_S, ConsonancePrior
 from composer.model.sample import SampleOptions, guess_style, sample_next, token_mask
 from composer.song import Note, Song
 from composer.tokens import (
@@ -167,13 +168,16 @@ def sample_span(
     progress: Callable[[float], None] | None = None,
     held_at_start: Sequence[int] = (),
     head: Sequence[int] = (),
+    prior: ConsonancePrior | None = None,
 ) -> Span:
     """Sample `steps` x 10 ms after `prefix` (under `style`), feeding `forced` at their steps.
 
     Masks, besides the key of `options`: NOTE_ONs outside `pitch_range` or of a
     forced pitch that is sounding; NOTE_OFFs of forced pitches (the model may
     only end notes it started). A sampled note still sounding when a forced
-    note-on of its pitch comes is ended there first.
+    note-on of its pitch comes is ended there first. `prior` biases the sampled
+    NOTE_ONs toward consonance with the forced notes sounding and about to come
+    (composer/model/harmony.py).
     """
     model.eval()
     ctx = TokenContext(model, context_ids(model, style, prefix, head))
@@ -241,7 +245,16 @@ def sample_span(
         if per_step >= MAX_TOKENS_PER_STEP:
             allowed[:TIME_SHIFT_OFFSET] = False
             allowed[VELOCITY_OFFSET:] = False
-        token = sample_next(ctx.logits, options, allowed, gen)
+        logits = ctx.logits
+        if prior is not None and (held or next_forced < len(forced)):
+            horizon, coming = step + round(COMING_S / STEP_S), []
+            for event in forced[next_forced:]:
+                if event.step > horizon:
+                    break
+                if event.on:
+                    coming.append(event.pitch)
+            logits = prior.apply(logits, allowed, held, coming)
+        token = sample_next(logits, options, allowed, gen)
         if TIME_SHIFT_OFFSET <= token < VELOCITY_OFFSET:
             limit = steps if next_forced >= len(forced) else min(steps, forced[next_forced].step)
             token = time_shift(min(token - TIME_SHIFT_OFFSET + 1, limit - step))
