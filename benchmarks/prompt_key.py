@@ -71,8 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--diffusion", default=None, help="a diffusion model file (default: the shipped one)")
     parser.add_argument(
-        "--conform", choices=("auto", "on", "off"), default="auto",
-        help="move the made clip to the key (auto: only for a model without controls)",
+        "--conform", choices=("on", "off"), default="on",
+        help="measure the made clip's key and move it to the one asked for (on: as the app and composer prompt)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     from synth.prompt.key_conform import parse_key
@@ -96,8 +96,7 @@ def run(args: argparse.Namespace) -> dict:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, PromptRequest
 
     torch.set_num_threads(args.threads)
-    conform = {"auto": None, "on": True, "off": False}[args.conform]
-    generator = PromptGenerator(args.diffusion, conform=conform)
+    generator = PromptGenerator(args.diffusion, conform_key=args.conform == "on")
     scores = {"text": [], "held": []}
     shifts, clip_s = [], {"text": [], "held": []}
     for i, key in enumerate(args.keys):
@@ -122,7 +121,7 @@ def run(args: argparse.Namespace) -> dict:
     result["moved_semitones_mean_abs"] = round(float(np.mean(np.abs(shifts))), 2)
     result["judge"] = "librosa chroma_cqt + Temperley (2001) profiles"
     result["model"] = {"file": str(generator.diffusion_path), "controls": generator.model.cfg.controls}
-    result["conform"] = generator.conform
+    result["conform_key"] = generator.conform_key
     return result | machine_facts()
 
 

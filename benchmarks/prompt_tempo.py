@@ -50,7 +50,8 @@ def main() -> None:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, PromptRequest
 
     torch.set_num_threads(args.threads)
-    generator = PromptGenerator(args.diffusion, conform={"auto": None, "on": True, "off": False}[args.conform])
+    conform = {"auto": None, "on": True, "off": False}[args.conform]
+    generator = PromptGenerator(args.diffusion, conform_tempo=conform)
     bpms = [float(b) for b in args.bpms.split(",")]
     rows = {"text": [], "held": []}
     seconds_per_clip = {"text": [], "held": []}
@@ -85,7 +86,7 @@ def main() -> None:
         "tempo_held": summary("held"),
         "threads": args.threads,
         "model": {"file": str(generator.diffusion_path), "controls": generator.model.cfg.controls},
-        "conform": generator.conform,
+        "conform_tempo": generator.conform_tempo,
         **machine_facts(),
     }
     print(json.dumps(result))

@@ -29,13 +29,15 @@ so that it starts and stops without a click.
 Tempo, key and meter. A model trained with controls (DiffusionConfig.controls) is given the request's
 BPM, key and beats per bar, and the beat grid from the clip's first frame, which is on a bar line
 (synth.prompt.controls); each window continues the grid. It makes the clip at that tempo and in that key
-itself: nothing is moved afterwards, unless `conform` asks for it.
+itself, and its tempo is not changed afterwards (`conform_tempo` would).
 
-A model without controls (and `conform=True`) has them held after the fact instead. Tempo: a request with
+A model without controls has them held after the fact instead. Tempo: a request with
 `bpm` is made HEADROOM longer and its mel played at that tempo (synth.prompt.tempo_conform: the made
 clip's beat measured, its frames resampled in time). Key: a request with `key` ("D:minor") has the
 vocoded clip's key measured and, when it is clear and another, the clip transposed by the nearest
-interval to it (synth.prompt.key_conform: the mel played longer, vocoded, read faster).
+interval to it (synth.prompt.key_conform: the mel played longer, vocoded, read faster). The key is held
+this way for a controls model too (`conform_key`, on by default): the shipped model follows the tempo it is
+given far better than the key (models/diffusion/README.md).
 
 Output is peak-normalised to PEAK_DBFS. The same request (prompt, seconds,
 steps, guidance, seed, loop, bpm, key) and the same weights give the same samples.
@@ -281,10 +283,11 @@ class PromptGenerator:
         vocoder_path: str | Path | None = None,
         text_encoder=None,
         sampler: str | None = None,
-        conform: bool | None = None,
+        conform_tempo: bool | None = None,
+        conform_key: bool = True,
     ) -> None:
-        """`conform`: measure and move the made clip to the tempo and key asked for (None: only for a model
-        without controls)."""
+        """`conform_tempo`: measure the made clip's beat and stretch it to the tempo asked for (None: only for
+        a model without controls); `conform_key`: measure its key and move it to the one asked for."""
         from synth.instruments.neural.mel import MelConfig
         from synth.instruments.neural.neural_checkpoint import load_neural
         from synth.prompt.flow_sampler import load_diffusion
@@ -313,7 +316,8 @@ class PromptGenerator:
             )
         self.text_encoder = text_encoder if text_encoder is not None else shared_text_encoder()
         self.sampler = sampler
-        self.conform = (not dc.controls) if conform is None else bool(conform)
+        self.conform_tempo = (not dc.controls) if conform_tempo is None else bool(conform_tempo)
+        self.conform_key = bool(conform_key)
         self.overlap_frames = min(OVERLAP_FRAMES, dc.clip_frames // 4)
         self.last_tempo = math.nan  # with a tempo asked for: what the last clip was made at, and its stretch
         self.last_ratio = 1.0
@@ -342,7 +346,7 @@ class PromptGenerator:
         with torch.inference_mode():
             text = torch.from_numpy(self.text_encoder.encode([request.prompt]))  # (1, 384)
             n_frames = self.frames_for(n_samples)
-            if request.bpm is None or not self.conform:
+            if request.bpm is None or not self.conform_tempo:
                 mel = self.sample_mel(text, n_frames, request, progress)  # (n_mels, F)
                 if request.bpm is not None:  # made at the tempo by the controls: measured, for the record
                     self.last_tempo, self.last_ratio = estimate_tempo(onset_strength(mel)).bpm, 1.0
@@ -356,7 +360,7 @@ class PromptGenerator:
             audio = audio[latency : latency + n_samples]
             if request.key is not None:
                 self.last_key, self.last_shift = estimate_key(audio), 0
-            if request.key is not None and self.conform:
+            if request.key is not None and self.conform_key:
                 self.last_shift = semitones_to(self.last_key, parse_key(request.key))
                 if self.last_shift:  # played longer, vocoded, read faster: the same length, another pitch
                     r = ratio(self.last_shift)
