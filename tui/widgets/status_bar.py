@@ -96,10 +96,11 @@ class StatusBar(Widget):
         sound.append(self.sound if len(self.sound) <= room else self.sound[: room - 1] + "…")
         state = self.state
         if self.fresh:
-            state_room = self.content_size.width - len(self.message) - 1 - len(sound) - 3
+            state_room = self.content_size.width - len(self.message) - 1 - len(sound) - 4  # " " + state + "  │ "
             if len(state) > state_room:
                 state = state[: state_room - 1] + "…" if state_room > 1 else ""
-        right = Text.from_markup(f"{escape(state)}  [dim]│[/] " if state else "  [dim]│[/] ")
+        # a space before the state, so a message that fills its column never runs into it ("…stops♫ jam")
+        right = Text.from_markup(f" {escape(state)}  [dim]│[/] " if state else "  [dim]│[/] ")
         right.append_text(sound)
         table.add_row(left, right)
         return table
