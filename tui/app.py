@@ -12,6 +12,7 @@ import contextlib
 import gc
 import os
 import sys
+import threading
 from pathlib import Path
 
 from textual import work
@@ -73,6 +74,7 @@ class ComposerApp(App):
         self.autosave = Autosave()
         self.autosave_every_s = autosave_every_s
         self.sound = sound
+        self.neural_preloaded = threading.Event()  # set once the preload (with sound) has finished or failed
         reason = "opening the audio device…" if sound else "sound off for this run"
         self.playback: SilentClock | EnginePlayback = SilentClock(self.song, reason)
         self.theme = os.environ.get("COMPOSER_THEME", "textual-dark")
@@ -177,6 +179,18 @@ class ComposerApp(App):
         screen = self.screen
         if isinstance(screen, MainScreen):
             screen.update_state()
+        if isinstance(playback, EnginePlayback):
+            self.preload_neural()
+
+    @work(thread=True, exclusive=True, group="preload")
+    def preload_neural(self) -> None:
+        """torch and the neural models, loaded once the sound is up (EnginePlayback.preload_neural says why)."""
+        try:
+            self.playback.preload_neural()
+        except Exception as exc:  # a model that cannot load says so when a track switches to it
+            self.call_from_thread(self._say, f"Neural synth not preloaded: {type(exc).__name__}: {exc}")
+        finally:
+            self.neural_preloaded.set()
 
     def _restore_answer(self, answer: str | tuple[str, KeptAutosave] | None) -> None:
         """The restore screen's answer: "restore" (the offered autosave, or the one a tuple names), "later"

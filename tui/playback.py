@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from composer.song import Song
+from composer.song import Song, Track
 
 
 class SilentClock:
@@ -95,6 +95,10 @@ class SilentClock:
 
     def prepare_synth(self, track, synth: str) -> None:
         """Nothing plays, nothing to load."""
+
+    def preload_neural(self) -> bool:
+        """Nothing plays: nothing to load ahead."""
+        return False
 
     def prepare_clip(self, clip) -> None:
         """Nothing plays, nothing to resample."""
@@ -192,6 +196,19 @@ class EnginePlayback:
     def prepare_synth(self, track, synth: str) -> None:
         """Load the synth's models now (call from a worker thread), not in the audio thread."""
         self.engine.prepare_synth(track, synth)
+
+    def preload_neural(self) -> bool:
+        """Import torch and load the neural models now, while nothing plays (call from a worker thread, once
+        the sound is up): done later, under a playing song, the import holds the interpreter for a second or
+        more and the render thread runs late (tests/tui/test_app_real_engine.py measured 7-10 dry blocks).
+        The switch to the neural synth then finds them loaded. False (nothing loaded) without the models."""
+        from synth.instruments.neural.neural_synth import models_dir
+
+        folder = models_dir()
+        if not all((folder / kind / "model.safetensors").is_file() for kind in ("renderer", "vocoder")):
+            return False
+        self.engine.prepare_synth(Track(name="preload", program=0), "neural")
+        return True
 
     def prepare_clip(self, clip) -> None:
         """Resample a new clip now (call from a worker thread), not in the audio thread."""
