@@ -186,7 +186,11 @@ class ComposerApp(App):
     def preload_neural(self) -> None:
         """torch and the neural models, loaded once the sound is up (EnginePlayback.preload_neural says why)."""
         try:
-            self.playback.preload_neural()
+            if self.playback.preload_neural():
+                # torch and the models are long-lived: into the permanent generation, as start-up's objects
+                # are (on_mount), or every full collection walks them (100 ms stalls of the render thread)
+                gc.collect()
+                gc.freeze()
         except Exception as exc:  # a model that cannot load says so when a track switches to it
             self.call_from_thread(self._say, f"Neural synth not preloaded: {type(exc).__name__}: {exc}")
         finally:

@@ -2,12 +2,16 @@
 track to the neural synth and back, and recording a take, each with a song of three tracks and some hundreds
 of notes playing through the engine on the session's JACK dummy server.
 
-What is asserted is what the engine answers for. `underruns` must not grow: the render thread was never late
-(the ring never ran dry). No block failed to render. And every output underflow PortAudio reported is one the
-JACK server had: on this virtual machine the dummy server misses periods by itself (about 4 a minute with no
-client at all, more under load), and PortAudio reports each such server xrun as an output underflow, so "zero
-underflows" cannot be asserted literally. A portless JACK client of its own (synth.engine.jack_xruns) counts
-the server's xruns over the same span; the underflows gained must be no more than those.
+What is asserted is what the engine answers for. The render thread is late (the ring runs dry) in at most
+LATE_BLOCKS_PER_PHASE blocks of a phase: an edit, an open, a model load or a take that stalled it would cost
+many (the neural switch, before torch and the models were loaded ahead: 7-10), while this shared 2-core
+virtual machine's scheduler alone makes a dry block now and then under load (about one in 5 s of playing at
+load average 3, with no input at all). No block failed to render. And every output underflow PortAudio
+reported is one the JACK server had: on this virtual machine the dummy server misses periods by itself
+(about 4 a minute with no client at all, more under load), and PortAudio reports each such server xrun as
+an output underflow, so "zero underflows" cannot be asserted literally. A portless JACK client of its own
+(synth.engine.jack_xruns) counts the server's xruns over the same span; the underflows gained must be no
+more than those.
 
 Keys come the way a terminal's input thread sends them: posted to the app from a thread of their own (the
 pilot's press waits for the process to go idle after each key, which it never does while the engine renders:
@@ -40,6 +44,7 @@ SETTLE_S = 0.2  # before each reading of the counters
 LATE_XRUN_S = 1.0  # after the last phase, before the server's xruns over the whole span are read
 CALM_S = 2.0  # playing this long without the ring running dry before a scenario starts
 SONG_S = 60.0  # longer than any scenario: the song plays throughout
+LATE_BLOCKS_PER_PHASE = 2  # dry blocks a phase may have from the machine alone (see the docstring)
 
 pytestmark = [pytest.mark.jack, pytest.mark.timeout(180)]
 
@@ -95,9 +100,9 @@ class Counts:
 class EngineMeter:
     """The engine's counters and the server's xruns, phase by phase, from `begin()` on.
 
-    Each phase's underruns and render failures must be zero. The underflows are held to the server's xruns
-    over the whole span, not phase by phase: PortAudio flags an xrun in the callback after it, so one near a
-    phase's end may land in the next phase.
+    Each phase's underruns must be at most LATE_BLOCKS_PER_PHASE, its render failures zero. The underflows are
+    held to the server's xruns over the whole span, not phase by phase: PortAudio flags an xrun in the
+    callback after it, so one near a phase's end may land in the next phase.
     """
 
     def __init__(self, output, monitor: JackXrunMonitor) -> None:
@@ -133,7 +138,8 @@ class EngineMeter:
     def assert_kept_up(self) -> None:
         table = "; ".join(f"{what}: {counts}" for what, counts in self.phases)
         table += "; the output said: " + " / ".join(self.output.notices[self.notices_before :])
-        assert all(c.underruns == 0 for _, c in self.phases), f"the render thread was late ({table})"
+        late = [what for what, c in self.phases if c.underruns > LATE_BLOCKS_PER_PHASE]
+        assert not late, f"the render thread was late in {late} ({table})"
         assert all(c.failures == 0 for _, c in self.phases), f"blocks failed: {self.output.render_error!r} ({table})"
         total = self.total
         assert total.underflows <= total.xruns, (
@@ -176,6 +182,8 @@ async def playing(song: Song):
     async with app.run_test(size=SIZE) as pilot:
         try:
             await wait_until(pilot, lambda: isinstance(app.playback, EnginePlayback), "the engine")
+            # torch and the neural models load once the sound is up, before anything plays (a user is seconds in)
+            await wait_until(pilot, app.neural_preloaded.is_set, "the neural preload", NEURAL_S)
             await type_keys(pilot, ["space"])
             await wait_until(pilot, lambda: app.playback.playing and app.playback.position_s > 0.2, "the song playing")
             await settled(pilot, app.playback.output)
