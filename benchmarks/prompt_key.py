@@ -71,8 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--diffusion", default=None, help="a diffusion model file (default: the shipped one)")
     parser.add_argument(
-        "--conform", choices=("on", "off"), default="on",
-        help="measure the made clip's key and move it to the one asked for (on: as the app and composer prompt)",
+        "--conform", choices=("auto", "on", "off"), default="auto",
+        help="measure the made clip's key and move it to the one asked for (auto: only for a model without controls)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     from synth.prompt.key_conform import parse_key
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> dict:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, PromptRequest
 
     torch.set_num_threads(args.threads)
-    generator = PromptGenerator(args.diffusion, conform_key=args.conform == "on")
+    generator = PromptGenerator(args.diffusion, conform_key={"auto": None, "on": True, "off": False}[args.conform])
     scores = {"text": [], "held": []}
     shifts, clip_s = [], {"text": [], "held": []}
     for i, key in enumerate(args.keys):

@@ -29,15 +29,15 @@ so that it starts and stops without a click.
 Tempo, key and meter. A model trained with controls (DiffusionConfig.controls) is given the request's
 BPM, key and beats per bar, and the beat grid from the clip's first frame, which is on a bar line
 (synth.prompt.controls); each window continues the grid. It makes the clip at that tempo and in that key
-itself, and its tempo is not changed afterwards (`conform_tempo` would).
+itself, and nothing is changed afterwards (`conform_tempo` and `conform_key` would).
 
 A model without controls has them held after the fact instead. Tempo: a request with
 `bpm` is made HEADROOM longer and its mel played at that tempo (synth.prompt.tempo_conform: the made
 clip's beat measured, its frames resampled in time). Key: a request with `key` ("D:minor") has the
 vocoded clip's key measured and, when it is clear and another, the clip transposed by the nearest
-interval to it (synth.prompt.key_conform: the mel played longer, vocoded, read faster). The key is held
-this way for a controls model too (`conform_key`, on by default): the shipped model follows the tempo it is
-given far better than the key (models/diffusion/README.md).
+interval to it (synth.prompt.key_conform: the mel played longer, vocoded, read faster). For the shipped
+controls model that move makes the key worse, not better (its estimate from vocoded audio is often wrong:
+models/diffusion/README.md), so it is off unless asked for.
 
 Output is peak-normalised to PEAK_DBFS. The same request (prompt, seconds,
 steps, guidance, seed, loop, bpm, key) and the same weights give the same samples.
@@ -284,10 +284,10 @@ class PromptGenerator:
         text_encoder=None,
         sampler: str | None = None,
         conform_tempo: bool | None = None,
-        conform_key: bool = True,
+        conform_key: bool | None = None,
     ) -> None:
-        """`conform_tempo`: measure the made clip's beat and stretch it to the tempo asked for (None: only for
-        a model without controls); `conform_key`: measure its key and move it to the one asked for."""
+        """`conform_tempo`: measure the made clip's beat and stretch it to the tempo asked for; `conform_key`:
+        measure its key and move it to the one asked for (None, each: only for a model without controls)."""
         from synth.instruments.neural.mel import MelConfig
         from synth.instruments.neural.neural_checkpoint import load_neural
         from synth.prompt.flow_sampler import load_diffusion
@@ -317,7 +317,7 @@ class PromptGenerator:
         self.text_encoder = text_encoder if text_encoder is not None else shared_text_encoder()
         self.sampler = sampler
         self.conform_tempo = (not dc.controls) if conform_tempo is None else bool(conform_tempo)
-        self.conform_key = bool(conform_key)
+        self.conform_key = (not dc.controls) if conform_key is None else bool(conform_key)
         self.overlap_frames = min(OVERLAP_FRAMES, dc.clip_frames // 4)
         self.last_tempo = math.nan  # with a tempo asked for: what the last clip was made at, and its stretch
         self.last_ratio = 1.0

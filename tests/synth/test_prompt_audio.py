@@ -340,8 +340,7 @@ def test_a_controls_model_is_given_the_tempo_key_and_a_grid_that_goes_on_across_
     import synth.prompt.flow_sampler as flow_sampler
 
     generator = PromptGenerator(*save_tiny_prompt_models(tmp_path, controls=True))
-    generator.conform_key = False  # the key is given to the model only: nothing measured or moved
-    assert generator.model.cfg.controls and not generator.conform_tempo
+    assert generator.model.cfg.controls and not generator.conform_tempo and not generator.conform_key
     seen = []
     real = flow_sampler.sample_mel
 
