@@ -6,6 +6,8 @@ Each step draws clips of the train split (all exactly `clip_frames` long), one
 of each clip's caption embeddings at random, replaces the text by the null
 embedding with probability `cond_dropout`, draws t (logit-normal by default:
 most steps in the middle of the path, where velocity is hardest to predict)
+(for a model with controls, each clip's tempo, key, meter and beat grid from clips.jsonl, each made unknown
+with probability `control_dropout`, and all with the text when it is dropped)
 and regresses the velocity data - noise at x_t = (1 - t) * noise + t * data
 (synth/prompt/flow_sampler.py) with an MSE loss, in mel normalised per band by the
 mean/std of the training clips (computed once, stored in the config and so in
@@ -19,7 +21,8 @@ Validation: the EMA model's conditional loss on `valid_clips` clips
 set aside from the train split (never trained on), on a fixed grid of t with
 fixed noise, so values are comparable across evaluations. Checkpoints hold
 the EMA weights as the model (so best.safetensors loads with load_diffusion)
-plus the raw weights (`raw.`) and Adam moments (`opt.`) for resume.
+plus the raw weights (`raw.`) and Adam moments (`opt.`) for resume. `init` fine-tunes a model file: its
+weights, normalisation and skip statistics; controls it lacks start at zero (synth/prompt/diffusion.py).
 """
 
 from __future__ import annotations
