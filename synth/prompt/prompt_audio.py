@@ -40,7 +40,7 @@ controls model that move makes the key worse, not better (its estimate from voco
 models/diffusion/README.md), so it is off unless asked for.
 
 Output is peak-normalised to PEAK_DBFS. The same request (prompt, seconds,
-steps, guidance, seed, loop, bpm, key) and the same weights give the same samples.
+steps, guidance, seed, loop, bpm, key, beats per bar) and the same weights give the same samples.
 
 torch and the models are imported only when a generator is made, so the app
 can check a request (validate_request) without loading them.
