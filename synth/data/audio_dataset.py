@@ -48,6 +48,7 @@ class AudioDataset:
         manifest_path = self.folder / "manifest.json"
         hint = "build the data with `composer audio-data build`"
         manifest = read_manifest_file(manifest_path, FORMAT, "audio-data", hint)
+        self.vocoder_only = bool(manifest.get("vocoder_only", False))  # audio without notes (from-prompt builds)
         rate = whole_number(manifest, "sample_rate", manifest_path, 1000, 768_000)
         if rate != self.mel_config.sample_rate:
             raise ComposerError(manifest_path, f"audio at {rate} Hz, the models need {self.mel_config.sample_rate}")

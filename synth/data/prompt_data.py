@@ -279,8 +279,12 @@ def build_prompt_data(
     render: Render | None = None,
     encode: Encode | None = None,
     progress: Progress | None = None,
+    keep_audio: bool = False,
 ) -> dict:
     """Render, caption and write every split; returns the manifest.
+
+    The heldout split keeps its clips' audio (int16) beside the log-mel; with `keep_audio` every split does
+    (what `composer audio-data from-prompt` reads to fine-tune the vocoder).
 
     `sources` are (path, id, style) as composer.train.corpus.music21_sources gives (the default; [] for generated
     parts only); `render` maps {program or DRUM_PROGRAM: notes} to mono float32 audio (default FluidSynth);
@@ -324,7 +328,7 @@ def build_prompt_data(
     try:
         for split in SPLITS:
             (tmp / split).mkdir()
-            writer = _SplitWriter(tmp / split, keep_audio=split == "heldout", encode=encode, cache=cache)
+            writer = _SplitWriter(tmp / split, keep_audio=keep_audio or split == "heldout", encode=encode, cache=cache)
             for clip in plan_clips(split, counts[split], seed, sources, failures):
                 rng = np.random.default_rng([seed, SPLITS.index(split), done, 1])
                 texts = captions(clip.meta, rng, CAPTIONS_PER_CLIP, held_out=split == "heldout")

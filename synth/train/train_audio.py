@@ -59,6 +59,7 @@ class AudioTrainConfig:
     threads: int = 0
     workers: int = 0  # processes drawing training windows (the renderer's note features cost CPU); 0: in-process
     resume: bool = False
+    init: str = ""  # start from this model file (fine-tune): its weights and its size; the optimizer starts afresh
     progress: bool = True
     device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
 
@@ -108,6 +109,10 @@ class _Batches:
         self.train = AudioDataset(data, "train", mel, max_notes)
         if not len(self.train):
             raise ComposerError(data / "manifest.json", "no train shards")
+        if tc.kind == "renderer" and self.train.vocoder_only:
+            raise ComposerError(
+                data / "manifest.json", "a vocoder-only build (audio without notes): not for the renderer"
+            )
         valid = AudioDataset(data, "valid", mel, max_notes)
         self.valid_is_train = not len(valid)
         self.valid = self.train if self.valid_is_train else valid
@@ -168,7 +173,12 @@ def make_model(kind: str, cfg: VocoderConfig | RendererConfig) -> torch.nn.Modul
 def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dict:
     """Run training; returns the final summary (also the last JSONL line)."""
     run = Run(tc)
+    if tc.init and not run.resuming:
+        start_from, _ = load_neural(tc.init, tc.kind)
+        mc = start_from.cfg
     model = make_model(tc.kind, mc).to(run.device)
+    if tc.init and not run.resuming:
+        model.load_state_dict(start_from.state_dict())
     frontend = LogMel(mc.mel_config()).to(run.device) if tc.kind == "vocoder" else None
     batches = _Batches(tc, model, run.device, run.rank)
 

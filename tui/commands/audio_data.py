@@ -1,4 +1,4 @@
-"""`composer audio-data build [--out DIR] [--minutes-per-program M]`: FluidSynth audio for the neural instruments."""
+"""`composer audio-data build | widen | from-prompt`: training audio for the neural instruments and the vocoder."""
 
 from __future__ import annotations
 
@@ -43,6 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--pieces-per-program", type=int, default=6, help="pieces of 4 clips per added program (6)")
     w.add_argument("--drum-pieces", type=int, default=60, help="pieces of 4 drum grooves (60)")
     w.set_defaults(run=run_widen)
+    f = actions.add_parser(
+        "from-prompt",
+        help="the prompt data's rendered clips as a build, to fine-tune the vocoder on what it decodes",
+        description="Write the train clips of a prompt-data build (`composer prompt-data build`) as an audio-data "
+        "build for the vocoder: every family and the drum kit, no second render. The clips have no notes, so the "
+        "build is for the vocoder only (synth/data/prompt_audio_data.py). The heldout split is not read.",
+    )
+    f.add_argument("--prompt", type=Path, default=Path("data/prompt"), help="the prompt data (default data/prompt)")
+    f.add_argument("--out", type=Path, default=Path("data/audio-prompt"), help="output (default data/audio-prompt)")
+    f.add_argument("--clips", type=int, default=None, help="train clips to take (default: all)")
+    f.add_argument("--valid-clips", type=int, default=200, help="clips set aside as the valid split (default 200)")
+    f.add_argument("--seed", type=int, default=0, help="which clips go to valid (default 0)")
+    f.set_defaults(run=run_from_prompt)
 
 
 def parse_programs(text: str | None) -> list[int] | None:
@@ -95,5 +108,24 @@ def run_widen(args: argparse.Namespace) -> int:
     print(
         f"added {summary['added_pieces']} pieces ({summary['added_train_minutes']:.1f} min) of programs "
         f"{summary['added_programs']} in {summary['widen_seconds']} s; wrote {args.out}"
+    )
+    return 0
+
+
+def run_from_prompt(args: argparse.Namespace) -> int:
+    from synth.data.prompt_audio_data import audio_data_from_prompt, require_train_audio
+
+    if args.clips is not None and args.clips < 1:
+        raise ComposerError("--clips", f"{args.clips}: expected 1 or more")
+    if args.valid_clips < 1:
+        raise ComposerError("--valid-clips", f"{args.valid_clips}: expected 1 or more")
+    require_train_audio(args.prompt)
+    with count_bar(total=0, unit="clip", desc="from-prompt") as progress:
+        summary = audio_data_from_prompt(args.prompt, args.out, args.clips, args.valid_clips, args.seed, progress)
+    minutes = {split: sum(by_program.values()) / 60 for split, by_program in summary["seconds"].items()}
+    print(
+        f"{summary['clips']['train']} train and {summary['clips']['valid']} valid clips "
+        f"({minutes['train']:.1f} / {minutes['valid']:.1f} min, "
+        f"{len(summary['programs'])} programs) in {summary['build_seconds']} s; wrote {args.out}"
     )
     return 0

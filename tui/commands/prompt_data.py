@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--clips-heldout", type=int, default=400, metavar="N", help="held-out clips, held-out captions (default 400)"
     )
     b.add_argument("--seed", type=int, default=0, help="patterns, programs, excerpts and captions (default 0)")
+    b.add_argument(
+        "--keep-audio",
+        action="store_true",
+        help="store every split's audio, not only heldout's (for `composer audio-data from-prompt`)",
+    )
     b.set_defaults(run=run_build)
 
 
@@ -56,7 +61,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     require_fluidsynth()
     with count_bar(total=sum(counts.values()), unit="clip", desc="prompt data") as progress:
-        manifest = build_prompt_data(args.out, counts, seed=args.seed, progress=progress)
+        manifest = build_prompt_data(args.out, counts, seed=args.seed, progress=progress, keep_audio=args.keep_audio)
     print(
         f"{sum(counts.values())} clips (train {counts['train']}, judge_train {counts['judge_train']}, "
         f"heldout {counts['heldout']}) in {manifest['build_seconds']} s; "

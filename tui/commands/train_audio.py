@@ -40,6 +40,9 @@ def register(kinds: argparse._SubParsersAction) -> None:
         p.add_argument("--hidden", type=int, default=SIZES[kind]["hidden"])
         p.add_argument("--blocks", type=int, default=SIZES[kind]["blocks"])
         p.add_argument("--workers", type=int, default=0, help="processes drawing training windows (0: none)")
+        p.add_argument(
+            "--init", type=Path, default=None, help="start from this model file (fine-tune); its size options win"
+        )
         p.set_defaults(run=run_audio, kind=kind)
     register_diffusion(kinds)
 
@@ -56,10 +59,16 @@ def run_audio(args: argparse.Namespace) -> int:
         raise ComposerError("--workers", "must be 0 or more")
     if args.warmup_frames is not None and args.warmup_frames < 0:
         raise ComposerError("--warmup-frames", "must be 0 or more")
+    if args.init is not None and not args.init.is_file():
+        raise ComposerError(args.init, "no model file here (--init)")
     config_cls = VocoderConfig if args.kind == "vocoder" else RendererConfig
     mc = config_cls(channels=args.channels, hidden=args.hidden, n_blocks=args.blocks)
     summary = train_audio(
-        AudioTrainConfig(**train_options.run_config(args, "kind", "segment_frames", "warmup_frames", "workers")), mc
+        AudioTrainConfig(
+            **train_options.run_config(args, "kind", "segment_frames", "warmup_frames", "workers"),
+            init=str(args.init or ""),
+        ),
+        mc,
     )
     if "best_valid_loss" not in summary:  # another rank than 0 under torchrun
         return 0
