@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--diffusion", default=None, help="a diffusion model file (default: the shipped one)")
+    parser.add_argument("--vocoder", default=None, help="a vocoder model file (default: the shipped one)")
     parser.add_argument(
         "--conform", choices=("auto", "on", "off"), default="auto",
         help="measure the made clip's key and move it to the one asked for (auto: only for a model without controls)",
@@ -96,7 +97,9 @@ def run(args: argparse.Namespace) -> dict:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, PromptRequest
 
     torch.set_num_threads(args.threads)
-    generator = PromptGenerator(args.diffusion, conform_key={"auto": None, "on": True, "off": False}[args.conform])
+    generator = PromptGenerator(
+        args.diffusion, args.vocoder, conform_key={"auto": None, "on": True, "off": False}[args.conform]
+    )
     scores = {"text": [], "held": []}
     shifts, clip_s = [], {"text": [], "held": []}
     for i, key in enumerate(args.keys):
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> dict:
     result["moved_semitones_mean_abs"] = round(float(np.mean(np.abs(shifts))), 2)
     result["judge"] = "librosa chroma_cqt + Temperley (2001) profiles"
     result["model"] = {"file": str(generator.diffusion_path), "controls": generator.model.cfg.controls}
+    result["vocoder"] = str(generator.vocoder_path)
     result["conform_key"] = generator.conform_key
     return result | machine_facts()
 
