@@ -18,7 +18,12 @@ judged, so decoding is judged too. Reported, with and without guidance:
   prompt states the BPM and over all; the tempo word (slow/moderate/fast) of
   the estimate against the metadata's;
 - key agreement (chroma + Krumhansl-Kessler profiles; exact and the MIREX
-  score) over the clips whose prompt names the key and over all pitched clips.
+  score) over the clips whose prompt names the key and over all pitched clips;
+- texture accuracy of the texture judge (models/texture_judge: melody, arpeggio,
+  chords, groove, trained on a judge build of its own) against the clip's
+  metadata texture, over all clips and over the clips whose prompt names the
+  texture word, overall and per texture; without that model file, texture is
+  reported as not judged.
 
 The same measures on the real clips (their stored log-mel, made from float
 audio like the generated clips'; the key from their int16 audio) and on the real
@@ -67,11 +72,24 @@ from synth.prompt.prompt_audio import (  # noqa: E402
     default_vocoder_path,
     models_dir,
 )
-from synth.train.judge_eval import accuracy_report, frechet_distance, judge_outputs, read_split  # noqa: E402
+from synth.train.judge_eval import (  # noqa: E402
+    accuracy_report,
+    frechet_distance,
+    judge_outputs,
+    read_split,
+    texture_labels,
+)
 
 GOAL_FAMILY_ACCURACY = 0.70
 SAMPLE_RATE = 24000
 WAYS = ("guided", "unguided")
+# The words synth.data.captions puts in a caption for each texture ("broken chords" is an arpeggio's).
+TEXTURE_WORDS = {
+    "melody": ("melody", "tune", "melodic line", "bassline"),
+    "chords": ("chords", "chord progression"),
+    "arpeggio": ("arpeggio", "arpeggios", "broken chords"),
+    "groove": ("groove", "beat", "pattern"),
+}
 
 
 def pick_clips(n_clips: int, n: int, seed: int) -> np.ndarray:
@@ -85,6 +103,34 @@ def states_bpm(caption: str, bpm: float) -> bool:
 
 def names_key(caption: str, key: str | None, mode: str | None) -> bool:
     return key is not None and mode is not None and f"{key} {mode}" in caption
+
+
+def names_texture(caption: str, texture: str) -> bool:
+    """Whether the caption says the texture in words (a "broken chords" caption names an arpeggio, not chords)."""
+    text = caption.lower()
+    if texture != "arpeggio":
+        text = text.replace("broken chords", "")
+    return any(re.search(rf"\b{re.escape(word)}\b", text) for word in TEXTURE_WORDS.get(texture, ()))
+
+
+def texture_report(predicted: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], captions: list[str]) -> dict:
+    """Texture accuracy (overall, balanced, per texture) over all clips, with the confusion counts, and over the
+    clips whose caption names their texture."""
+    named = np.array([names_texture(c, classes[t]) for c, t in zip(captions, labels, strict=True)], dtype=bool)
+    return {
+        "all": accuracy_report(predicted, labels, classes, target="texture", confusion=True),
+        "named": accuracy_report(predicted[named], labels[named], classes, target="texture"),
+    }
+
+
+def load_texture_judge(path: Path | None):
+    """(judge, extra), or (None, a line saying why texture is not judged) where the default file is absent; an
+    explicit `path` must exist. ComposerError for a bad file or one of another target."""
+    if path is None:
+        path = models_dir() / "texture_judge" / "model.safetensors"
+        if not path.is_file():
+            return None, f"not judged: no texture judge at {path}"
+    return load_judge(path, target="texture")
 
 
 def decode(
@@ -217,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diffusion", type=Path, default=None, help="default: models/diffusion/model.safetensors")
     parser.add_argument("--vocoder", type=Path, default=None, help="default: models/vocoder/model.safetensors")
     parser.add_argument("--judge", type=Path, default=None, help="default: models/judge/model.safetensors")
+    parser.add_argument(
+        "--texture-judge", type=Path, default=None,
+        help="default: models/texture_judge/model.safetensors (where it is absent, texture is not judged)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("runs/prompt_quality"), help="where the PNGs go")
     parser.add_argument("--pictures", type=int, default=4, help="how many clips to picture")
     parser.add_argument(
@@ -231,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, diffusion_extra = load_diffusion(args.diffusion or default_diffusion_path())
         vocoder, vocoder_extra = load_neural(args.vocoder or default_vocoder_path(), "vocoder")
-        judge, judge_extra = load_judge(args.judge or models_dir() / "judge" / "model.safetensors")
+        judge, judge_extra = load_judge(args.judge or models_dir() / "judge" / "model.safetensors", target="family")
+        texture_judge, texture_extra = load_texture_judge(args.texture_judge)
         heldout = read_split(args.data, "heldout", ("text_emb", "family", "audio", "mel"))
     except ComposerError as exc:
         print(f"prompt_quality: {exc}", file=sys.stderr)
@@ -245,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     chosen = pick_clips(len(heldout.clips), args.clips, args.seed)
     clips = [heldout.clips[i] for i in chosen]
+    textures = None
+    if texture_judge is not None:
+        try:
+            textures = texture_labels(clips, texture_judge.cfg.classes)
+        except ComposerError as exc:
+            print(f"prompt_quality: {args.data}: {exc.problem}", file=sys.stderr)
+            return 2
     captions = [clip["captions"][j % len(clip["captions"])] for j, clip in enumerate(clips)]
     text_emb = heldout.arrays["text_emb"][chosen, np.arange(len(chosen)) % heldout.arrays["text_emb"].shape[1]]
     labels = heldout.arrays["family"][chosen].astype(int)
@@ -269,11 +327,22 @@ def main(argv: list[str] | None = None) -> int:
             **accuracy_report(logits.argmax(1).numpy(), labels, families),
             **music_report(audio, log_mel, clips, captions),
         }
+        if textures is not None:
+            predicted = judge_outputs(texture_judge, log_mel)[0].argmax(1).numpy()
+            results[name]["texture"] = texture_report(predicted, textures, texture_judge.cfg.classes, captions)
     real = features["real"]
     fd = {name: round(halves_fd(features[name], real), 3) for name in ("guided", "unguided", "vocoded")}
     fd["real_floor"] = round(frechet_distance(real[0::2], real[1::2]), 3)
     picture_note = pictures(args.out, args.pictures, {name: take[1] for name, take in takes.items()}, captions)
     guided = results["guided"]
+    if textures is None:
+        texture_summary = texture_extra
+        print(f"prompt_quality: texture {texture_extra}", file=sys.stderr)
+    else:
+        texture_summary = {
+            name: {part: r["texture"][part].get("texture_accuracy") for part in ("all", "named")}
+            for name, r in results.items()
+        }
     print(
         json.dumps(
             {
@@ -284,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                 "family_accuracy": {name: r["family_accuracy"] for name, r in results.items()},
                 "drums_vs_pitched_accuracy": {name: r.get("drums_vs_pitched_accuracy") for name, r in results.items()},
                 "frechet_distance": fd,
+                "texture_accuracy": texture_summary,
                 "results": results,
                 "goal": f"judge family accuracy >= {GOAL_FAMILY_ACCURACY} on clips generated with guidance",
                 "met": guided["family_accuracy"] >= GOAL_FAMILY_ACCURACY,
@@ -294,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
                     "vocoder_step": vocoder_extra.get("step"),
                     "judge_step": judge_extra.get("step"),
                     "judge_heldout_accuracy": judge_extra.get("heldout", {}).get("family_accuracy"),
+                    "texture_judge_step": None if textures is None else texture_extra.get("step"),
+                    "texture_judge_heldout_accuracy": None
+                    if textures is None
+                    else texture_extra.get("heldout", {}).get("texture_accuracy"),
                 },
                 "generate_s": generate_s,
                 "pictures": picture_note,

@@ -1,8 +1,15 @@
-"""The judge: a small CNN that tells a clip's instrument family from its log-mel, for evaluating generated audio.
+"""The judge: a small CNN that tells a clip's instrument family (or its texture) from its log-mel, for evaluating
+generated audio.
 
     judge = Judge(JudgeConfig(families=("piano", ..., "drums")))
     logits, features = judge(log_mel)    # (B, 80, T), T >= 128 -> (B, n_families), (B, feature_dim)
     judge, extra = load_judge("models/judge/model.safetensors")
+    texture_judge, _ = load_judge(DEFAULT_TEXTURE_JUDGE_PATH, target="texture")   # classes: cfg.families
+
+`target` says what the classes are: "family" (the instrument families, the
+default, and what a file without the field holds) or "texture" (melody,
+arpeggio, chords, groove). The class names stay in the `families` field for
+either target, so the shipped family judge's file loads unchanged.
 
 The log-mel is synth.instruments.neural.mel's (natural log, floored at log 1e-5); it is shifted
 and scaled by fixed constants (no statistics to carry), then four conv blocks
@@ -22,25 +29,31 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from composer.errors import ComposerError
 from composer.model.checkpoint import load_model, save_model
 
 KIND = "audio-judge"
 DEFAULT_JUDGE_PATH = Path(__file__).resolve().parents[2] / "models" / "judge" / "model.safetensors"
+DEFAULT_TEXTURE_JUDGE_PATH = DEFAULT_JUDGE_PATH.parents[1] / "texture_judge" / "model.safetensors"
+TARGETS = ("family", "texture")  # what a judge's classes are
 LOG_MEL_CENTER = -5.0  # log-mel values run from -11.5 (silence) to about +2
 LOG_MEL_SCALE = 3.0
 
 
 @dataclass
 class JudgeConfig:
-    families: tuple[str, ...] = ("drums",)
+    families: tuple[str, ...] = ("drums",)  # the class names: instrument families, or textures (see target)
     n_mels: int = 80
     channels: tuple[int, ...] = (24, 48, 64, 96)
     feature_dim: int = 128
     min_frames: int = 128
     dropout: float = 0.2
+    target: str = "family"  # one of TARGETS
 
     def __post_init__(self) -> None:
         self.families = tuple(self.families)
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {list(TARGETS)}, not {self.target!r}")
         self.channels = tuple(int(c) for c in self.channels)
         if len(self.families) < 2 or len(set(self.families)) != len(self.families):
             raise ValueError(f"families must be at least two distinct names, not {list(self.families)}")
@@ -56,6 +69,11 @@ class JudgeConfig:
     def n_families(self) -> int:
         return len(self.families)
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """What the logits' columns are: families for a family judge, textures for a texture judge."""
+        return self.families
+
     def to_dict(self) -> dict:
         return {**asdict(self), "families": list(self.families), "channels": list(self.channels)}
 
@@ -67,7 +85,7 @@ def conv_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class Judge(nn.Module):
-    """Log-mel (B, n_mels, T >= min_frames) -> (family logits (B, n_families), features (B, feature_dim))."""
+    """Log-mel (B, n_mels, T >= min_frames) -> (class logits (B, n_families), features (B, feature_dim))."""
 
     def __init__(self, cfg: JudgeConfig) -> None:
         super().__init__()
@@ -110,6 +128,12 @@ def save_judge(model: Judge, path: str | Path, extra: dict | None = None, dtype:
     save_model(model, path, KIND, extra, dtype)
 
 
-def load_judge(path: str | Path = DEFAULT_JUDGE_PATH, device: str | torch.device = "cpu") -> tuple[Judge, dict]:
-    """Rebuild the judge from the file's config; (model in eval mode, extra). ComposerError for a bad file."""
-    return load_model(path, KIND, Judge, JudgeConfig, device)
+def load_judge(
+    path: str | Path = DEFAULT_JUDGE_PATH, device: str | torch.device = "cpu", target: str | None = None
+) -> tuple[Judge, dict]:
+    """Rebuild the judge from the file's config; (model in eval mode, extra). ComposerError for a bad file, and for
+    a judge of another target than `target` (None: either)."""
+    judge, extra = load_model(path, KIND, Judge, JudgeConfig, device)
+    if target is not None and judge.cfg.target != target:
+        raise ComposerError(path, f"a {judge.cfg.target} judge, expected a {target} judge")
+    return judge, extra

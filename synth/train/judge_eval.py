@@ -3,6 +3,8 @@
     split = read_split("data/prompt", "heldout", ("mel", "family"))   # arrays in shard order + clips.jsonl rows
     logits, features = judge_outputs(judge, split.arrays["mel"])         # batched, no grad
     accuracy_report(logits.argmax(1), split.arrays["family"], judge.cfg.families)
+    labels = class_labels(split, "texture", TEXTURES)                      # (N,) indices of each clip's texture
+    accuracy_report(logits.argmax(1), labels, TEXTURES, target="texture", confusion=True)
     frechet_distance(features_a, features_b)                              # (N, D), (M, D) -> float
 
 The prompt-data format (manifest.json, <split>/shard-*.npz, <split>/clips.jsonl)
@@ -20,6 +22,8 @@ import torch
 
 from composer.errors import ComposerError
 from synth.data import prompt_data
+
+TEXTURES = ("melody", "arpeggio", "chords", "groove")  # ClipMeta.texture's values (synth.data.captions)
 
 
 @dataclass
@@ -67,6 +71,24 @@ def read_split(data_dir: str | Path, split: str, keys: tuple[str, ...] = ("mel",
     return Split(manifest, arrays, clips)
 
 
+def class_labels(split: Split, target: str, classes: tuple[str, ...]) -> np.ndarray:
+    """(N,) int64 index into `classes` of each clip's family (the shards' array) or texture (clips.jsonl's field)."""
+    if target == "family":
+        return split.arrays["family"].astype(np.int64)
+    if target != "texture":
+        raise ValueError(f"target must be 'family' or 'texture', not {target!r}")
+    return texture_labels(split.clips, classes)
+
+
+def texture_labels(clips: list[dict], classes: tuple[str, ...] = TEXTURES) -> np.ndarray:
+    """(N,) int64 index into `classes` of each clips.jsonl row's texture; ComposerError for another texture."""
+    textures = [clip.get("texture") for clip in clips]
+    unknown = sorted({str(t) for t in textures if t not in classes})
+    if unknown:
+        raise ComposerError(None, f"clips of texture {unknown[:4]}, expected one of {list(classes)}")
+    return np.array([classes.index(t) for t in textures], dtype=np.int64)
+
+
 @torch.no_grad()
 def judge_outputs(judge: torch.nn.Module, log_mel: np.ndarray | torch.Tensor, batch_size: int = 32):
     """(N, n_mels, T) log-mel (any float dtype) -> (logits (N, n_families), features (N, feature_dim)) as float32.
@@ -85,22 +107,33 @@ def judge_outputs(judge: torch.nn.Module, log_mel: np.ndarray | torch.Tensor, ba
     return torch.cat(logits), torch.cat(features)
 
 
-def accuracy_report(predicted: np.ndarray, labels: np.ndarray, families: tuple[str, ...] | list[str]) -> dict:
-    """Family accuracy, balanced (mean per-family) accuracy, drums-vs-pitched accuracy, per-family accuracy."""
+def accuracy_report(
+    predicted: np.ndarray,
+    labels: np.ndarray,
+    families: tuple[str, ...] | list[str],
+    target: str = "family",
+    confusion: bool = False,
+) -> dict:
+    """{target}_accuracy, balanced (mean per-class) accuracy, per-class accuracy, drums-vs-pitched accuracy where
+    "drums" is a class; with `confusion`, {true class: {predicted class: count}} over the classes present."""
     predicted, labels = np.asarray(predicted).astype(int), np.asarray(labels).astype(int)
     if predicted.shape != labels.shape:
         raise ValueError(f"predicted {predicted.shape} and labels {labels.shape} differ in shape")
     if not len(labels):
         return {"n": 0}
-    per_family = {
-        families[f]: round(float((predicted[labels == f] == f).mean()), 4) for f in sorted(set(labels.tolist()))
-    }
+    present = sorted(set(labels.tolist()))
+    per_class = {families[f]: round(float((predicted[labels == f] == f).mean()), 4) for f in present}
     report = {
         "n": int(len(labels)),
-        "family_accuracy": round(float((predicted == labels).mean()), 4),
-        "balanced_family_accuracy": round(float(np.mean(list(per_family.values()))), 4),
-        "per_family": per_family,
+        f"{target}_accuracy": round(float((predicted == labels).mean()), 4),
+        f"balanced_{target}_accuracy": round(float(np.mean(list(per_class.values()))), 4),
+        f"per_{target}": per_class,
     }
+    if confusion:
+        report["confusion"] = {
+            families[f]: {name: int(np.sum(predicted[labels == f] == g)) for g, name in enumerate(families)}
+            for f in present
+        }
     if "drums" in families:
         drums = list(families).index("drums")
         report["drums_vs_pitched_accuracy"] = round(float(((predicted == drums) == (labels == drums)).mean()), 4)

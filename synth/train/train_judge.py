@@ -1,14 +1,22 @@
 """Train the judge (synth/prompt/judge.py) on the judge_train split of a prompt-data build; report held-out accuracy.
 
     summary = train_judge(JudgeTrainConfig(data_dir="data/prompt", out_dir="runs/judge"))
+    summary = train_judge(JudgeTrainConfig(data_dir="data/prompt-judge", heldout_dir="data/prompt", target="texture"))
+
+`target` is what the judge learns: the instrument family (the shards' family
+array; the classes are the manifest's families) or the texture (clips.jsonl's
+texture field; the classes are judge_eval.TEXTURES). The heldout split is read
+from `heldout_dir` (default: the data_dir), so a judge trained on a build of
+its own is scored on the heldout split that the benchmark generates from.
 
 Only the judge_train split is trained on: its clips come from other pieces and
 seeds than the diffusion model's train split, so the judge has not seen what
 the generator learned from. A tenth of judge_train (drawn by clip, seeded) is
 set aside to pick the best checkpoint; the heldout split is scored once, at
-the end, with the best weights, on whole clips: family accuracy, balanced
-(mean per-family) accuracy and drums-vs-pitched accuracy, from the stored
-log-mel and again from the log-mel of the stored int16 audio.
+the end, with the best weights, on whole clips: accuracy, balanced
+(mean per-class) accuracy, the confusion counts and, for families,
+drums-vs-pitched accuracy, from the stored log-mel and again from the log-mel
+of the stored int16 audio.
 
 Augmentation: a random crop of `crop_frames` frames per clip, a random gain
 of +-`gain_db` dB, applied to the log-mel exactly (a gain adds its log to
@@ -38,8 +46,8 @@ from composer.model.checkpoint import save_model
 from composer.train.loop import Run, Validation
 from composer.train.train_kit import adamw
 from synth.instruments.neural.mel import LOG_FLOOR, SILENCE_LOG_MEL, LogMel
-from synth.prompt.judge import KIND, Judge, JudgeConfig, load_judge
-from synth.train.judge_eval import accuracy_report, judge_outputs, read_split
+from synth.prompt.judge import KIND, TARGETS, Judge, JudgeConfig, load_judge
+from synth.train.judge_eval import TEXTURES, Split, accuracy_report, class_labels, judge_outputs, read_split
 
 TRAIN_SPLIT, HELDOUT_SPLIT = "judge_train", "heldout"
 
@@ -48,6 +56,8 @@ TRAIN_SPLIT, HELDOUT_SPLIT = "judge_train", "heldout"
 class JudgeTrainConfig:
     data_dir: str = "data/prompt"
     out_dir: str = "runs/judge"
+    target: str = "family"  # "family" or "texture"
+    heldout_dir: str = ""  # "": the heldout split of data_dir
     steps: int = 20_000
     max_minutes: float = 0.0
     batch_size: int = 32
@@ -110,24 +120,43 @@ def split_valid(n_clips: int, fraction: float, seed: int) -> tuple[np.ndarray, n
 
 
 def evaluate(judge: Judge, mel: np.ndarray, labels: np.ndarray) -> dict:
-    """Loss and accuracies of whole clips."""
+    """Loss, accuracies and confusion counts of whole clips."""
     logits, _ = judge_outputs(judge, mel)
     loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels.astype(np.int64))).item()
-    return {"loss": round(loss, 4), **accuracy_report(logits.argmax(1).numpy(), labels, judge.cfg.families)}
+    predicted = logits.argmax(1).numpy()
+    return {"loss": round(loss, 4), **accuracy_report(predicted, labels, judge.cfg.families, judge.cfg.target, True)}
+
+
+def classes_of(split: Split, target: str) -> tuple[str, ...]:
+    return tuple(split.manifest["families"]) if target == "family" else TEXTURES
+
+
+def labels_of(split: Split, target: str, where: Path) -> np.ndarray:
+    """The split's class indices; ComposerError naming `where` for labels outside the classes."""
+    classes = classes_of(split, target)
+    try:
+        labels = class_labels(split, target, classes)
+    except ComposerError as exc:
+        raise ComposerError(where, exc.problem) from None
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise ComposerError(where, f"{target} labels outside 0..{len(classes) - 1}")
+    return labels
 
 
 def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
     """Run training; returns the final summary (also the last JSONL line), held-out accuracies included.
 
-    `mc` sets the model's size; its families are replaced by the data's."""
+    `mc` sets the model's size; its classes and target are replaced by the data's for `tc.target`."""
+    if tc.target not in TARGETS:
+        raise ValueError(f"target must be one of {list(TARGETS)}, not {tc.target!r}")
     train_split = read_split(tc.data_dir, TRAIN_SPLIT, ("mel", "family"))
-    families = tuple(train_split.manifest["families"])
-    mel, labels = train_split.arrays["mel"], train_split.arrays["family"].astype(np.int64)
+    classes = classes_of(train_split, tc.target)
+    mel = train_split.arrays["mel"]
+    labels = labels_of(train_split, tc.target, Path(tc.data_dir) / TRAIN_SPLIT)
     if len(labels) < 2:
         raise ComposerError(Path(tc.data_dir) / TRAIN_SPLIT, f"{len(labels)} clips; the judge needs at least 2")
-    if labels.min() < 0 or labels.max() >= len(families):
-        raise ComposerError(Path(tc.data_dir) / TRAIN_SPLIT, f"family labels outside 0..{len(families) - 1}")
-    mc = JudgeConfig(**{**(mc or JudgeConfig(families=families)).to_dict(), "families": families})
+    stored = (mc or JudgeConfig(families=classes)).to_dict()
+    mc = JudgeConfig(**{**stored, "families": classes, "target": tc.target})
     if mel.shape[1] != mc.n_mels or mel.shape[2] < mc.min_frames:
         raise ComposerError(tc.data_dir, f"clips of shape {mel.shape[1:]}, the judge needs (80, >= {mc.min_frames})")
     if tc.crop_frames < mc.min_frames:
@@ -153,15 +182,17 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
 
     def validate() -> Validation:
         result = evaluate(model, mel[valid_idx], labels[valid_idx])
+        accuracy = result[f"{tc.target}_accuracy"]
         return Validation(
-            (-result["family_accuracy"], result["loss"]),
-            {"valid_loss": result["loss"], "valid_accuracy": result["family_accuracy"]},
+            (-accuracy, result["loss"]),
+            {"valid_loss": result["loss"], "valid_accuracy": accuracy},
             extra={"valid": result},
         )
 
     def start() -> dict:
-        return {"kind": KIND, "params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc),
-                "train_clips": len(train_idx), "valid_clips": len(valid_idx), "split": TRAIN_SPLIT}  # fmt: skip
+        return {"kind": KIND, "target": tc.target, "params": model.num_params(), "model": mc.to_dict(),
+                "train": asdict(tc), "train_clips": len(train_idx), "valid_clips": len(valid_idx),
+                "split": TRAIN_SPLIT}  # fmt: skip
 
     trained = run.train(
         model,
@@ -176,21 +207,23 @@ def train_judge(tc: JudgeTrainConfig, mc: JudgeConfig | None = None) -> dict:
         return run.finish({"event": "end", "kind": KIND, "step": trained.step, "elapsed_s": trained.elapsed_s,
                            **trained.ranks()})  # fmt: skip
     judge, extra = load_judge(run.best_path)
-    heldout = read_split(tc.data_dir, HELDOUT_SPLIT, ("mel", "family", "audio"))
-    if tuple(heldout.manifest["families"]) != families:
-        raise ComposerError(Path(tc.data_dir) / HELDOUT_SPLIT, "families differ from judge_train's")
-    heldout_labels = heldout.arrays["family"].astype(np.int64)
+    heldout_dir = tc.heldout_dir or tc.data_dir
+    heldout = read_split(heldout_dir, HELDOUT_SPLIT, ("mel", "family", "audio"))
+    if classes_of(heldout, tc.target) != classes:
+        raise ComposerError(Path(heldout_dir) / HELDOUT_SPLIT, "families differ from judge_train's")
+    heldout_labels = labels_of(heldout, tc.target, Path(heldout_dir) / HELDOUT_SPLIT)
     result = evaluate(judge, heldout.arrays["mel"], heldout_labels)
     # The same clips through their int16 audio: another noise floor, the same music.
     result["from_int16_audio"] = evaluate(judge, int16_log_mel(heldout.arrays["audio"]), heldout_labels)
     summary = {
         "event": "end",
         "kind": KIND,
+        "target": tc.target,
         "step": trained.step,
         "best_step": extra["step"],
         "elapsed_s": trained.elapsed_s,
         "train_clips": len(train_idx),
-        "valid_accuracy": extra["valid"]["family_accuracy"],
+        "valid_accuracy": extra["valid"][f"{tc.target}_accuracy"],
         "heldout": result,
     }
     save_model(judge, run.best_path, KIND, extra={**extra, "heldout": result})  # the weights alone, no Adam moments
