@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--diffusion", type=Path, default=None, help="default: models/diffusion/model.safetensors")
-    parser.add_argument("--vocoder", type=Path, default=None, help="default: models/vocoder/model.safetensors")
+    parser.add_argument("--vocoder", type=Path, default=None, help="default: models/prompt_vocoder/, else vocoder/")
     parser.add_argument("--judge", type=Path, default=None, help="default: models/judge/model.safetensors")
     parser.add_argument(
         "--texture-judge", type=Path, default=None,

@@ -12,5 +12,6 @@ the vocoder (synth.instruments.neural) -> 24 kHz audio, an AudioClip of the song
 only measure clips (benchmarks/prompt_quality.py, synth.train.judge_eval); they never generate.
 
 No real-time code: clips are made in a worker thread (tui.prompt_worker) and played as audio clips by the
-engine's mixer. Weights: models/diffusion, models/vocoder, models/judge; trained by synth.train.
+engine's mixer. Weights: models/diffusion, models/prompt_vocoder (else models/vocoder), models/judge and
+models/texture_judge; trained by synth.train.
 """

@@ -97,7 +97,10 @@ def default_diffusion_path() -> Path:
 
 
 def default_vocoder_path() -> Path:
-    return models_dir() / "vocoder" / "model.safetensors"
+    """The prompted tracks' vocoder: models/prompt_vocoder (the instruments' vocoder fine-tuned on the prompt
+    clips, every family and the drum kit) where it is, else the instruments' own, models/vocoder."""
+    tuned = models_dir() / "prompt_vocoder" / "model.safetensors"
+    return tuned if tuned.is_file() else models_dir() / "vocoder" / "model.safetensors"
 
 
 @dataclass(frozen=True)

@@ -377,3 +377,13 @@ def test_a_request_names_its_meter_and_a_bad_one_is_refused(models):
     for bad in (0, 17, 2.5, True, "4"):
         with pytest.raises(ComposerError, match="beats_per_bar"):
             validate_request(PromptRequest("x", 1.0, beats_per_bar=bad), *models)
+
+
+def test_the_prompt_vocoder_is_preferred_where_it_is(tmp_path, monkeypatch):
+    _, vocoder = save_tiny_prompt_models(tmp_path)
+    monkeypatch.setenv("COMPOSER_MODELS", str(tmp_path))
+    assert PromptGenerator().vocoder_path == vocoder  # only the instruments' vocoder: that one
+    tuned = tmp_path / "prompt_vocoder" / "model.safetensors"
+    tuned.parent.mkdir()
+    save_neural(tiny_vocoder(), tuned)
+    assert PromptGenerator().vocoder_path == tuned

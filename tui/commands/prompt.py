@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_threads_option(p)
     p.add_argument("--diffusion", metavar="PATH", help="diffusion weights (default models/diffusion/...)")
-    p.add_argument("--vocoder", metavar="PATH", help="vocoder weights (default models/vocoder/...)")
+    p.add_argument("--vocoder", metavar="PATH", help="vocoder weights (default models/prompt_vocoder/, else vocoder/)")
     p.set_defaults(run=run)
 
 
