@@ -67,6 +67,7 @@ from synth.prompt.judge import load_judge  # noqa: E402
 from synth.prompt.music_analysis import estimate_key, estimate_tempo, key_score, onset_strength, tempo_agreement  # noqa: E402
 from synth.prompt.prompt_audio import (  # noqa: E402
     DEFAULT_GUIDANCE,
+    DEFAULT_KEY_GUIDANCE,
     DEFAULT_STEPS,
     default_diffusion_path,
     default_vocoder_path,
@@ -154,6 +155,7 @@ def generate(
     seed: int,
     batch_size: int,
     labels: ControlLabels | None = None,
+    key_guidance: float = 0.0,
 ) -> torch.Tensor:
     """Log-mel (N, n_mels, n_frames) for text embeddings (N, 384); batch b's noise from seed + its first index.
     `labels`: each clip's tempo, key, meter and beat grid, given to a model trained with controls."""
@@ -164,7 +166,10 @@ def generate(
         controls = None
         if labels is not None and model.cfg.controls:
             controls = Controls.of(labels.take(np.arange(start, start + len(text))), n_frames)
-        mel = sample_mel(model, text, n_frames, steps=steps, guidance=guidance, generator=gen, controls=controls)
+        mel = sample_mel(
+            model, text, n_frames, steps=steps, guidance=guidance, generator=gen, controls=controls,
+            key_guidance=key_guidance if controls is not None else 0.0,
+        )  # fmt: skip
         out.append(mel.float())
     return torch.cat(out)
 
@@ -258,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=200, help="held-out clips to generate from")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="sampler steps")
     parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="the guided run's scale")
+    parser.add_argument(
+        "--key-guidance", type=float, default=DEFAULT_KEY_GUIDANCE, help="the guided run's key guidance (controls)"
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--diffusion", type=Path, default=None, help="default: models/diffusion/model.safetensors")
@@ -316,7 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     generate_s = {}
     for way, guidance in zip(WAYS, (args.guidance, 1.0), strict=True):
         start = time.perf_counter()
-        mel = generate(model, text_emb, n_frames, args.steps, guidance, args.seed, args.batch_size, control_labels)
+        key_guidance = args.key_guidance if way == "guided" else 0.0
+        mel = generate(
+            model, text_emb, n_frames, args.steps, guidance, args.seed, args.batch_size, control_labels, key_guidance
+        )
         takes[way] = decode(vocoder, frontend, mel)
         generate_s[way] = round(time.perf_counter() - start, 1)
     features, results = {}, {}
@@ -350,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                 "clips": len(chosen),
                 "steps": args.steps,
                 "guidance": args.guidance,
+                "key_guidance": args.key_guidance,
                 "family_accuracy": {name: r["family_accuracy"] for name, r in results.items()},
                 "drums_vs_pitched_accuracy": {name: r.get("drums_vs_pitched_accuracy") for name, r in results.items()},
                 "frechet_distance": fd,

@@ -110,6 +110,20 @@ class Controls:
     def take(self, index) -> Controls:
         return Controls(self.global_features[index], self.grid[index])
 
+    def without_key(self) -> Controls:
+        """The same controls with the key unknown (the key guidance's reference)."""
+        from synth.prompt.controls import KEY_DIM, TEMPO_DIM
+
+        g = self.global_features.clone()
+        g[:, TEMPO_DIM : TEMPO_DIM + KEY_DIM] = 0
+        return Controls(g, self.grid)
+
+    def key_known(self) -> bool:
+        """Whether any item of the batch has a key."""
+        from synth.prompt.controls import TEMPO_DIM
+
+        return bool((self.global_features[:, TEMPO_DIM] != 0).any())
+
     def repeat(self, n: int) -> Controls:
         """The batch n times over (for the guided and unguided halves of one pass)."""
         return Controls(self.global_features.repeat(n, 1), self.grid.repeat(n, 1, 1))

@@ -59,13 +59,32 @@ def load_diffusion(path: str | Path | None = DEFAULT_DIFFUSION_PATH, device: str
 
 
 def guided_velocity(
-    model: MelDiT, x: torch.Tensor, t: float, text_emb: torch.Tensor, guidance: float, controls: Controls | None = None
+    model: MelDiT,
+    x: torch.Tensor,
+    t: float,
+    text_emb: torch.Tensor,
+    guidance: float,
+    controls: Controls | None = None,
+    key_guidance: float = 0.0,
 ) -> torch.Tensor:
     """v_u + g (v_c - v_u) at time t for x (B, n_mels, F); the two in one batch (one pass when g = 1). The
-    unguided half has neither the text nor the controls, so guidance strengthens both."""
+    unguided half has neither the text nor the controls, so guidance strengthens both. With `key_guidance` k
+    and a key among the controls, + k (v_c - v_k): v_k is the conditional velocity with the key unknown, so the
+    key alone is pushed further (a third of the batch more)."""
     B = x.shape[0]
     if guidance == 1.0:
         return model(x, x.new_full((B,), t), text_emb, None, controls)
+    if key_guidance and controls is not None and controls.key_known():
+        drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)]).to(x.device)
+        drop = torch.cat([drop, torch.zeros(B, dtype=torch.bool, device=x.device)])
+        no_key = controls.without_key()
+        three = Controls(
+            torch.cat([controls.global_features, controls.global_features, no_key.global_features]),
+            torch.cat([controls.grid, controls.grid, no_key.grid]),
+        )
+        v = model(torch.cat([x, x, x]), x.new_full((3 * B,), t), torch.cat([text_emb] * 3), drop, three)
+        v_cond, v_uncond, v_no_key = v[:B], v[B : 2 * B], v[2 * B :]
+        return v_uncond + guidance * (v_cond - v_uncond) + key_guidance * (v_cond - v_no_key)
     drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)]).to(x.device)
     both = None if controls is None else controls.repeat(2)
     v = model(torch.cat([x, x]), x.new_full((2 * B,), t), torch.cat([text_emb, text_emb]), drop, both)  # (2B, M, F)
@@ -85,6 +104,7 @@ def sample_mel(
     sampler: str = "heun",
     progress: Callable[[int, int], None] | None = None,
     controls: Controls | None = None,
+    key_guidance: float = 0.0,
 ) -> torch.Tensor:
     """Generate (B, n_mels, n_frames) log-mel for text embeddings (B, text_dim).
 
@@ -92,7 +112,8 @@ def sample_mel(
     are exactly `known`). The same generator state gives the same result. `progress(i, steps)` is called
     after step i (1..steps). Values are floored at the log-mel of silence. Heun costs two model passes a
     step (Euler one), guidance != 1 doubles the batch. `controls` (synth/prompt/diffusion.Controls, for
-    n_frames frames): tempo, key, meter and beat grid, heard by a model trained with them."""
+    n_frames frames): tempo, key, meter and beat grid, heard by a model trained with them; `key_guidance`
+    pushes the key further (guided_velocity)."""
     cfg = model.cfg
     B = text_emb.shape[0]
     if text_emb.dim() != 2 or text_emb.shape[1] != cfg.text_dim:
@@ -103,6 +124,8 @@ def sample_mel(
         raise ValueError(f"steps must be positive, got {steps}")
     if not math.isfinite(guidance):
         raise ValueError(f"guidance must be finite, got {guidance}")
+    if not (math.isfinite(key_guidance) and key_guidance >= 0):
+        raise ValueError(f"key_guidance must be finite and >= 0, got {key_guidance}")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
     device = model.mel_mean.device
@@ -127,10 +150,10 @@ def sample_mel(
     for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:], strict=True)):
         dt = t_next - t
         x = pin(x, t)
-        v = guided_velocity(model, x, t, text_emb, guidance, controls)
+        v = guided_velocity(model, x, t, text_emb, guidance, controls, key_guidance)
         x_next = pin(x + dt * v, t_next)
         if sampler == "heun":
-            v_next = guided_velocity(model, x_next, t_next, text_emb, guidance, controls)
+            v_next = guided_velocity(model, x_next, t_next, text_emb, guidance, controls, key_guidance)
             x_next = pin(x + dt * 0.5 * (v + v_next), t_next)
         x = x_next
         if progress is not None:

@@ -22,6 +22,7 @@ from synth.prompt.controls import (
     pitch_class_mel_images,
 )
 from synth.prompt.diffusion import Controls, DiffusionConfig, MelDiT
+from synth.prompt.flow_sampler import guided_velocity, sample_mel
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "clip_frames": 64}
 
@@ -129,3 +130,30 @@ def test_dropping_the_text_drops_the_controls():
         c = model(x, t, text, None, Controls.of(labels(bpm=150.0, key_pc=5), 64))
     torch.testing.assert_close(a, b)
     assert not torch.allclose(a, c)
+
+
+def test_key_guidance_pushes_the_key_alone():
+    torch.manual_seed(0)
+    model = MelDiT(DiffusionConfig(**TINY, controls=True))
+    for p in model.parameters():
+        p.data.normal_(0, 0.05)
+    x, text = torch.randn(2, 80, 64), torch.randn(2, 384)
+    keyed = Controls.of(labels(n=2, key_pc=2), 64)
+    with torch.no_grad():
+        t = torch.full((2,), 0.4)
+        v_c = model(x, t, text, None, keyed)
+        v_u = model(x, t, text, torch.ones(2, dtype=torch.bool), keyed)
+        v_no_key = model(x, t, text, None, keyed.without_key())
+        got = guided_velocity(model, x, 0.4, text, 5.0, keyed, key_guidance=3.0)
+        torch.testing.assert_close(got, v_u + 5.0 * (v_c - v_u) + 3.0 * (v_c - v_no_key), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(guided_velocity(model, x, 0.4, text, 5.0, keyed), v_u + 5.0 * (v_c - v_u))
+        assert not torch.allclose(v_c, v_no_key)  # the key is heard
+        # no key among the controls: key guidance changes nothing, and costs no third pass
+        keyless = keyed.without_key()
+        assert not keyless.key_known() and keyed.key_known()
+        torch.testing.assert_close(
+            guided_velocity(model, x, 0.4, text, 5.0, keyless, key_guidance=3.0),
+            guided_velocity(model, x, 0.4, text, 5.0, keyless),
+        )
+    with pytest.raises(ValueError):
+        sample_mel(model, text, 64, steps=1, controls=keyed, key_guidance=-1.0)

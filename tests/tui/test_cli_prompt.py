@@ -40,6 +40,8 @@ BAD = {
     "guidance inf": (["cello", "--seconds", "2", "--guidance", "inf"], "--guidance: expected a finite number"),
     "guidance nan": (["cello", "--seconds", "2", "--guidance", "nan"], "--guidance: expected a finite number"),
     "negative guidance": (["cello", "--seconds", "2", "--guidance", "-1"], "--guidance: expected 0 to 20"),
+    "key guidance nan": (["cello", "--seconds", "2", "--key-guidance", "nan"], "--key-guidance: expected 0 to 50"),
+    "key guidance 99": (["cello", "--seconds", "2", "--key-guidance", "99"], "--key-guidance: expected 0 to 50"),
     "no steps": (["cello", "--seconds", "2", "--steps", "0"], "--steps: expected a whole number from 1 to 100"),
     "negative seed": (["cello", "--seconds", "2", "--seed", "-3"], "--seed: expected a whole number"),
     "not a wav": (["cello", "--seconds", "2", "-o", "{tmp}/out.mp3"], "expected a .wav output file"),

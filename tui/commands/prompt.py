@@ -35,7 +35,7 @@ REQUEST_FIELDS = ("seconds", "steps", "guidance", "seed", "bpm", "key")  # Compo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_SECONDS, MAX_STEPS
+    from synth.prompt.prompt_audio import DEFAULT_GUIDANCE, DEFAULT_KEY_GUIDANCE, DEFAULT_STEPS, MAX_SECONDS, MAX_STEPS
 
     p = sub.add_parser("prompt", help="make an audio clip from a text prompt (optionally into a project)")
     p.add_argument("text", metavar="TEXT", help='what to hear, e.g. "soft organ chords"')
@@ -60,6 +60,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_GUIDANCE,
         help=f"how closely to follow the text; 0 ignores it, 1 plain (default {DEFAULT_GUIDANCE:g})",
     )
+    p.add_argument(
+        "--key-guidance",
+        type=float,
+        default=DEFAULT_KEY_GUIDANCE,
+        metavar="K",
+        help="hold a key this much harder, 0-50: the key is followed better and the instrument worse "
+        f"(default {DEFAULT_KEY_GUIDANCE:g})",
+    )
     p.add_argument("--seed", type=int, default=0, help="the same seed makes the same audio (default 0)")
     p.add_argument("--loop", action="store_true", help="make the end run seamlessly into the start")
     p.add_argument("-o", "--output", metavar="OUT.wav", help="the WAV file to write (24 kHz)")
@@ -77,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from synth.prompt.key_conform import key_named
-    from synth.prompt.prompt_audio import PromptRequest, meter_of, validate_request
+    from synth.prompt.prompt_audio import MAX_KEY_GUIDANCE, PromptRequest, meter_of, validate_request
 
     song, project = None, None
     if args.project:
@@ -93,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         if exc.path in REQUEST_FIELDS:
             raise ComposerError(f"--{exc.path}", exc.problem) from None
         raise
+    if not (math.isfinite(args.key_guidance) and 0 <= args.key_guidance <= MAX_KEY_GUIDANCE):
+        raise ComposerError("--key-guidance", f"expected 0 to {MAX_KEY_GUIDANCE:g}, got {args.key_guidance:g}")
     use_threads(args)
     if args.output is None and args.project is None:
         raise ComposerError("-o", "give the WAV file to write (-o OUT.wav), a project (--project P.json), or both")
@@ -115,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from synth.render import write_wav
 
     started = time.perf_counter()
-    generator = PromptGenerator(args.diffusion, args.vocoder)  # mismatched weights: one line, exit 2
+    generator = PromptGenerator(args.diffusion, args.vocoder, key_guidance=args.key_guidance)  # bad weights: one line
     with count_bar(total=request.steps, file=sys.stderr, desc="prompt", unit="step", leave=False) as progress:
         audio = generator.generate(request, progress)
     elapsed = time.perf_counter() - started
