@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from bench_loader import load_benchmark
 from judge_fixtures import FAMILIES, write_prompt_data
 from prompt_fixtures import save_tiny_prompt_models
 
 from synth.prompt.judge import Judge, JudgeConfig, save_judge
 from synth.prompt.prompt_audio import DEFAULT_GUIDANCE
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIP_FRAMES = 160
-
-
-def load_benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 pq = load_benchmark("prompt_quality")

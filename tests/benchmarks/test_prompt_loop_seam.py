@@ -1,22 +1,7 @@
 """benchmarks/prompt_loop_seam.py's measure: a seamless loop's wrap is an ordinary step, a cut one is a click."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_benchmark(name: str):
-    """The benchmark script as a module, by file path (as the other benchmark tests load theirs)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from bench_loader import load_benchmark
 
 seam_percentile = load_benchmark("prompt_loop_seam").seam_percentile
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from bench_loader import load_benchmark
 from judge_fixtures import FAMILIES, write_prompt_data
 from prompt_fixtures import save_tiny_prompt_models
 
@@ -16,17 +15,8 @@ from synth.prompt.judge import Judge, JudgeConfig, save_judge
 from synth.prompt.prompt_audio import MODELS_ENV
 from synth.train.judge_eval import TEXTURES
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIP_FRAMES = 160
 TINY = {"channels": (4, 8, 8, 8), "feature_dim": 8}
-
-
-def load_benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 pq = load_benchmark("prompt_quality")
