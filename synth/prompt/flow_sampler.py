@@ -75,8 +75,7 @@ def guided_velocity(
     if guidance == 1.0:
         return model(x, x.new_full((B,), t), text_emb, None, controls)
     if key_guidance and controls is not None and controls.key_known():
-        drop = torch.cat([torch.zeros(B, dtype=torch.bool), torch.ones(B, dtype=torch.bool)]).to(x.device)
-        drop = torch.cat([drop, torch.zeros(B, dtype=torch.bool, device=x.device)])
+        drop = torch.tensor([False] * B + [True] * B + [False] * B, device=x.device)  # guided, unguided, no key
         no_key = controls.without_key()
         three = Controls(
             torch.cat([controls.global_features, controls.global_features, no_key.global_features]),
