@@ -106,3 +106,21 @@ def write_prompt_data(
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
+
+
+def save_tiny_benchmark_models(folder: Path, clip_frames: int, texture: bool = False) -> dict[str, Path]:
+    """Tiny diffusion model, vocoder and family judge (and texture judge) files for the prompt benchmarks."""
+    from prompt_fixtures import save_tiny_prompt_models
+
+    from synth.prompt.judge import Judge, JudgeConfig, save_judge
+    from synth.train.judge_eval import TEXTURES
+
+    diffusion, vocoder = save_tiny_prompt_models(folder, clip_frames=clip_frames)
+    torch.manual_seed(0)
+    tiny = {"channels": (4, 8, 8, 8), "feature_dim": 8}
+    paths = {"diffusion": diffusion, "vocoder": vocoder, "judge": folder / "judge" / "model.safetensors"}
+    save_judge(Judge(JudgeConfig(families=FAMILIES, **tiny)), paths["judge"], {"step": 1})
+    if texture:
+        paths["texture"] = folder / "texture_judge" / "model.safetensors"
+        save_judge(Judge(JudgeConfig(families=TEXTURES, target="texture", **tiny)), paths["texture"], {"step": 2})
+    return paths

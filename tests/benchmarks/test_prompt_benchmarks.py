@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from bench_loader import load_benchmark
-from judge_fixtures import FAMILIES, write_prompt_data
+from judge_fixtures import FAMILIES, save_tiny_benchmark_models, write_prompt_data
 from prompt_fixtures import save_tiny_prompt_models
 
 from synth.prompt.judge import Judge, JudgeConfig, save_judge
@@ -23,12 +23,7 @@ ps = load_benchmark("prompt_speed")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    diffusion, vocoder = save_tiny_prompt_models(folder, clip_frames=CLIP_FRAMES)
-    torch.manual_seed(0)
-    judge = folder / "judge" / "model.safetensors"
-    save_judge(Judge(JudgeConfig(families=FAMILIES, channels=(4, 8, 8, 8), feature_dim=8)), judge, {"step": 1})
-    return {"diffusion": diffusion, "vocoder": vocoder, "judge": judge}
+    return save_tiny_benchmark_models(tmp_path_factory.mktemp("models"), CLIP_FRAMES)
 
 
 def test_prompt_quality_end_to_end(tmp_path, capsys, models):

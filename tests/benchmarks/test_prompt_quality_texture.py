@@ -6,14 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from bench_loader import load_benchmark
-from judge_fixtures import FAMILIES, write_prompt_data
-from prompt_fixtures import save_tiny_prompt_models
+from judge_fixtures import FAMILIES, save_tiny_benchmark_models, write_prompt_data
 
-from synth.prompt.judge import Judge, JudgeConfig, save_judge
 from synth.prompt.prompt_audio import MODELS_ENV
-from synth.train.judge_eval import TEXTURES
 
 CLIP_FRAMES = 160
 TINY = {"channels": (4, 8, 8, 8), "feature_dim": 8}
@@ -24,14 +20,7 @@ pq = load_benchmark("prompt_quality")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    diffusion, vocoder = save_tiny_prompt_models(folder, clip_frames=CLIP_FRAMES)
-    torch.manual_seed(0)
-    judge = folder / "judge" / "model.safetensors"
-    save_judge(Judge(JudgeConfig(families=FAMILIES, **TINY)), judge, {"step": 1})
-    texture = folder / "texture_judge" / "model.safetensors"
-    save_judge(Judge(JudgeConfig(families=TEXTURES, target="texture", **TINY)), texture, {"step": 2})
-    return {"diffusion": diffusion, "vocoder": vocoder, "judge": judge, "texture": texture}
+    return save_tiny_benchmark_models(tmp_path_factory.mktemp("models"), CLIP_FRAMES, texture=True)
 
 
 def base_argv(data: Path, models: dict, tmp_path: Path) -> list[str]:
