@@ -10,6 +10,7 @@ relative: what a transposition can promise), the MIREX score, how far clips were
 Ends with one JSON line.
 
     python benchmarks/prompt_key.py [--keys C:major,D:minor,...] [--seeds 2] [--first-seed 0] [--seconds 6]
+        [--key-guidance K] [--diffusion F] [--vocoder F]
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--diffusion", default=None, help="a diffusion model file (default: the shipped one)")
+    parser.add_argument(
+        "--key-guidance", type=float, default=None,
+        help="how much further a controls model is pushed toward the key (default: composer prompt's)",
+    )  # fmt: skip
     parser.add_argument("--vocoder", default=None, help="a vocoder model file (default: the shipped one)")
     parser.add_argument(
         "--conform", choices=("auto", "on", "off"), default="auto",
@@ -97,9 +102,9 @@ def run(args: argparse.Namespace) -> dict:
     from synth.prompt.prompt_audio import SAMPLE_RATE, PromptGenerator, PromptRequest
 
     torch.set_num_threads(args.threads)
-    generator = PromptGenerator(
-        args.diffusion, args.vocoder, conform_key={"auto": None, "on": True, "off": False}[args.conform]
-    )
+    conform_key = {"auto": None, "on": True, "off": False}[args.conform]
+    guidance = {} if args.key_guidance is None else {"key_guidance": args.key_guidance}
+    generator = PromptGenerator(args.diffusion, args.vocoder, conform_key=conform_key, **guidance)
     scores = {"text": [], "held": []}
     shifts, clip_s = [], {"text": [], "held": []}
     for i, key in enumerate(args.keys):
@@ -126,6 +131,7 @@ def run(args: argparse.Namespace) -> dict:
     result["model"] = {"file": str(generator.diffusion_path), "controls": generator.model.cfg.controls}
     result["vocoder"] = str(generator.vocoder_path)
     result["conform_key"] = generator.conform_key
+    result["key_guidance"] = generator.key_guidance
     return result | machine_facts()
 
 

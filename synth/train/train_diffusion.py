@@ -23,6 +23,8 @@ fixed noise, so values are comparable across evaluations. Checkpoints hold
 the EMA weights as the model (so best.safetensors loads with load_diffusion)
 plus the raw weights (`raw.`) and Adam moments (`opt.`) for resume. `init` fine-tunes a model file: its
 weights, normalisation and skip statistics; controls it lacks start at zero (synth/prompt/diffusion.py).
+`key_weight` adds the velocity error's pitch-class balance (synth/train/key_loss.py) times that weight to the
+loss and to the validation value; the flow loss alone is reported beside it (`valid_flow`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from composer.errors import ComposerError
 from composer.model.checkpoint import load_model, load_tensors, save_model
@@ -44,6 +45,7 @@ from synth.data.prompt_data import read_manifest
 from synth.prompt.controls import ControlLabels, labels_of_clips
 from synth.prompt.diffusion import SKIP_LOG_VAR_MAX, SKIP_LOG_VAR_MIN, Controls, DiffusionConfig, MelDiT
 from synth.prompt.flow_sampler import KIND, noised, velocity_target
+from synth.train.key_loss import key_error, pitch_class_directions
 
 VALID_T = (0.1, 0.3, 0.5, 0.7, 0.9)  # the t grid of the validation loss
 T_SAMPLINGS = ("logit-normal", "uniform")
@@ -72,6 +74,7 @@ class DiffusionTrainConfig:
     progress: bool = True
     device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
     init: str = ""  # start from this model file (fine-tune): its weights, normalisation and skip statistics
+    key_weight: float = 0.0  # the pitch-class term's weight (synth/train/key_loss.py); 0: the flow loss alone
 
 
 class PromptClips:
@@ -190,10 +193,16 @@ def flow_loss(
     noise: torch.Tensor,
     drop: torch.Tensor | None,
     controls: Controls | None = None,
-) -> torch.Tensor:
-    """MSE between the predicted and the true velocity for normalised mel x (B, M, F) at times t (B,)."""
+    key_weight: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the loss, the flow loss alone) for normalised mel x (B, M, F) at times t (B,): the MSE between the
+    predicted and the true velocity, plus key_weight times their pitch-class term (synth/train/key_loss.py)."""
     v = model(noised(x, noise, t), t, text, drop, controls)
-    return F.mse_loss(v, velocity_target(x, noise))
+    error = v - velocity_target(x, noise)
+    flow = error.pow(2).mean()
+    if not key_weight:
+        return flow, flow
+    return flow + key_weight * key_error(error, model.mel_std, pitch_class_directions().to(x.device)), flow
 
 
 @torch.no_grad()
@@ -246,7 +255,7 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
     def valid_loss(module: MelDiT) -> float:
         was_training = module.training
         module.eval()
-        losses = []
+        losses, flows = [], []
         for i, t in enumerate(VALID_T):
             for start in range(0, len(valid_x), tc.batch_size):
                 x = valid_x[start : start + tc.batch_size]
@@ -254,13 +263,17 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
                 noise = valid_noise[i, start : start + tc.batch_size]
                 part = None if valid_controls is None else valid_controls.take(slice(start, start + len(x)))
                 text = valid_text[start : start + len(x)]
-                losses.append(flow_loss(module, x, text, ts, noise, None, part).item() * len(x))
+                loss, flow = flow_loss(module, x, text, ts, noise, None, part, tc.key_weight)
+                losses.append(loss.item() * len(x))
+                flows.append(flow.item() * len(x))
         module.train(was_training)
-        return float(np.sum(losses) / (len(VALID_T) * len(valid_x)))
+        n = len(VALID_T) * len(valid_x)
+        return float(np.sum(losses) / n), float(np.sum(flows) / n)
 
     def validate() -> Validation:
-        value = valid_loss(ema)
-        return Validation(value, {"valid_loss": round(value, 4), "valid_loss_raw": round(valid_loss(model), 4)})
+        value, flow = valid_loss(ema)
+        metrics = {"valid_loss": round(value, 4), "valid_loss_raw": round(valid_loss(model)[0], 4)}
+        return Validation(value, metrics | ({"valid_flow": round(flow, 4)} if tc.key_weight else {}))
 
     # Each rank its own draws; rank 0 those of a single process (resume goes on with other draws).
     rng = np.random.default_rng([tc.seed, run.step, *([run.rank] if run.rank else [])])
@@ -274,7 +287,10 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
         drop = torch.rand(B, generator=gen) < mc.cond_dropout
         x = model.normalize(mel.to(device))
         controls = Controls.of(labels, mc.clip_frames, device=device) if mc.controls else None
-        return flow_loss(module, x, text.to(device), t.to(device), noise.to(device), drop.to(device), controls)
+        loss, _ = flow_loss(
+            module, x, text.to(device), t.to(device), noise.to(device), drop.to(device), controls, tc.key_weight
+        )
+        return loss
 
     def save(path: Path, extra: dict, tensors: dict[str, torch.Tensor]) -> None:
         extra = {**extra, "data_format": clips.manifest.get("format"), "train_clips": len(clips)}
@@ -283,7 +299,7 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
 
     def start() -> dict:
         return {"params": model.num_params(), "model": mc.to_dict(), "train": asdict(tc), "train_clips": len(clips),
-                "valid_clips": len(valid_x), "valid_loss": round(valid_loss(ema), 4)}  # fmt: skip
+                "valid_clips": len(valid_x), "valid_loss": round(valid_loss(ema)[0], 4)}  # fmt: skip
 
     result = run.train(
         model,

@@ -41,9 +41,12 @@ def test_one_tiny_run_prints_one_json_line(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["clips"] == 1 and set(result["held"]) >= {"exact", "same_notes", "mirex", "seconds_per_clip"}
     assert 0.0 <= result["held"]["mirex"] <= 1.0 and result["moved_share"] in (0.0, 1.0)
+    assert result["key_guidance"] == 0.0  # composer prompt's default
 
 
-@pytest.mark.parametrize(("extra", "expected"), [(["--keys", "H:major"], "--keys"), (["--seeds", "0"], "--seeds")])
+@pytest.mark.parametrize(("extra", "expected"), [
+        (["--keys", "H:major"], "--keys"), (["--seeds", "0"], "--seeds"), (["--key-guidance", "-1"], "key guidance"),
+    ])  # fmt: skip
 def test_bad_input_exits_2_with_one_line(capsys, extra, expected):
     assert pk.main(extra) == 2
     out, err = capsys.readouterr()

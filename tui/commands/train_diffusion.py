@@ -13,6 +13,7 @@ tui/commands/train.py; the shared options are tui/train_options.py's.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from composer.errors import ComposerError
@@ -40,6 +41,12 @@ def register(kinds: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--init", type=Path, default=None, help="start from this model file (fine-tune); its size options win"
     )
+    p.add_argument(
+        "--key-weight",
+        type=float,
+        default=0.0,
+        help="weight of the key term: the velocity error's pitch-class balance (synth/train/key_loss.py); 0: off",
+    )
     p.set_defaults(run=run_diffusion, kind="diffusion")
 
 
@@ -54,6 +61,8 @@ def run_diffusion(args: argparse.Namespace) -> int:
     positive = ("valid_clips", "d_model", "layers", "heads", "patch_frames")
     fractions = ("ema_decay", "cond_dropout", "control_dropout")
     train_options.check_options(args, "manifest.json", "composer prompt-data build", positive, fractions=fractions)
+    if not (math.isfinite(args.key_weight) and args.key_weight >= 0):
+        raise ComposerError("--key-weight", f"must be a finite number >= 0, not {args.key_weight}")
     if args.init is not None and not args.init.is_file():
         raise ComposerError(args.init, "no model file here (--init)")
     try:
@@ -69,7 +78,9 @@ def run_diffusion(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ComposerError("--d-model/--heads/--patch-frames/--cond-dropout", str(exc)) from None
     tc = DiffusionTrainConfig(
-        **train_options.run_config(args, "valid_clips", "ema_decay", "t_sampling"), init=str(args.init or "")
+        **train_options.run_config(args, "valid_clips", "ema_decay", "t_sampling"),
+        init=str(args.init or ""),
+        key_weight=args.key_weight,
     )
     summary = train_diffusion(tc, mc)
     if "best_valid_loss" not in summary:  # another rank than 0 under torchrun
