@@ -18,7 +18,10 @@ metadata (`extra.gain_db`), the tensors untouched, atomically.
 
 It also writes the programs of the build's train split (extra.programs):
 NeuralSynth plays a program never trained as the nearest trained one of
-its GM family.
+its GM family. First, unless --no-note-curves, each program's level curves
+over the keyboard and the velocities (synth/train/note_level.py,
+extra.pitch_gain_db and extra.velocity_gain_db); the trims are then
+measured with the curves playing.
 """
 
 from __future__ import annotations
@@ -85,12 +88,14 @@ def measure_level_trims(
 ) -> dict[int, float]:
     """{program: DSP loudness - neural loudness, dB} for each program of the build's split, pieces pooled
     (the median of the pieces' differences, pieces too quiet to measure left out). The neural instrument
-    plays without its trims (what a new trim must make up), or `with_trims` (what is left: about 0)."""
+    plays without its trims (what a new trim must make up), or `with_trims` (what is left: about 0); its
+    level curves (pitch_gain_db, velocity_gain_db) play either way."""
     import pyloudnorm
 
     meter = pyloudnorm.Meter(SAMPLE_RATE)
     gains = models.gain_db if with_trims else {}
-    untrimmed = NeuralModels(models.renderer, models.vocoder, models.programs, gains, models.voices)
+    curves = (models.pitch_gain_db, models.velocity_gain_db)
+    untrimmed = NeuralModels(models.renderer, models.vocoder, models.programs, gains, models.voices, *curves)
     data = AudioDataset(data_dir, split)
     by_program: dict[int, list] = {}
     for piece in data.pieces:
@@ -122,9 +127,15 @@ def trained_programs(data_dir: str | Path) -> list[int]:
     return sorted({piece.program for piece in AudioDataset(data_dir, "train").pieces if 0 <= piece.program < 128})
 
 
-def write_level_trims(path: str | Path, trims_db: dict[int, float], programs: list[int] | None = None) -> None:
-    """Put `trims_db` (and the trained `programs`, when given) into the renderer file's metadata
-    (extra.gain_db, extra.programs), tensors as they are; atomic."""
+def write_level_trims(
+    path: str | Path,
+    trims_db: dict[int, float],
+    programs: list[int] | None = None,
+    curves_db: tuple[dict[int, tuple[float, ...]], dict[int, tuple[float, ...]]] | None = None,
+) -> None:
+    """Put `trims_db` (and the trained `programs`, the level curves by pitch and by velocity `curves_db`, when
+    given) into the renderer file's metadata (extra.gain_db, extra.programs, extra.pitch_gain_db,
+    extra.velocity_gain_db), tensors as they are; atomic."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -138,6 +149,9 @@ def write_level_trims(path: str | Path, trims_db: dict[int, float], programs: li
     extra["gain_db"] = {str(p): v for p, v in sorted(trims_db.items())}
     if programs is not None:
         extra["programs"] = sorted(int(p) for p in programs)
+    if curves_db is not None:
+        for name, curves in zip(("pitch_gain_db", "velocity_gain_db"), curves_db, strict=True):
+            extra[name] = {str(p): list(c) for p, c in sorted(curves.items())}
     meta["extra"] = json.dumps(extra)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
@@ -148,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="data/audio", help="an audio-data build")
     parser.add_argument("--split", default="valid")
     parser.add_argument("--seconds-per-program", type=float, default=90.0)
+    parser.add_argument(
+        "--note-curves",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure each program's level curves over pitch and velocity first (default: on; off keeps the file's)",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -157,12 +177,21 @@ def main(argv: list[str] | None = None) -> int:
         programs = trained_programs(args.data)
         models = load_neural_models(folder)
         models.programs = tuple(programs)
+        curves = None
+        if args.note_curves:
+            from synth.train.note_level import measure_note_curves
+
+            curves = measure_note_curves(models, programs)
+            models.pitch_gain_db, models.velocity_gain_db = curves
         trims = measure_level_trims(models, args.data, args.split, args.seconds_per_program)
-        write_level_trims(folder / "renderer" / "model.safetensors", trims, programs)
+        write_level_trims(folder / "renderer" / "model.safetensors", trims, programs, curves)
     except ComposerError as exc:
         print(f"level_trim: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({"gain_db": trims}))
+    ranges = {}
+    for name, by_program in zip(("pitch_gain_db_range", "velocity_gain_db_range"), curves or (), strict=False):
+        ranges[name] = {p: [min(c), max(c)] for p, c in by_program.items()}
+    print(json.dumps({"gain_db": trims} | ranges))
     return 0
 
 

@@ -119,3 +119,15 @@ def test_an_untrained_program_plays_as_the_nearest_trained_one_of_its_family(tmp
     assert models.played_program(50) == 48  # ensemble
     assert models.played_program(60) == 60  # brass: none trained, itself
     assert models.played_program(42) == 42
+
+
+def test_a_slot_gain_scales_that_slots_partials():
+    voice = HarmonicVoice(MelConfig(), max_notes=S)
+    controls = flat_controls(60, 20)
+    plain, _ = voice.step(controls, voice.initial_state())
+    gain = np.ones((20, S))
+    gain[:, 0] = 2.0  # the sounding slot
+    louder, _ = voice.step(controls, voice.initial_state(), slot_gain=gain)
+    gain[:, 0], gain[:, 1] = 1.0, 5.0  # another, silent slot
+    same, _ = voice.step(controls, voice.initial_state(), slot_gain=gain)
+    assert np.abs(plain).max() > 0 and np.allclose(louder, 2.0 * plain, atol=1e-6) and np.allclose(same, plain)

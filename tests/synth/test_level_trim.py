@@ -40,3 +40,51 @@ def test_after_its_trim_the_neural_level_is_the_dsp_level(tmp_path):
     write_level_trims(folder / "renderer" / "model.safetensors", first)
     left = measure_level_trims(load_neural_models(folder), data, "valid", seconds_per_program=6, with_trims=True)
     assert abs(left[0]) < 0.5
+
+
+def test_level_curves_are_centred_smoothed_and_held_flat_beyond_the_grid():
+    from synth.train.note_level import MAX_CURVE_DB, curve_of
+
+    curve = np.array(curve_of({36: 10.0, 48: 12.0, 60: 14.0, 72: 40.0, 84: 18.0}))
+    assert curve.shape == (128,)
+    assert curve[60] == pytest.approx(0.0)  # centred on the median
+    assert curve[72] == pytest.approx(4.0)  # the 40 dB outlier smoothed away: median(14, 40, 18) - 14
+    assert curve[0] == curve[36] and curve[127] == curve[84]  # flat beyond the ends
+    assert curve[54] == pytest.approx((curve[48] + curve[60]) / 2)  # linear between grid points
+    assert np.abs(curve).max() <= MAX_CURVE_DB
+    assert curve_of({60: 3.0, 72: 1.0}) == (0.0,) * 128  # too few points to draw a curve
+
+
+def test_level_curves_are_measured_written_and_played(tmp_path):
+    from synth.train.note_level import measure_note_curves, note_level_differences, velocity_level_differences
+
+    folder = save_tiny_models(tmp_path / "models")
+    models = load_neural_models(folder)
+    pitches, velocities = (48, 60, 72, 84), (30, 60, 90, 120)
+    by_pitch, by_velocity = measure_note_curves(models, [0, 128], pitches, velocities)
+    assert set(by_pitch) == set(by_velocity) == {0} and len(by_pitch[0]) == len(by_velocity[0]) == 128  # no kit
+    before = note_level_differences(models, 0, pitches), velocity_level_differences(models, 0, velocities)
+    write_level_trims(folder / "renderer" / "model.safetensors", {0: 0.0}, [0], (by_pitch, by_velocity))
+    curved = load_neural_models(folder)
+    assert curved.pitch_gain_db == by_pitch and curved.velocity_gain_db == by_velocity
+    after = (
+        note_level_differences(curved, 0, pitches, with_curves=True),
+        velocity_level_differences(curved, 0, velocities, with_curves=True),
+    )
+    spread = lambda d: np.ptp(list(d.values()))  # noqa: E731
+    assert spread(after[0]) < spread(before[0]) and spread(after[1]) < spread(before[1])  # evened out
+    notes = np.array([[72, 30, 0.0, 0.5]])
+    gain = 10 ** ((by_pitch[0][72] + by_velocity[0][30]) / 20)
+    expected = gain * play(NeuralSynth(models, 0, 24000), notes, 12000)
+    heard = play(NeuralSynth(curved, 0, 24000), notes, 12000)
+    assert abs(gain - 1) > 0.05 and np.abs(heard - expected).max() < 0.05 * np.abs(expected).max()  # partials scaled
+
+
+def test_trims_are_measured_with_the_level_curves_playing(tmp_path):
+    folder = save_tiny_models(tmp_path / "models")
+    data = write_dataset(tmp_path / "data")
+    models = load_neural_models(folder)
+    plain = measure_level_trims(models, data, "valid", seconds_per_program=3)
+    models.pitch_gain_db, models.velocity_gain_db = {0: (4.0,) * 128}, {0: (2.0,) * 128}  # +6 dB on every note
+    curved = measure_level_trims(models, data, "valid", seconds_per_program=3)
+    assert curved[0] == pytest.approx(plain[0] - 6.0, abs=1.0)  # the partials louder; the noise part is not

@@ -57,8 +57,12 @@ def block_peaks(synth: NeuralSynth, blocks: int = 40) -> list[int]:
 
 @pytest.mark.parametrize("voice", ["harmonic", "vocoder"])
 @pytest.mark.parametrize("sample_rate", [48000, 44100])
-def test_a_block_with_16_notes_allocates_under_the_bound(voice, sample_rate):
+@pytest.mark.parametrize("curves", [False, True])
+def test_a_block_with_16_notes_allocates_under_the_bound(voice, sample_rate, curves):
     models = NeuralModels(tiny_renderer(), tiny_vocoder())
+    if curves:  # level curves by pitch and velocity (synth/train/note_level.py): the slot gains' arrays are made once
+        models.pitch_gain_db = {0: tuple(np.linspace(-6.0, 6.0, 128))}
+        models.velocity_gain_db = {0: tuple(np.linspace(-3.0, 3.0, 128))}
     synth = NeuralSynth(models, 0, sample_rate, block_frames=BLOCK_FRAMES, voice=voice)
     for k in range(16):
         synth.note_on(40 + 3 * k, 90, k)

@@ -179,10 +179,15 @@ class HarmonicVoice:
         state.rng.bit_generator.state = self._rng_start
 
     def step(
-        self, controls: VoiceControls, state: HarmonicState, out: np.ndarray | None = None
+        self,
+        controls: VoiceControls,
+        state: HarmonicState,
+        out: np.ndarray | None = None,
+        slot_gain: np.ndarray | None = None,
     ) -> tuple[np.ndarray, HarmonicState]:
         """The controls of T frames (batch 1) -> (float32 (T * hop,), the state after them). Updates `state`;
-        writes into `out` (float32 (T * hop,)) when given, else into a new array."""
+        writes into `out` (float32 (T * hop,)) when given, else into a new array. `slot_gain` (T, S): each
+        slot's partials scaled by it (the note's level curves, NeuralSynth's); None: as the controls say."""
         T, hop, w = controls.active.shape[1], self.hop_samples, self._work
         w.fit_frames(T)
         # The controls into float64 arrays made once (float32 -> float64 is exact: the values of .double()).
@@ -190,6 +195,8 @@ class HarmonicVoice:
         np.copyto(w.c_pitch[:T], controls.pitch_semitones[0].cpu().numpy())
         np.copyto(w.c_age[:T], controls.age[0].cpu().numpy())
         np.copyto(w.c_gains[:T], controls.harmonic_gain[0].cpu().numpy())  # (T, S, M)
+        if slot_gain is not None:
+            np.multiply(w.c_gains[:T], slot_gain[:T, :, None], out=w.c_gains[:T])
         np.copyto(w.c_stretch[:T], controls.stretch[0].cpu().numpy())
         np.copyto(w.c_noise[:T], controls.noise_magnitude[0].cpu().numpy())  # (T, M)
         if out is None:

@@ -75,6 +75,10 @@ class NeuralModels:
     programs: tuple[int, ...] = ()  # the GM programs the renderer was trained on; () if its file does not say
     gain_db: dict[int, float] = field(default_factory=dict)  # measured level trim per trained program
     voices: dict[int, str] = field(default_factory=dict)  # "harmonic" or "vocoder" per trained program
+    # per trained program, 128 dB each: its level curves over the keyboard (one per MIDI pitch) and over the
+    # velocities (synth/train/pitch_level.py); the harmonic voice plays each note by them
+    pitch_gain_db: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    velocity_gain_db: dict[int, tuple[float, ...]] = field(default_factory=dict)
 
     def voice_of(self, program: int) -> str:
         """How `program` turns the renderer's frames into sound: the harmonic voice unless its file says
@@ -92,6 +96,15 @@ class NeuralModels:
     def gain(self, program: int) -> float:
         """The linear output gain for `program` (its played program's trim)."""
         return float(10.0 ** (self.gain_db.get(self.played_program(program), 0.0) / 20.0))
+
+    def note_gains(self, program: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(by pitch (128,), by velocity (128,)) linear gains for `program`'s notes (its played program's level
+        curves; a missing one is 1), or None when it has neither."""
+        played = self.played_program(program)
+        curves = [self.pitch_gain_db.get(played), self.velocity_gain_db.get(played)]
+        if curves == [None, None]:
+            return None
+        return tuple(10.0 ** (np.asarray(c if c is not None else (0.0,) * 128, np.float64) / 20.0) for c in curves)
 
     @property
     def sample_rate(self) -> int:
@@ -131,9 +144,20 @@ def load_neural_models(folder: str | Path | None = None, device: str | torch.dev
         voices = {int(p): str(v) for p, v in extra.get("voices", {}).items()}
         if not set(voices.values()) <= set(VOICES):
             raise ValueError(f"voices must be {' or '.join(VOICES)}")
+        curves = [_level_curves(extra, name) for name in ("pitch_gain_db", "velocity_gain_db")]
     except (TypeError, ValueError, AttributeError) as exc:
-        raise ComposerError(paths["renderer"], f"bad programs, gain_db or voices in its metadata ({exc})") from None
-    return NeuralModels(renderer, vocoder, programs, gain_db, voices)
+        raise ComposerError(
+            paths["renderer"], f"bad programs, gain_db, level curves or voices in its metadata ({exc})"
+        ) from None
+    return NeuralModels(renderer, vocoder, programs, gain_db, voices, *curves)
+
+
+def _level_curves(extra: dict, name: str) -> dict[int, tuple[float, ...]]:
+    """extra[name] as {program: 128 dB}; ValueError unless each is 128 finite values."""
+    curves = {int(p): tuple(float(x) for x in v) for p, v in extra.get(name, {}).items()}
+    if any(len(c) != 128 or not all(math.isfinite(x) for x in c) for c in curves.values()):
+        raise ValueError(f"each {name} curve must be 128 finite values")
+    return curves
 
 
 class NeuralSynth(Synth):
@@ -160,6 +184,7 @@ class NeuralSynth(Synth):
         self._harmonic = None
         if self.voice == "harmonic":
             self._harmonic = HarmonicVoice(models.renderer.cfg.mel_config(), models.renderer.cfg.max_notes)
+        self._note_gains = models.note_gains(self.program) if self._harmonic is not None else None
         self._gain = models.gain(self.program)
         self.sample_rate = int(sample_rate)
         self.torch_threads = int(torch_threads)
@@ -310,6 +335,8 @@ class NeuralSynth(Synth):
             torch.from_numpy(x)[None] for x in (self._pitch, self._notes, self._track)
         )
         self._audio = np.zeros(T * hop, np.float32)
+        self._slot_gain, self._slot_gain2 = np.zeros((T, S)), np.zeros((T, S))
+        self._velocity_index = np.zeros((T, S), np.int64)
         self._buffer_frames = T
 
     def _run_models(self, T: int) -> None:
@@ -322,7 +349,7 @@ class NeuralSynth(Synth):
             controls, _, self._renderer_state = renderer.step_controls(
                 pitch, notes, track, self._program, self._renderer_state
             )
-            self._harmonic.step(controls, self._voice_state, out=audio)
+            self._harmonic.step(controls, self._voice_state, out=audio, slot_gain=self._slot_gains(T))
         else:
             mel, self._renderer_state = renderer.step(pitch, notes, track, self._program, self._renderer_state)
             out, self._voice_state = self.models.vocoder.step(mel, self._voice_state)
@@ -330,6 +357,18 @@ class NeuralSynth(Synth):
         if self._gain != 1.0:
             np.multiply(audio, self._gain, out=audio)
         self._resampler.push(audio)
+
+    def _slot_gains(self, T: int) -> np.ndarray | None:
+        """(T, S): each slot's gain by its note's pitch and velocity (the level curves), or None without them."""
+        if self._note_gains is None:
+            return None
+        by_pitch, by_velocity = self._note_gains
+        gain, by_vel, index = self._slot_gain[:T], self._slot_gain2[:T], self._velocity_index[:T]
+        np.take(by_pitch, self._pitch[:T], out=gain, mode="clip")
+        np.multiply(self._notes[:T, :, 1], 127.0, out=by_vel)  # the velocity feature is velocity / 127
+        np.copyto(index, np.rint(by_vel, out=by_vel), casting="unsafe")
+        np.take(by_velocity, index, out=by_vel, mode="clip")
+        return np.multiply(gain, by_vel, out=gain)
 
     def _make_frames(self, n_frames: int) -> None:
         """The next n_frames frames through renderer and voice, pushed to the resampler (n_frames * hop samples)."""
