@@ -5,7 +5,10 @@
 Losses. The vocoder: multi-resolution STFT (spectral convergence + log
 magnitude L1 at three resolutions) plus log-mel L1, against the reference
 delayed by its `latency_samples` (see synth/instruments/neural/vocoder.py). The renderer: log-mel
-L1 against the reference's causal log-mel. Each window runs `warmup_frames`
+L1 against the reference's causal log-mel; with `onset_weight` w > 0, the frames in
+the first ONSET_WINDOW_S of a note count 1 + w times (a weighted mean), so the attacks
+a transcriber hears the notes by weigh more than the sustains (the validation loss
+stays the plain L1). Each window runs `warmup_frames`
 frames before those the loss sees, so the model is trained in the warm
 state it streams in (for the vocoder, its receptive field: exactly). The loop
 is composer.train.loop's (AdamW, warm-up then cosine decay by step or the
@@ -29,6 +32,7 @@ from composer.train.train_kit import adamw
 from synth.data.audio_dataset import AudioDataset
 from synth.instruments.neural.mel import LogMel, MelConfig
 from synth.instruments.neural.neural_checkpoint import load_neural, save_neural
+from synth.instruments.neural.note_features import AGE_INDEX
 from synth.instruments.neural.renderer import Renderer, RendererConfig
 from synth.instruments.neural.vocoder import Vocoder, VocoderConfig
 
@@ -36,6 +40,7 @@ STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) in sam
 MEL_LOSS_WEIGHT = 1.0
 VALID_WINDOWS = 16
 RENDERER_WARMUP_FRAMES = 32  # the GRU remembers for ever; this much history covers most of what matters
+ONSET_WINDOW_S = 0.1  # a note's attack, for the onset weight
 
 
 @dataclass
@@ -60,6 +65,7 @@ class AudioTrainConfig:
     workers: int = 0  # processes drawing training windows (the renderer's note features cost CPU); 0: in-process
     resume: bool = False
     init: str = ""  # start from this model file (fine-tune): its weights and its size; the optimizer starts afresh
+    onset_weight: float = 0.0  # the renderer's training loss: a note's first ONSET_WINDOW_S frames count 1 + this
     progress: bool = True
     device: str = "auto"  # "auto" (CUDA if torch sees a GPU), "cpu" or "cuda"
 
@@ -93,10 +99,23 @@ def vocoder_loss(
     return stft_loss(pred, target) + MEL_LOSS_WEIGHT * mel_l1
 
 
-def renderer_loss(renderer: torch.nn.Module, batch: dict[str, torch.Tensor], warmup_frames: int = 0) -> torch.Tensor:
-    """Log-mel L1 over the frames after the first `warmup_frames`."""
+def onset_frames(notes: torch.Tensor, window_s: float = ONSET_WINDOW_S) -> torch.Tensor:
+    """notes (B, T, S, F) features -> (B, T) bool: some sounding slot's note began less than window_s ago."""
+    young = notes[..., AGE_INDEX] < float(np.log1p(window_s / 0.005) / 8.0)  # the age feature, log1p(age / 5 ms) / 8
+    return ((notes[..., 0] > 0.5) & young).any(dim=-1)
+
+
+def renderer_loss(
+    renderer: torch.nn.Module, batch: dict[str, torch.Tensor], warmup_frames: int = 0, onset_weight: float = 0.0
+) -> torch.Tensor:
+    """Log-mel L1 over the frames after the first `warmup_frames`; with onset_weight w, the mean weighted
+    1 + w on the frames of notes' attacks (onset_frames)."""
     pred = renderer(batch["pitch"], batch["notes"], batch["track"], batch["program"])  # (B, n_mels, T)
-    return (pred[:, :, warmup_frames:] - batch["log_mel"][:, :, warmup_frames:]).abs().mean()
+    error = (pred[:, :, warmup_frames:] - batch["log_mel"][:, :, warmup_frames:]).abs()
+    if not onset_weight:
+        return error.mean()
+    weight = 1.0 + onset_weight * onset_frames(batch["notes"][:, warmup_frames:]).to(error.dtype)  # (B, T)
+    return (error * weight[:, None]).mean() / weight.mean()
 
 
 class _Batches:
@@ -182,10 +201,10 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
     frontend = LogMel(mc.mel_config()).to(run.device) if tc.kind == "vocoder" else None
     batches = _Batches(tc, model, run.device, run.rank)
 
-    def loss_of(module: torch.nn.Module, batch) -> torch.Tensor:
+    def loss_of(module: torch.nn.Module, batch, onset_weight: float = 0.0) -> torch.Tensor:
         if tc.kind == "vocoder":
             return vocoder_loss(module, frontend, *batch, warmup_frames=batches.warmup_frames)
-        return renderer_loss(module, batch, warmup_frames=batches.warmup_frames)
+        return renderer_loss(module, batch, warmup_frames=batches.warmup_frames, onset_weight=onset_weight)
 
     opt = adamw(model, tc.lr, tc.weight_decay, betas=(0.8, 0.99))
     if run.resuming:
@@ -208,7 +227,7 @@ def train_audio(tc: AudioTrainConfig, mc: VocoderConfig | RendererConfig) -> dic
         result = run.train(
             model,
             opt,
-            lambda module: loss_of(module, batches.next()),
+            lambda module: loss_of(module, batches.next(), tc.onset_weight),
             validate,
             lambda path, extra, tensors: save_neural(model, path, extra=extra, tensors=tensors),
             start=start,

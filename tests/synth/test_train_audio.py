@@ -65,3 +65,30 @@ def test_windows_match_the_whole_piece(tmp_path):
 def test_bad_data_folder_is_one_line(tmp_path, capsys):
     assert main(["train", "vocoder", "--data", str(tmp_path), "--steps", "1"]) == 2
     assert "manifest.json" in capsys.readouterr().err
+
+
+def test_the_onset_weight_counts_the_attacks_more():
+    from synth.instruments.neural.note_features import features_from_notes
+    from synth.train.train_audio import onset_frames, renderer_loss
+
+    pitch, notes, track = features_from_notes([(60, 100, 0.0, 1.0)], 40, 16, 24000, 256)  # frames of 10.7 ms
+    onset = onset_frames(torch.from_numpy(notes)[None])[0]
+    assert onset[:9].all() and not onset[10:].any()  # the note's first 0.1 s
+
+    class Fixed(torch.nn.Module):  # "predicts" an error of 1 on the attack frames, 0 elsewhere
+        def forward(self, pitch, notes, track, program):
+            return onset_frames(notes).float()[:, None, :].expand(-1, 80, -1)
+
+    batch = {"pitch": torch.from_numpy(pitch)[None], "notes": torch.from_numpy(notes)[None],
+             "track": torch.from_numpy(track)[None], "program": torch.zeros(1, dtype=torch.long),
+             "log_mel": torch.zeros(1, 80, 40)}  # fmt: skip
+    share = onset.float().mean().item()
+    assert renderer_loss(Fixed(), batch) == pytest.approx(share)
+    assert renderer_loss(Fixed(), batch, onset_weight=3.0) == pytest.approx(4 * share / (1 + 3 * share))
+
+
+def test_a_bad_onset_weight_exits_2(tmp_path, capsys):
+    data = write_dataset(tmp_path / "audio")
+    assert main(["train", "renderer", "--data", str(data), "--onset-weight", "-1", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "--onset-weight" in err and len(err.strip().splitlines()) == 1

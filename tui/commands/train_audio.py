@@ -13,6 +13,7 @@ weights only where there is none.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from composer.errors import ComposerError
@@ -40,6 +41,13 @@ def register(kinds: argparse._SubParsersAction) -> None:
         p.add_argument("--hidden", type=int, default=SIZES[kind]["hidden"])
         p.add_argument("--blocks", type=int, default=SIZES[kind]["blocks"])
         p.add_argument("--workers", type=int, default=0, help="processes drawing training windows (0: none)")
+        if kind == "renderer":
+            p.add_argument(
+                "--onset-weight",
+                type=float,
+                default=0.0,
+                help="a note's first 0.1 s count 1 + this in the training loss (the attacks; default 0: plain L1)",
+            )
         p.add_argument(
             "--init", type=Path, default=None, help="start from this model file (fine-tune); its size options win"
         )
@@ -61,12 +69,16 @@ def run_audio(args: argparse.Namespace) -> int:
         raise ComposerError("--warmup-frames", "must be 0 or more")
     if args.init is not None and not args.init.is_file():
         raise ComposerError(args.init, "no model file here (--init)")
+    onset_weight = getattr(args, "onset_weight", 0.0)
+    if not (math.isfinite(onset_weight) and onset_weight >= 0):
+        raise ComposerError("--onset-weight", f"must be a finite number >= 0, not {onset_weight}")
     config_cls = VocoderConfig if args.kind == "vocoder" else RendererConfig
     mc = config_cls(channels=args.channels, hidden=args.hidden, n_blocks=args.blocks)
     summary = train_audio(
         AudioTrainConfig(
             **train_options.run_config(args, "kind", "segment_frames", "warmup_frames", "workers"),
             init=str(args.init or ""),
+            onset_weight=onset_weight,
         ),
         mc,
     )

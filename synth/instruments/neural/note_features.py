@@ -28,6 +28,7 @@ ONSET_TAUS_S = (0.03, 0.3, 3.0)
 RELEASE_TAUS_S = (0.03, 0.3, 3.0)
 N_NOTE_FEATURES = 2 + 1 + len(ONSET_TAUS_S) + 1 + len(RELEASE_TAUS_S) + 1
 N_TRACK_FEATURES = 2
+AGE_INDEX = 2  # log1p(time since onset / 5 ms) / 8
 RELEASED_INDEX = 3 + len(ONSET_TAUS_S)  # the 'released' flag's column; its decays follow
 HELD_INDEX = N_NOTE_FEATURES - 1  # 'held by the pedal'
 RELEASE_KEEP_S = 4.0
@@ -112,7 +113,7 @@ class NoteTracker:
                 continue
             age_s = max(end_samples - slot.onset, 0.0) / self.sample_rate
             row = notes[i]
-            row[0], row[1], row[2] = 1.0, slot.velocity / 127.0, math.log1p(age_s / 0.005) / 8.0
+            row[0], row[1], row[AGE_INDEX] = 1.0, slot.velocity / 127.0, math.log1p(age_s / 0.005) / 8.0
             for j, tau in enumerate(ONSET_TAUS_S):
                 row[3 + j] = math.exp(-age_s / tau)
             if slot.release is not None:
