@@ -76,7 +76,7 @@ class NeuralModels:
     gain_db: dict[int, float] = field(default_factory=dict)  # measured level trim per trained program
     voices: dict[int, str] = field(default_factory=dict)  # "harmonic" or "vocoder" per trained program
     # per trained program, 128 dB each: its level curves over the keyboard (one per MIDI pitch) and over the
-    # velocities (synth/train/pitch_level.py); the harmonic voice plays each note by them
+    # velocities (synth/train/note_level.py); the harmonic voice plays each note by them
     pitch_gain_db: dict[int, tuple[float, ...]] = field(default_factory=dict)
     velocity_gain_db: dict[int, tuple[float, ...]] = field(default_factory=dict)
 
