@@ -32,7 +32,7 @@ from composer.train.train_kit import adamw
 from synth.data.audio_dataset import AudioDataset
 from synth.instruments.neural.mel import LogMel, MelConfig
 from synth.instruments.neural.neural_checkpoint import load_neural, save_neural
-from synth.instruments.neural.note_features import AGE_INDEX
+from synth.instruments.neural.note_features import AGE_INDEX, age_feature
 from synth.instruments.neural.renderer import Renderer, RendererConfig
 from synth.instruments.neural.vocoder import Vocoder, VocoderConfig
 
@@ -101,7 +101,7 @@ def vocoder_loss(
 
 def onset_frames(notes: torch.Tensor, window_s: float = ONSET_WINDOW_S) -> torch.Tensor:
     """notes (B, T, S, F) features -> (B, T) bool: some sounding slot's note began less than window_s ago."""
-    young = notes[..., AGE_INDEX] < float(np.log1p(window_s / 0.005) / 8.0)  # the age feature, log1p(age / 5 ms) / 8
+    young = notes[..., AGE_INDEX] < age_feature(window_s)
     return ((notes[..., 0] > 0.5) & young).any(dim=-1)
 
 

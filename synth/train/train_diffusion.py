@@ -252,7 +252,8 @@ def train_diffusion(tc: DiffusionTrainConfig, mc: DiffusionConfig) -> dict:
     valid_controls = Controls.of(clips.valid_labels, mc.clip_frames, device=device) if mc.controls else None
 
     @torch.no_grad()
-    def valid_loss(module: MelDiT) -> float:
+    def valid_loss(module: MelDiT) -> tuple[float, float]:
+        """(the loss, the flow loss alone) on the fixed validation grid."""
         was_training = module.training
         module.eval()
         losses, flows = [], []

@@ -35,6 +35,11 @@ RELEASE_KEEP_S = 4.0
 BEND_SCALE_SEMITONES = 2.0
 
 
+def age_feature(age_s: float) -> float:
+    """The AGE_INDEX feature of a note `age_s` seconds after its onset: log1p(age / 5 ms) / 8."""
+    return math.log1p(age_s / 0.005) / 8.0
+
+
 @dataclass
 class _Slot:
     pitch: int
@@ -113,7 +118,7 @@ class NoteTracker:
                 continue
             age_s = max(end_samples - slot.onset, 0.0) / self.sample_rate
             row = notes[i]
-            row[0], row[1], row[AGE_INDEX] = 1.0, slot.velocity / 127.0, math.log1p(age_s / 0.005) / 8.0
+            row[0], row[1], row[AGE_INDEX] = 1.0, slot.velocity / 127.0, age_feature(age_s)
             for j, tau in enumerate(ONSET_TAUS_S):
                 row[3 + j] = math.exp(-age_s / tau)
             if slot.release is not None:
