@@ -131,3 +131,43 @@ def test_a_slot_gain_scales_that_slots_partials():
     gain[:, 0], gain[:, 1] = 1.0, 5.0  # another, silent slot
     same, _ = voice.step(controls, voice.initial_state(), slot_gain=gain)
     assert np.abs(plain).max() > 0 and np.allclose(louder, 2.0 * plain, atol=1e-6) and np.allclose(same, plain)
+
+
+def frame_levels_db(audio: np.ndarray) -> np.ndarray:
+    """RMS level of each hop of `audio`, dB."""
+    frames = audio[: len(audio) // HOP * HOP].reshape(-1, HOP).astype(np.float64)
+    return 10 * np.log10((frames**2).mean(axis=1) + 1e-20)
+
+
+def test_a_released_note_only_fades_though_its_controls_swell():
+    """The renderer's frames at a note-off can swell back over the held level; the voice plays only the fade."""
+    n, off = 60, 40
+    controls = flat_controls(60.0, n, gain=0.05, noise=0.001)
+    controls.harmonic_gain[0, off + 1 : off + 3, 0] = 0.1  # the swell: twice the held gain, after the note-off
+    controls.noise_magnitude[0, off + 1 : off + 3] = 0.02  # and a burst of noise
+    controls.harmonic_gain[0, off + 3 :, 0] = 0.01
+    released = np.zeros((n, S), bool)
+    released[off:, 0] = True
+    voice = HarmonicVoice(MelConfig(), S)
+    swelling, _ = voice.step(controls, voice.initial_state())
+    fading, _ = voice.step(controls, voice.initial_state(), released=released)
+    held_db = frame_levels_db(fading)[off - 5 : off].max()  # a sine's level per hop wobbles by its phase
+    after = frame_levels_db(fading)[off + 1 : off + 8]  # a hop late: the voice's latency
+    assert frame_levels_db(swelling)[off + 2 : off + 4].max() > held_db + 4  # the controls alone swell
+    assert after.max() < held_db + 0.1 and np.all(np.diff(after) < 0.1)  # played: it never rises again
+    assert np.allclose(fading[: off * HOP], swelling[: off * HOP])  # before the note-off: as the controls say
+
+
+def test_a_note_starting_in_a_released_slot_is_not_held_under_the_old_one():
+    """A new note in the slot (its age drops) starts at its own gains, though the slot was released."""
+    n = 60
+    controls = flat_controls(60.0, n, gain=0.05)
+    controls.harmonic_gain[0, 20:30, 0] = 0.001  # the first note fades out
+    controls.age[0, 30:, 0] = torch.linspace(0, 1, n - 30)  # a new note takes the slot at frame 30
+    controls.harmonic_gain[0, 30:, 0] = 0.05
+    released = np.zeros((n, S), bool)
+    released[20:30, 0] = True
+    voice = HarmonicVoice(MelConfig(), S)
+    plain, _ = voice.step(controls, voice.initial_state())
+    played, _ = voice.step(controls, voice.initial_state(), released=released)
+    assert np.allclose(played[35 * HOP :], plain[35 * HOP :], atol=1e-6)

@@ -37,6 +37,7 @@ import torch
 
 from synth.instruments.neural.harmonics import PIANO_B, sinusoid_response
 from synth.instruments.neural.mel import LogMel, MelConfig, mel_filterbank
+from synth.instruments.neural.note_features import age_feature
 from synth.instruments.neural.renderer import VoiceControls
 
 MAX_PARTIALS = 128
@@ -44,6 +45,8 @@ TOP_HZ_RATIO = 0.95  # partials up to this share of the mel's f_max
 FREQ_STEP_HZ = 1.0
 NOISE_SEED = 1234
 QUIET_RATIO = 1e-4  # partials this far under the frame's loudest are left out
+ATTACK_S = 0.1  # a note this young is in its attack: the noise part may rise (_release_only_fades)
+ATTACK_AGE_FEATURE = age_feature(ATTACK_S)
 
 
 @dataclass
@@ -54,6 +57,8 @@ class HarmonicState:
     pitch: np.ndarray  # (S,) float64: the slot's pitch at the last frame (0 where silent)
     age: np.ndarray  # (S,) float64: the slot's age feature at the last frame
     active: np.ndarray  # (S,) bool
+    gains: np.ndarray  # (S, M) float64: each slot's band gains at the last frame (a release never exceeds them)
+    noise: np.ndarray  # (M,) float64: the noise part's band magnitudes at the last frame
     noise_overlap: np.ndarray  # (hop,) float64: the noise frames' second halves, still to add
     rng: np.random.Generator
 
@@ -129,6 +134,7 @@ class _FrameWork:
         S, M = self.slot_of.shape[0], self.n_mels
         self.c_active, self.c_pitch, self.c_age = np.zeros((T, S), bool), np.zeros((T, S)), np.zeros((T, S))
         self.c_gains, self.c_stretch, self.c_noise = np.zeros((T, S, M)), np.zeros((T, S)), np.zeros((T, M))
+        self.c_released = np.zeros((T, S), bool)
         self.frames = T
 
     def fit_partials(self, P: int) -> None:
@@ -168,12 +174,14 @@ class HarmonicVoice:
         S, K = self.max_notes, MAX_PARTIALS
         return HarmonicState(
             np.zeros((S, K)), np.zeros((S, K)), np.zeros((S, K)), np.zeros(S), np.zeros(S),
-            np.zeros(S, bool), np.zeros(self.hop_samples), np.random.default_rng(NOISE_SEED),
+            np.zeros(S, bool), np.zeros((S, self.cfg.n_mels)), np.zeros(self.cfg.n_mels), np.zeros(self.hop_samples),
+            np.random.default_rng(NOISE_SEED),
         )  # fmt: skip
 
     def reset_state(self, state: HarmonicState) -> None:
         """`state` back to `initial_state()`'s, in place (its noise generator too): nothing new is made."""
-        for array in (state.phase, state.amplitude, state.freq_hz, state.pitch, state.age, state.noise_overlap):
+        arrays = (state.phase, state.amplitude, state.freq_hz, state.pitch, state.age, state.gains, state.noise)
+        for array in (*arrays, state.noise_overlap):
             array.fill(0.0)
         state.active.fill(False)
         state.rng.bit_generator.state = self._rng_start
@@ -184,10 +192,13 @@ class HarmonicVoice:
         state: HarmonicState,
         out: np.ndarray | None = None,
         slot_gain: np.ndarray | None = None,
+        released: np.ndarray | None = None,
     ) -> tuple[np.ndarray, HarmonicState]:
         """The controls of T frames (batch 1) -> (float32 (T * hop,), the state after them). Updates `state`;
         writes into `out` (float32 (T * hop,)) when given, else into a new array. `slot_gain` (T, S): each
-        slot's partials scaled by it (the note's level curves, NeuralSynth's); None: as the controls say."""
+        slot's partials scaled by it (the note's level curves, NeuralSynth's); None: as the controls say.
+        `released` (T, S) bool: the slots whose note is released (NeuralSynth's); a released note only fades
+        (`_release_only_fades`); None: no slot is."""
         T, hop, w = controls.active.shape[1], self.hop_samples, self._work
         w.fit_frames(T)
         # The controls into float64 arrays made once (float32 -> float64 is exact: the values of .double()).
@@ -199,14 +210,20 @@ class HarmonicVoice:
             np.multiply(w.c_gains[:T], slot_gain[:T, :, None], out=w.c_gains[:T])
         np.copyto(w.c_stretch[:T], controls.stretch[0].cpu().numpy())
         np.copyto(w.c_noise[:T], controls.noise_magnitude[0].cpu().numpy())  # (T, M)
+        if released is None:
+            w.c_released[:T] = False
+        else:
+            np.copyto(w.c_released[:T], released[:T])
         if out is None:
             out = np.empty(T * hop, np.float32)
         for t in range(T):
             args = (w.c_active[t], w.c_pitch[t], w.c_age[t], w.c_gains[t], w.c_stretch[t], w.c_noise[t])
-            self._frame(*args, state, out[t * hop : (t + 1) * hop])
+            self._frame(*args, w.c_released[t], state, out[t * hop : (t + 1) * hop])
         return out, state
 
-    def _frame(self, active, pitch, age, gains, stretch, noise, state: HarmonicState, out: np.ndarray) -> None:
+    def _frame(
+        self, active, pitch, age, gains, stretch, noise, released, state: HarmonicState, out: np.ndarray
+    ) -> None:
         """One frame into float32 `out` (hop,), every step in `_work`'s arrays (the values as computed
         with new arrays: the same operations in the same order)."""
         sr, n, w = self.cfg.sample_rate, self.hop_samples, self._work
@@ -224,6 +241,7 @@ class HarmonicVoice:
             if new[i]:
                 state.amplitude[i] = 0.0
                 state.phase[i] = 0.0
+        self._release_only_fades(active, age, gains, noise, released, state)
         # freq = f0_hz * k * sqrt(1 + stretch * B * k^2), f0_hz = 440 * 2 ** ((pitch - 69) / 12)
         f0_hz = w.s_f
         np.multiply(
@@ -292,12 +310,30 @@ class HarmonicVoice:
         np.copyto(state.pitch, 0.0, where=w.inactive)  # (S,) with (S,): no broadcast
         np.copyto(state.age, age)
         np.copyto(state.active, active)
+        np.copyto(state.gains, gains)
+        np.copyto(state.noise, noise)
         bins = np.matmul(noise, self._to_bins, out=w.bins)
         frame = self._shaped_noise(np.multiply(bins, self._noise_gain, out=bins), state.rng)
         # float32 sound + float64 overlap + the new frame's first half, in float64, played as float32
         np.add(np.add(sound, state.noise_overlap, out=w.sound64), frame[:n], out=w.sound64)
         np.copyto(out, w.sound64, casting="same_kind")
         np.copyto(state.noise_overlap, frame[n:])
+
+    def _release_only_fades(self, active, age, gains, noise, released, state: HarmonicState) -> None:
+        """After its note-off a note only fades: a released slot's band gains (S, M) are held at or under its
+        last frame's, and while notes are released and none is in its attack (younger than ATTACK_S) the
+        noise part's (M,) cannot rise either. The renderer's frames at a release dip and swell back
+        (measured, clarinet: -3.4 dB, then +1.5 dB over the held level and the noise +9 dB for a frame),
+        which a listener and a transcriber hear as a new onset; an instrument's release stage only decays.
+        In place, on `gains` and `noise`; `new` (w.new) says which slots started a note this frame."""
+        w = self._work
+        fading = False
+        for i in range(released.shape[0]):
+            if released[i] and active[i] and not w.new[i]:
+                np.minimum(gains[i], state.gains[i], out=gains[i])
+                fading = True
+        if fading and not np.any(np.logical_and(active, np.less(age, ATTACK_AGE_FEATURE, out=w.s_b), out=w.s_b)):
+            np.minimum(noise, state.noise, out=noise)
 
     def _shaped_noise(self, magnitudes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """_shaped_noise's frame in `_work`'s arrays: the same draws from `rng`, the same samples."""

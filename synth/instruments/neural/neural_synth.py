@@ -53,7 +53,7 @@ from synth.base import Synth
 from synth.instruments.dsp.dsp import DspSynth
 from synth.instruments.neural.harmonic_voice import HarmonicVoice
 from synth.instruments.neural.neural_checkpoint import load_neural
-from synth.instruments.neural.note_features import NoteTracker
+from synth.instruments.neural.note_features import RELEASED_INDEX, NoteTracker
 from synth.instruments.neural.renderer import Renderer
 from synth.instruments.neural.vocoder import Vocoder
 from synth.stream_resample import StreamResampler
@@ -337,6 +337,7 @@ class NeuralSynth(Synth):
         self._audio = np.zeros(T * hop, np.float32)
         self._slot_gain, self._slot_gain2 = np.zeros((T, S)), np.zeros((T, S))
         self._velocity_index = np.zeros((T, S), np.int64)
+        self._released = np.zeros((T, S), bool)
         self._buffer_frames = T
 
     def _run_models(self, T: int) -> None:
@@ -349,7 +350,10 @@ class NeuralSynth(Synth):
             controls, _, self._renderer_state = renderer.step_controls(
                 pitch, notes, track, self._program, self._renderer_state
             )
-            self._harmonic.step(controls, self._voice_state, out=audio, slot_gain=self._slot_gains(T))
+            released = np.greater(self._notes[:T, :, RELEASED_INDEX], 0.5, out=self._released[:T])
+            self._harmonic.step(
+                controls, self._voice_state, out=audio, slot_gain=self._slot_gains(T), released=released
+            )
         else:
             mel, self._renderer_state = renderer.step(pitch, notes, track, self._program, self._renderer_state)
             out, self._voice_state = self.models.vocoder.step(mel, self._voice_state)
