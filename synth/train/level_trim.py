@@ -9,12 +9,13 @@ level (the training audio, at the data builder's FLUID_GAIN), which is
 5-25 dB under the DSP synth's depending on the program. So each trained
 program gets a trim: the DSP synth's integrated loudness (ITU-R BS.1770-4,
 K-weighted and gated, pyloudnorm) minus the neural instrument's, both
-playing the same held-out pieces (the valid split; benchmarks measure on
-test) at the engine's 24 kHz. NeuralSynth multiplies its output by it
+playing the same pieces (the valid split, or "valid,train" for more of
+them; benchmarks measure on test) at the engine's 24 kHz. NeuralSynth multiplies its output by it
 (`NeuralModels.gain_db`). The trims are written into the renderer file's
 metadata (`extra.gain_db`), the tensors untouched, atomically.
 
-    python -m synth.train.level_trim [--models models] [--data data/audio] [--seconds-per-program 90]
+    python -m synth.train.level_trim [--models models] [--data data/audio] [--split valid,train]
+        [--seconds-per-program 90]
 
 It also writes the programs of the build's train split (extra.programs):
 NeuralSynth plays a program never trained as the nearest trained one of
@@ -86,8 +87,9 @@ def measure_level_trims(
     seconds_per_program: float = 90.0,
     with_trims: bool = False,
 ) -> dict[int, float]:
-    """{program: DSP loudness - neural loudness, dB} for each program of the build's split, pieces pooled
-    (the median of the pieces' differences, pieces too quiet to measure left out). The neural instrument
+    """{program: DSP loudness - neural loudness, dB} for each program of the build's split (or splits, comma-
+    separated: "train,valid"), pieces pooled up to `seconds_per_program` (the median of the pieces'
+    differences, pieces too quiet to measure left out). The neural instrument
     plays without its trims (what a new trim must make up), or `with_trims` (what is left: about 0); its
     level curves (pitch_gain_db, velocity_gain_db) play either way."""
     import pyloudnorm
@@ -96,10 +98,10 @@ def measure_level_trims(
     gains = models.gain_db if with_trims else {}
     curves = (models.pitch_gain_db, models.velocity_gain_db)
     untrimmed = NeuralModels(models.renderer, models.vocoder, models.programs, gains, models.voices, *curves)
-    data = AudioDataset(data_dir, split)
     by_program: dict[int, list] = {}
-    for piece in data.pieces:
-        by_program.setdefault(piece.program, []).append(piece)
+    for name in split.split(","):
+        for piece in AudioDataset(data_dir, name.strip()).pieces:
+            by_program.setdefault(piece.program, []).append(piece)
     trims = {}
     for program, pieces in sorted(by_program.items()):
         if not 0 <= program < 128:
@@ -160,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m synth.train.level_trim", description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=Path, default=None, help="folder with renderer/ and vocoder/ (models/)")
     parser.add_argument("--data", default="data/audio", help="an audio-data build")
-    parser.add_argument("--split", default="valid")
+    parser.add_argument(
+        "--split", default="valid", help="the split(s) the trims are measured on: valid, or train,valid"
+    )
     parser.add_argument("--seconds-per-program", type=float, default=90.0)
     parser.add_argument(
         "--note-curves",

@@ -88,3 +88,16 @@ def test_trims_are_measured_with_the_level_curves_playing(tmp_path):
     models.pitch_gain_db, models.velocity_gain_db = {0: (4.0,) * 128}, {0: (2.0,) * 128}  # +6 dB on every note
     curved = measure_level_trims(models, data, "valid", seconds_per_program=3)
     assert curved[0] == pytest.approx(plain[0] - 6.0, abs=1.0)  # the partials louder; the noise part is not
+
+
+def test_trims_can_pool_the_pieces_of_several_splits(tmp_path):
+    """--split valid,train: the valid pieces first, then train pieces, up to the budget."""
+    folder = save_tiny_models(tmp_path / "models")
+    data = write_dataset(tmp_path / "data", pieces_per_split=1, seconds=2.0)
+    models = load_neural_models(folder)
+    valid = measure_level_trims(models, data, "valid", seconds_per_program=10)
+    pooled = measure_level_trims(models, data, "valid,train", seconds_per_program=10)
+    within = measure_level_trims(models, data, "valid,train", seconds_per_program=2)  # the valid piece fills it
+    train = measure_level_trims(models, data, "train", seconds_per_program=10)
+    assert within == valid and valid != train
+    assert pooled[0] == pytest.approx((valid[0] + train[0]) / 2, abs=0.011)  # the median of two pieces
