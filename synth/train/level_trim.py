@@ -19,15 +19,18 @@ metadata (`extra.gain_db`), the tensors untouched, atomically.
 
 It also writes the programs of the build's train split (extra.programs):
 NeuralSynth plays a program never trained as the nearest trained one of
-its GM family. First, unless --no-note-curves, each program's level curves
-over the keyboard and the velocities (synth/train/note_level.py,
-extra.pitch_gain_db and extra.velocity_gain_db); the trims are then
-measured with the curves playing.
+its GM family. First, unless --no-note-curves, each program's release
+curve against FluidSynth (synth/train/release_curve.py,
+extra.release_gain_db), then its level curves over the keyboard and the
+velocities with it playing (synth/train/note_level.py, extra.pitch_gain_db
+and extra.velocity_gain_db); the trims are then measured with all of them
+playing.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -95,9 +98,7 @@ def measure_level_trims(
     import pyloudnorm
 
     meter = pyloudnorm.Meter(SAMPLE_RATE)
-    gains = models.gain_db if with_trims else {}
-    curves = (models.pitch_gain_db, models.velocity_gain_db)
-    untrimmed = NeuralModels(models.renderer, models.vocoder, models.programs, gains, models.voices, *curves)
+    untrimmed = dataclasses.replace(models, gain_db=models.gain_db if with_trims else {})
     by_program: dict[int, list] = {}
     for name in split.split(","):
         for piece in AudioDataset(data_dir, name.strip()).pieces:
@@ -134,10 +135,11 @@ def write_level_trims(
     trims_db: dict[int, float],
     programs: list[int] | None = None,
     curves_db: tuple[dict[int, tuple[float, ...]], dict[int, tuple[float, ...]]] | None = None,
+    release_db: dict[int, tuple[float, ...]] | None = None,
 ) -> None:
-    """Put `trims_db` (and the trained `programs`, the level curves by pitch and by velocity `curves_db`, when
-    given) into the renderer file's metadata (extra.gain_db, extra.programs, extra.pitch_gain_db,
-    extra.velocity_gain_db), tensors as they are; atomic."""
+    """Put `trims_db` (and the trained `programs`, the level curves by pitch and by velocity `curves_db`, the
+    release curves `release_db`, when given) into the renderer file's metadata (extra.gain_db, extra.programs,
+    extra.pitch_gain_db, extra.velocity_gain_db, extra.release_gain_db), tensors as they are; atomic."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -154,6 +156,8 @@ def write_level_trims(
     if curves_db is not None:
         for name, curves in zip(("pitch_gain_db", "velocity_gain_db"), curves_db, strict=True):
             extra[name] = {str(p): list(c) for p, c in sorted(curves.items())}
+    if release_db is not None:
+        extra["release_gain_db"] = {str(p): list(c) for p, c in sorted(release_db.items())}
     meta["extra"] = json.dumps(extra)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
@@ -170,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         "--note-curves",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="measure each program's level curves over pitch and velocity first (default: on; off keeps the file's)",
+        help="measure each program's release curve and level curves over pitch and velocity first (default: on; "
+        "off keeps the file's)",
     )
     args = parser.parse_args(argv)
     import torch
@@ -181,14 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         programs = trained_programs(args.data)
         models = load_neural_models(folder)
         models.programs = tuple(programs)
-        curves = None
+        curves = release = None
         if args.note_curves:
             from synth.train.note_level import measure_note_curves
+            from synth.train.release_curve import measure_release_curves
 
+            release = measure_release_curves(models, programs)
+            models.release_gain_db = release
             curves = measure_note_curves(models, programs)
             models.pitch_gain_db, models.velocity_gain_db = curves
         trims = measure_level_trims(models, args.data, args.split, args.seconds_per_program)
-        write_level_trims(folder / "renderer" / "model.safetensors", trims, programs, curves)
+        write_level_trims(folder / "renderer" / "model.safetensors", trims, programs, curves, release)
     except ComposerError as exc:
         print(f"level_trim: {exc}", file=sys.stderr)
         return 2

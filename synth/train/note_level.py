@@ -19,6 +19,7 @@ partials; its noise part and the vocoder voice keep the program's trim alone).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import numpy as np
@@ -49,7 +50,7 @@ def note_level_differences(
 
     meter = pyloudnorm.Meter(SAMPLE_RATE)
     curves = (models.pitch_gain_db, models.velocity_gain_db) if with_curves else ({}, {})
-    bare = NeuralModels(models.renderer, models.vocoder, models.programs, {}, models.voices, *curves)
+    bare = dataclasses.replace(models, gain_db={}, pitch_gain_db=curves[0], velocity_gain_db=curves[1])
     n = int((NOTE_S + TAIL_S) * SAMPLE_RATE)
     out = {}
     for pitch in pitches:

@@ -18,7 +18,7 @@ import pytest
 import torch
 from neural_fixtures import tiny_renderer, tiny_vocoder
 
-from synth.instruments.neural.neural_synth import NeuralModels, NeuralSynth
+from synth.instruments.neural.neural_synth import RELEASE_BINS, NeuralModels, NeuralSynth
 
 BLOCK_FRAMES = 256
 # Measured with 16 notes: harmonic voice 8-18 kB a block (0.9-2.8 MB before); the vocoder's samples are
@@ -63,11 +63,15 @@ def test_a_block_with_16_notes_allocates_under_the_bound(voice, sample_rate, cur
     if curves:  # level curves by pitch and velocity (synth/train/note_level.py): the slot gains' arrays are made once
         models.pitch_gain_db = {0: tuple(np.linspace(-6.0, 6.0, 128))}
         models.velocity_gain_db = {0: tuple(np.linspace(-3.0, 3.0, 128))}
+        models.release_gain_db = {0: tuple(np.linspace(0.0, -40.0, RELEASE_BINS))}  # and the release curve
     synth = NeuralSynth(models, 0, sample_rate, block_frames=BLOCK_FRAMES, voice=voice)
     for k in range(16):
         synth.note_on(40 + 3 * k, 90, k)
+    if curves:  # half of them released: their slots fade by the release curve and the release rule
+        for k in range(8):
+            synth.note_off(40 + 3 * k, 4096)
     peaks = block_peaks(synth)
-    assert synth.active_voices == 16
+    assert synth.active_voices == 16  # a released note keeps its slot while it fades
     assert max(peaks) < BLOCK_BYTES_BOUND[voice], f"a block allocated {max(peaks)} bytes (median {np.median(peaks)})"
 
 

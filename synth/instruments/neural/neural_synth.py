@@ -53,13 +53,14 @@ from synth.base import Synth
 from synth.instruments.dsp.dsp import DspSynth
 from synth.instruments.neural.harmonic_voice import HarmonicVoice
 from synth.instruments.neural.neural_checkpoint import load_neural
-from synth.instruments.neural.note_features import RELEASED_INDEX, NoteTracker
+from synth.instruments.neural.note_features import RELEASE_TAUS_S, RELEASED_INDEX, NoteTracker
 from synth.instruments.neural.renderer import Renderer
 from synth.instruments.neural.vocoder import Vocoder
 from synth.stream_resample import StreamResampler
 
 SUSTAIN_CC = 64
 VOICES = ("harmonic", "vocoder")
+RELEASE_BIN_S, RELEASE_BINS = 0.01, 30  # a release curve: one gain per 10 ms after the note-off, the last held
 MODELS_ENV = "COMPOSER_MODELS"  # a folder holding renderer/ and vocoder/; default: the repository's models/
 
 
@@ -79,6 +80,9 @@ class NeuralModels:
     # velocities (synth/train/note_level.py); the harmonic voice plays each note by them
     pitch_gain_db: dict[int, tuple[float, ...]] = field(default_factory=dict)
     velocity_gain_db: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    # per trained program, RELEASE_BINS dB (0 or below): a released note's gain by the time since its note-off,
+    # so that it fades as fast as the reference's (synth/train/release_curve.py)
+    release_gain_db: dict[int, tuple[float, ...]] = field(default_factory=dict)
 
     def voice_of(self, program: int) -> str:
         """How `program` turns the renderer's frames into sound: the harmonic voice unless its file says
@@ -105,6 +109,12 @@ class NeuralModels:
         if curves == [None, None]:
             return None
         return tuple(10.0 ** (np.asarray(c if c is not None else (0.0,) * 128, np.float64) / 20.0) for c in curves)
+
+    def release_gains(self, program: int) -> np.ndarray | None:
+        """(RELEASE_BINS,) linear gains of `program`'s released notes (its played program's release curve), or
+        None when it has none."""
+        curve = self.release_gain_db.get(self.played_program(program))
+        return None if curve is None else 10.0 ** (np.asarray(curve, np.float64) / 20.0)
 
     @property
     def sample_rate(self) -> int:
@@ -145,18 +155,19 @@ def load_neural_models(folder: str | Path | None = None, device: str | torch.dev
         if not set(voices.values()) <= set(VOICES):
             raise ValueError(f"voices must be {' or '.join(VOICES)}")
         curves = [_level_curves(extra, name) for name in ("pitch_gain_db", "velocity_gain_db")]
+        release = _level_curves(extra, "release_gain_db", RELEASE_BINS)
     except (TypeError, ValueError, AttributeError) as exc:
         raise ComposerError(
             paths["renderer"], f"bad programs, gain_db, level curves or voices in its metadata ({exc})"
         ) from None
-    return NeuralModels(renderer, vocoder, programs, gain_db, voices, *curves)
+    return NeuralModels(renderer, vocoder, programs, gain_db, voices, *curves, release_gain_db=release)
 
 
-def _level_curves(extra: dict, name: str) -> dict[int, tuple[float, ...]]:
-    """extra[name] as {program: 128 dB}; ValueError unless each is 128 finite values."""
+def _level_curves(extra: dict, name: str, length: int = 128) -> dict[int, tuple[float, ...]]:
+    """extra[name] as {program: `length` dB}; ValueError unless each is `length` finite values."""
     curves = {int(p): tuple(float(x) for x in v) for p, v in extra.get(name, {}).items()}
-    if any(len(c) != 128 or not all(math.isfinite(x) for x in c) for c in curves.values()):
-        raise ValueError(f"each {name} curve must be 128 finite values")
+    if any(len(c) != length or not all(math.isfinite(x) for x in c) for c in curves.values()):
+        raise ValueError(f"each {name} curve must be {length} finite values")
     return curves
 
 
@@ -185,6 +196,7 @@ class NeuralSynth(Synth):
         if self.voice == "harmonic":
             self._harmonic = HarmonicVoice(models.renderer.cfg.mel_config(), models.renderer.cfg.max_notes)
         self._note_gains = models.note_gains(self.program) if self._harmonic is not None else None
+        self._release_gains = models.release_gains(self.program) if self._harmonic is not None else None
         self._gain = models.gain(self.program)
         self.sample_rate = int(sample_rate)
         self.torch_threads = int(torch_threads)
@@ -351,9 +363,8 @@ class NeuralSynth(Synth):
                 pitch, notes, track, self._program, self._renderer_state
             )
             released = np.greater(self._notes[:T, :, RELEASED_INDEX], 0.5, out=self._released[:T])
-            self._harmonic.step(
-                controls, self._voice_state, out=audio, slot_gain=self._slot_gains(T), released=released
-            )
+            gains = self._slot_gains(T, released)
+            self._harmonic.step(controls, self._voice_state, out=audio, slot_gain=gains, released=released)
         else:
             mel, self._renderer_state = renderer.step(pitch, notes, track, self._program, self._renderer_state)
             out, self._voice_state = self.models.vocoder.step(mel, self._voice_state)
@@ -362,17 +373,29 @@ class NeuralSynth(Synth):
             np.multiply(audio, self._gain, out=audio)
         self._resampler.push(audio)
 
-    def _slot_gains(self, T: int) -> np.ndarray | None:
-        """(T, S): each slot's gain by its note's pitch and velocity (the level curves), or None without them."""
-        if self._note_gains is None:
+    def _slot_gains(self, T: int, released: np.ndarray) -> np.ndarray | None:
+        """(T, S): each slot's gain by its note's pitch and velocity (the level curves) and, for the `released`
+        (T, S) slots, by the time since the note-off (the release curve); None without either."""
+        if self._note_gains is None and self._release_gains is None:
             return None
-        by_pitch, by_velocity = self._note_gains
-        gain, by_vel, index = self._slot_gain[:T], self._slot_gain2[:T], self._velocity_index[:T]
-        np.take(by_pitch, self._pitch[:T], out=gain, mode="clip")
-        np.multiply(self._notes[:T, :, 1], 127.0, out=by_vel)  # the velocity feature is velocity / 127
-        np.copyto(index, np.rint(by_vel, out=by_vel), casting="unsafe")
-        np.take(by_velocity, index, out=by_vel, mode="clip")
-        return np.multiply(gain, by_vel, out=gain)
+        gain, other, index = self._slot_gain[:T], self._slot_gain2[:T], self._velocity_index[:T]
+        if self._note_gains is None:
+            gain.fill(1.0)
+        else:
+            by_pitch, by_velocity = self._note_gains
+            np.take(by_pitch, self._pitch[:T], out=gain, mode="clip")
+            np.multiply(self._notes[:T, :, 1], 127.0, out=other)  # the velocity feature is velocity / 127
+            np.copyto(index, np.rint(other, out=other), casting="unsafe")
+            np.take(by_velocity, index, out=other, mode="clip")
+            np.multiply(gain, other, out=gain)
+        if self._release_gains is not None:
+            # the first release feature is exp(-t / tau): t / RELEASE_BIN_S = -log(feature) * tau / RELEASE_BIN_S
+            np.maximum(self._notes[:T, :, RELEASED_INDEX + 1], 1e-30, out=other)
+            np.multiply(np.log(other, out=other), -RELEASE_TAUS_S[0] / RELEASE_BIN_S, out=other)
+            np.copyto(index, np.minimum(other, RELEASE_BINS - 1, out=other), casting="unsafe")
+            np.take(self._release_gains, index, out=other, mode="clip")
+            np.multiply(gain, other, out=gain, where=released)
+        return gain
 
     def _make_frames(self, n_frames: int) -> None:
         """The next n_frames frames through renderer and voice, pushed to the resampler (n_frames * hop samples)."""
