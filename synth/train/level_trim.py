@@ -91,10 +91,10 @@ def measure_level_trims(
     with_trims: bool = False,
 ) -> dict[int, float]:
     """{program: DSP loudness - neural loudness, dB} for each program of the build's split (or splits, comma-
-    separated: "train,valid"), pieces pooled up to `seconds_per_program` (the median of the pieces'
+    separated, in order: "valid,train"), pieces pooled up to `seconds_per_program` (the median of the pieces'
     differences, pieces too quiet to measure left out). The neural instrument
     plays without its trims (what a new trim must make up), or `with_trims` (what is left: about 0); its
-    level curves (pitch_gain_db, velocity_gain_db) play either way."""
+    level and release curves (pitch_gain_db, velocity_gain_db, release_gain_db) play either way."""
     import pyloudnorm
 
     meter = pyloudnorm.Meter(SAMPLE_RATE)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=None, help="folder with renderer/ and vocoder/ (models/)")
     parser.add_argument("--data", default="data/audio", help="an audio-data build")
     parser.add_argument(
-        "--split", default="valid", help="the split(s) the trims are measured on: valid, or train,valid"
+        "--split", default="valid", help="the split(s) the trims are measured on, in order: valid, or valid,train"
     )
     parser.add_argument("--seconds-per-program", type=float, default=90.0)
     parser.add_argument(
